@@ -1,0 +1,1 @@
+"""Seba: West Bengal public-health service platform."""

@@ -1,0 +1,265 @@
+"""Staff accounts: create users, log in (with throttling), resolve and revoke tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, or_, select, update
+
+from seba.accounts.models import ApiToken, LoginFailure, StaffUser
+from seba.core import audit
+from seba.core.access import GRANTABLE_ROLES, ROLE_SCOPES, ROLES, Principal, require
+from seba.core.db import transactional
+from seba.core.errors import (
+    Conflict,
+    NotAuthenticated,
+    PermissionDenied,
+    TooManyRequests,
+    ValidationFailed,
+)
+from seba.core.runtime import Runtime
+from seba.core.types import utcnow
+from seba.places.models import District, Facility
+
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so both paths cost the same time.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,59}$")
+MIN_PASSWORD = 8
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def parse_scope(scope: str | None) -> tuple[str, str | None]:
+    """``state`` | ``district:CODE`` | ``facility:CODE`` → (kind, code)."""
+    if scope is None or scope == "state":
+        return "state", None
+    kind, sep, code = scope.partition(":")
+    if not sep or kind not in ("district", "facility") or not code:
+        raise ValidationFailed(
+            "Scope must be state, district:CODE or facility:CODE.",
+            code="invalid_scope",
+            details={"scope": scope},
+        )
+    return kind, code
+
+
+async def create_user(
+    rt: Runtime,
+    *,
+    actor: Principal,
+    username: str,
+    password: str,
+    role: str,
+    scope: str | None = None,
+    full_name: str = "",
+) -> StaffUser:
+    """Create a staff account with one role and one scope.
+
+    The actor needs ``user.manage`` and may grant only roles and scopes inside their own
+    (a district admin: control room, hospital staff and viewers of their district).
+    Raises ValidationFailed (bad username, short password, role/scope mismatch, unknown scope
+    target), PermissionDenied, Conflict (username taken).
+    """
+    require(actor, "user.manage")
+    problems: dict[str, str] = {}
+    if not USERNAME_RE.match(username):
+        problems["username"] = "3–60 lowercase letters, digits, '.', '_' or '-'."
+    if len(password) < MIN_PASSWORD:
+        problems["password"] = f"At least {MIN_PASSWORD} characters."
+    if role not in ROLES:
+        problems["role"] = f"One of: {', '.join(ROLES)}."
+    scope_kind, scope_code = parse_scope(scope)
+    if role in ROLES and scope_kind not in ROLE_SCOPES[role]:
+        problems["scope"] = (
+            f"Role {role} takes a scope of kind: {', '.join(sorted(ROLE_SCOPES[role]))}."
+        )
+    if problems:
+        raise ValidationFailed(details=problems)
+    if role not in GRANTABLE_ROLES.get(actor.role, frozenset()):
+        raise PermissionDenied("You cannot grant this role.", details={"role": role})
+    password_hash = await asyncio.to_thread(_hasher.hash, password)
+    async with transactional(rt.db) as session:
+        district = await _scope_district(session, scope_kind, scope_code)
+        if actor.scope_kind == "district" and district != actor.scope_code:
+            raise PermissionDenied(
+                "This scope is outside yours.", code="out_of_scope", details={"scope": scope}
+            )
+        if await session.scalar(select(StaffUser.id).where(StaffUser.username == username)):
+            raise Conflict("This username is taken.", code="username_taken")
+        user = StaffUser(
+            username=username,
+            full_name=full_name,
+            password_hash=password_hash,
+            role=role,
+            scope_kind=scope_kind,
+            scope_code=scope_code,
+        )
+        session.add(user)
+        await session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            action="user.create",
+            entity_type="staff_user",
+            entity_id=user.id,
+            after={"username": username, "role": role, "scope": scope or "state"},
+        )
+    return user
+
+
+async def _scope_district(session, scope_kind: str, scope_code: str | None) -> str | None:
+    if scope_kind == "district":
+        if not await session.get(District, scope_code):
+            raise ValidationFailed(
+                "Unknown district.", code="unknown_district", details={"scope": scope_code}
+            )
+        return scope_code
+    if scope_kind == "facility":
+        district = await session.scalar(
+            select(Facility.district_code).where(Facility.code == scope_code)
+        )
+        if district is None:
+            raise ValidationFailed(
+                "Unknown facility.", code="unknown_facility", details={"scope": scope_code}
+            )
+        return district
+    return None
+
+
+async def issue_token(
+    rt: Runtime, *, username: str, password: str, client: str
+) -> tuple[str, int, Principal]:
+    """Check a password and hand out a fresh bearer token.
+
+    Throttled: after ``login_max_failures`` failures in ``login_window_s`` for the username or
+    for the client address, every attempt is refused (429) until the window passes, right
+    password or not. A failure is recorded in its own transaction so it counts even though the
+    call raises. Raises NotAuthenticated (wrong username or password, same message for both),
+    TooManyRequests.
+    """
+    settings = rt.settings
+    now = utcnow()
+    since = now - timedelta(seconds=settings.login_window_s)
+    async with rt.db.read() as session:
+        failures = await session.scalar(
+            select(func.count())
+            .select_from(LoginFailure)
+            .where(LoginFailure.at >= since)
+            .where(or_(LoginFailure.username == username, LoginFailure.client == client))
+        )
+        user = await session.scalar(
+            select(StaffUser).where(StaffUser.username == username, StaffUser.active.is_(True))
+        )
+    if failures >= settings.login_max_failures:
+        raise TooManyRequests(details={"retry_after_s": settings.login_window_s})
+    ok = await asyncio.to_thread(_verify, user.password_hash if user else _DUMMY_HASH, password)
+    if not ok or user is None:
+        async with transactional(rt.db) as session:
+            session.add(LoginFailure(username=username[:60], client=client[:64], at=now))
+        raise NotAuthenticated("Wrong username or password.", code="invalid_credentials")
+    token = secrets.token_urlsafe(32)
+    async with transactional(rt.db) as session:
+        session.add(
+            ApiToken(
+                token_hash=_token_hash(token),
+                user_id=user.id,
+                created_at=now,
+                expires_at=now + timedelta(seconds=settings.token_ttl_s),
+            )
+        )
+        principal = await _principal(session, user)
+        audit.record(
+            session,
+            actor=principal,
+            action="auth.login",
+            entity_type="staff_user",
+            entity_id=user.id,
+        )
+    return token, settings.token_ttl_s, principal
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def _principal(session, user: StaffUser) -> Principal:
+    district = user.scope_code if user.scope_kind == "district" else None
+    if user.scope_kind == "facility":
+        district = await session.scalar(
+            select(Facility.district_code).where(Facility.code == user.scope_code)
+        )
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        role=user.role,
+        scope_kind=user.scope_kind,
+        scope_code=user.scope_code,
+        scope_district=district,
+    )
+
+
+async def principal_for_token(rt: Runtime, token: str) -> Principal:
+    """The staff member a live token belongs to. Raises NotAuthenticated."""
+    async with rt.db.read() as session:
+        user = await session.scalar(
+            select(StaffUser)
+            .join(ApiToken, ApiToken.user_id == StaffUser.id)
+            .where(
+                ApiToken.token_hash == _token_hash(token),
+                ApiToken.revoked_at.is_(None),
+                ApiToken.expires_at > utcnow(),
+                StaffUser.active.is_(True),
+            )
+        )
+        if user is None:
+            raise NotAuthenticated(
+                "Your session has ended. Please log in again.", code="invalid_token"
+            )
+        return await _principal(session, user)
+
+
+async def revoke_token(rt: Runtime, *, actor: Principal, token: str) -> None:
+    """Log out: the token stops working at once, on every worker (it is checked per request)."""
+    async with transactional(rt.db) as session:
+        await session.execute(
+            update(ApiToken)
+            .where(ApiToken.token_hash == _token_hash(token), ApiToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+        audit.record(
+            session,
+            actor=actor,
+            action="auth.logout",
+            entity_type="staff_user",
+            entity_id=actor.user_id,
+        )
+
+
+async def list_users(rt: Runtime, *, actor: Principal) -> list[StaffUser]:
+    """Users the actor may see: all for a state admin, their district's for a district admin."""
+    require(actor, "user.read")
+    async with rt.db.read() as session:
+        users = list(await session.scalars(select(StaffUser).order_by(StaffUser.username)))
+        if actor.scope_kind == "state":
+            return users
+        facility_districts = dict(
+            (await session.execute(select(Facility.code, Facility.district_code))).all()
+        )
+    return [
+        u
+        for u in users
+        if (u.scope_kind == "district" and u.scope_code == actor.scope_code)
+        or (u.scope_kind == "facility" and facility_districts.get(u.scope_code) == actor.scope_code)
+    ]

@@ -1,0 +1,1 @@
+"""Bed pools, the bed ledger, census and public availability."""

@@ -1,0 +1,136 @@
+"""JSON routes for beds: public availability, facilities, district totals, census, live events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import StreamingResponse
+
+from seba.beds import public
+from seba.beds import service as bed_service
+from seba.beds.models import BED_TYPES, SEXES
+from seba.beds.queries import DEFAULT_LIMIT, MAX_LIMIT, AvailabilityFilter
+from seba.beds.schemas import CensusUpdate
+from seba.core.access import Principal
+from seba.core.errors import ValidationFailed
+from seba.core.http import cached_response, current_principal, get_runtime
+from seba.core.runtime import Runtime
+from seba.places.models import OWNERSHIPS
+
+router = APIRouter(prefix="/api/v1", tags=["beds"])
+
+FacilityId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+def parse_near(near: str | None) -> tuple[float, float] | None:
+    if near is None or near == "":
+        return None
+    lat_s, sep, lon_s = near.partition(",")
+    try:
+        if not sep:
+            raise ValueError
+        lat, lon = float(lat_s), float(lon_s)
+    except ValueError:
+        raise ValidationFailed(
+            "near must be LAT,LON, e.g. 22.57,88.36.", code="invalid_near", details={"near": near}
+        ) from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise ValidationFailed(
+            "near is outside the globe.", code="invalid_near", details={"near": near}
+        )
+    return lat, lon
+
+
+def availability_filter(
+    district: Annotated[str | None, Query(max_length=40, pattern=r"^[a-z0-9-]+$")] = None,
+    ownership: Annotated[Literal[OWNERSHIPS] | None, Query()] = None,  # type: ignore[valid-type]
+    bed_type: Annotated[Literal[BED_TYPES] | None, Query()] = None,  # type: ignore[valid-type]
+    sex: Annotated[Literal[SEXES] | None, Query()] = None,  # type: ignore[valid-type]
+    covid: bool | None = None,
+    available_only: bool = False,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    near: Annotated[str | None, Query(max_length=60, description="LAT,LON")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> AvailabilityFilter:
+    return AvailabilityFilter(
+        district=district,
+        ownership=ownership,
+        bed_type=bed_type,
+        sex=sex,
+        covid=covid,
+        available_only=available_only,
+        q=(q or "").strip() or None,
+        near=parse_near(near),
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/beds/availability", summary="Free beds per facility (public)")
+async def get_availability(
+    request: Request,
+    f: Annotated[AvailabilityFilter, Depends(availability_filter)],
+    rt: Runtime = Depends(get_runtime),
+):
+    return cached_response(request, await public.availability(rt, f))
+
+
+@router.get("/districts", summary="Districts with bed totals (public)")
+async def get_districts(request: Request, rt: Runtime = Depends(get_runtime)):
+    return cached_response(request, await public.districts(rt))
+
+
+@router.get("/facilities/{facility_id}", summary="One facility with its beds and census version")
+async def get_facility(
+    request: Request, facility_id: FacilityId, rt: Runtime = Depends(get_runtime)
+):
+    return cached_response(request, await public.facility(rt, facility_id))
+
+
+@router.put("/facilities/{facility_id}/beds", summary="Submit a bed census (atomic)")
+async def put_census(
+    facility_id: FacilityId,
+    census: CensusUpdate,
+    principal: Principal = Depends(current_principal),
+    rt: Runtime = Depends(get_runtime),
+):
+    result = await bed_service.update_census(
+        rt, actor=principal, facility_id=facility_id, census=census
+    )
+    return bed_service.census_state(result)
+
+
+@router.get("/beds/events", summary="Live bed changes (server-sent events)")
+async def bed_events(request: Request, rt: Runtime = Depends(get_runtime)):
+    """One SSE stream per page. Each event says which facility changed; the page fetches again.
+
+    The event id is the bed data version; a client that reconnects with ``Last-Event-ID``
+    behind the current version gets one catch-up event at once.
+    """
+    last_id = request.headers.get("last-event-id", "")
+    heartbeat = rt.settings.sse_heartbeat_s
+
+    async def stream():
+        async with rt.bus.subscribe("beds") as queue:
+            version = await rt.versions.current("beds")
+            yield f"retry: 3000\nid: {version}\n\n".encode()
+            if last_id.isdigit() and int(last_id) != version:
+                yield f'event: beds\nid: {version}\ndata: {{"resync":true}}\n\n'.encode()
+            while True:
+                try:
+                    data = await asyncio.wait_for(queue.get(), timeout=heartbeat)
+                except TimeoutError:
+                    yield b": ping\n\n"
+                    continue
+                version = await rt.versions.current("beds")
+                yield f"event: beds\nid: {version}\ndata: {json.dumps(data)}\n\n".encode()
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

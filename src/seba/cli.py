@@ -1,0 +1,166 @@
+"""The ``seba`` command: serve, demo, db upgrade, user add, import facilities."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from seba.core.errors import DomainError
+from seba.settings import get_settings
+
+app = typer.Typer(
+    help="Seba (সেবা): West Bengal public-health service platform.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+import_app = typer.Typer(help="Bulk imports (all or nothing).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(import_app, name="import")
+
+console = Console(stderr=True)
+T = TypeVar("T")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _with_runtime(work: Callable[[Any], Awaitable[T]]) -> T:
+    from seba.core.runtime import build_runtime
+
+    async def main() -> T:
+        rt = build_runtime(get_settings())
+        try:
+            return await work(rt)
+        finally:
+            await rt.close()
+
+    try:
+        return asyncio.run(main())
+    except DomainError as exc:
+        console.print(f"[red]error[/red] {exc.code}: {exc.message}")
+        if exc.details:
+            console.print_json(json.dumps(exc.details, ensure_ascii=False, default=str))
+        raise typer.Exit(1) from None
+
+
+def upgrade_database(url: str | None = None) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    url = url or get_settings().database_url
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.attributes["database_url"] = url
+    command.upgrade(config, "head")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration to SEBA_DATABASE_URL."""
+    upgrade_database()
+    console.print("[green]database is up to date[/green]")
+
+
+@app.command()
+def demo() -> None:
+    """Migrate and load demo data (idempotent). Refused when SEBA_ENV=prod."""
+    if get_settings().env == "prod":
+        console.print("[red]error[/red] demo data and demo accounts are refused when SEBA_ENV=prod")
+        raise typer.Exit(1)
+    upgrade_database()
+    from seba.demo import load_demo
+
+    with console.status("loading demo data…"):
+        result = _with_runtime(load_demo)
+    console.print(f"[green]demo ready[/green] {result}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64)] = 1,
+) -> None:
+    """Serve the app with granian."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    # Workers are separate processes: tell them how many there are (versions, see core/versions).
+    os.environ["SEBA_WORKERS"] = str(workers)
+    Granian(
+        "seba.app:asgi",
+        factory=True,
+        address=host,
+        port=port,
+        workers=workers,
+        interface=Interfaces.ASGI,
+        log_access=False,
+        backlog=2048,
+    ).serve()
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    role: Annotated[
+        str, typer.Option(help="state_admin, district_admin, control_room, hospital_staff, viewer")
+    ],
+    scope: Annotated[str, typer.Option(help="state | district:CODE | facility:CODE")] = "state",
+    full_name: Annotated[str, typer.Option("--name")] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input")
+    ] = False,
+) -> None:
+    """Create a staff account."""
+    from seba.accounts import service as account_service
+    from seba.core.access import SYSTEM
+
+    if not password_stdin:
+        console.print("[red]error[/red] give the password on standard input with --password-stdin")
+        raise typer.Exit(2)
+    password = sys.stdin.readline().rstrip("\r\n")
+    user = _with_runtime(
+        lambda rt: account_service.create_user(
+            rt,
+            actor=SYSTEM,
+            username=username,
+            password=password,
+            role=role,
+            scope=scope,
+            full_name=full_name,
+        )
+    )
+    console.print(f"[green]created[/green] {user.username} ({user.role}, {scope})")
+
+
+@import_app.command("facilities")
+def import_facilities(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+) -> None:
+    """Create or update facilities from a CSV file; any bad line and nothing is written."""
+    from seba.core.access import SYSTEM
+    from seba.places import service as place_service
+
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        console.print("[red]error[/red] the file is not UTF-8 text")
+        raise typer.Exit(1) from None
+    try:
+        report = _with_runtime(
+            lambda rt: place_service.import_facilities(rt, actor=SYSTEM, text=text)
+        )
+    except typer.Exit:
+        raise
+    console.print(f"[green]imported[/green] {report.created} created, {report.updated} updated")

@@ -1,0 +1,1 @@
+"""Cross-cutting parts that know no domain."""

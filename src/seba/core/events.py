@@ -1,0 +1,86 @@
+"""The event bus for live pages: in-process fan-out, or Redis pub/sub across workers and nodes.
+
+Services publish only after commit (``db.after_commit``). A subscriber is a bounded queue; a
+slow client that falls behind loses old events, which is safe because every event only says
+"this changed, fetch again".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+CHANNEL_PREFIX = "seba:events:"
+
+
+class EventBus:
+    def __init__(self, redis: Any | None = None) -> None:
+        self._redis = redis
+        self._subscribers: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+        self._listener: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._redis is not None and self._listener is None:
+            ready = asyncio.Event()
+            self._listener = asyncio.create_task(self._listen(ready))
+            await asyncio.wait_for(ready.wait(), timeout=5)
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener
+            self._listener = None
+
+    async def publish(self, topic: str, data: dict[str, Any]) -> None:
+        if self._redis is None:
+            self._deliver(topic, data)
+            return
+        try:
+            await self._redis.publish(CHANNEL_PREFIX + topic, json.dumps(data))
+        except Exception:  # a lost live-page nudge must never fail the write that caused it
+            log.exception("event publish failed; delivering locally only")
+            self._deliver(topic, data)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, topic: str) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=100)
+        self._subscribers[topic].add(queue)
+        try:
+            yield queue
+        finally:
+            self._subscribers[topic].discard(queue)
+
+    def _deliver(self, topic: str, data: dict[str, Any]) -> None:
+        for queue in list(self._subscribers.get(topic, ())):
+            if queue.full():
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()
+            queue.put_nowait(data)
+
+    async def _listen(self, ready: asyncio.Event) -> None:
+        while True:
+            try:
+                pubsub = self._redis.pubsub()
+                await pubsub.psubscribe(CHANNEL_PREFIX + "*")
+                ready.set()
+                async for message in pubsub.listen():
+                    if message.get("type") != "pmessage":
+                        continue
+                    topic = message["channel"]
+                    if isinstance(topic, bytes):
+                        topic = topic.decode()
+                    self._deliver(topic.removeprefix(CHANNEL_PREFIX), json.loads(message["data"]))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("redis event listener failed; reconnecting")
+                ready.set()
+                await asyncio.sleep(1)

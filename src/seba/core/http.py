@@ -1,0 +1,145 @@
+"""FastAPI glue shared by every domain: the runtime, the caller, the language, error answers."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from seba.core.access import Principal
+from seba.core.errors import DomainError, NotAuthenticated
+from seba.core.i18n import gettext, negotiate
+from seba.core.response_cache import CachedBody
+from seba.core.runtime import Runtime
+
+log = logging.getLogger(__name__)
+LANG_COOKIE = "seba_lang"
+SESSION_COOKIE = "seba_session"
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def request_language(request: Request) -> str:
+    return negotiate(
+        request.cookies.get(LANG_COOKIE),
+        request.headers.get("accept-language"),
+        request.query_params.get("lang"),
+    )
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+async def current_principal(request: Request) -> Principal:
+    """The staff member behind the request's bearer token (API routes). Raises 401."""
+    from seba.accounts import service as account_service
+
+    token = bearer_token(request)
+    if token is None:
+        raise NotAuthenticated()
+    principal = await account_service.principal_for_token(get_runtime(request), token)
+    request.state.principal = principal
+    return principal
+
+
+def error_body(lang: str, code: str, message: str, details: Any = None, **params: Any) -> dict:
+    return {
+        "error": {"code": code, "message": gettext(lang, message, **params), "details": details}
+    }
+
+
+def _json(status: int, body: dict, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def domain_error_handler(request: Request, exc: DomainError) -> Response:
+    lang = request_language(request)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    if exc.status_code == 429 and isinstance(exc.details, dict) and "retry_after_s" in exc.details:
+        headers = {"Retry-After": str(exc.details["retry_after_s"])}
+    return _json(
+        exc.status_code,
+        error_body(lang, exc.code, exc.message, exc.details, **exc.params),
+        headers,
+    )
+
+
+def _clean_validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    cleaned = []
+    for err in errors:
+        item = {
+            "field": ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query")),
+            "type": err.get("type"),
+            "message": str(err.get("msg", "")).removeprefix("Value error, "),
+        }
+        cleaned.append(item)
+    # Inputs may hold anything (bytes, NaN); make sure the answer is always JSON.
+    return json.loads(json.dumps(cleaned, default=str))
+
+
+async def validation_error_handler(request: Request, exc: RequestValidationError) -> Response:
+    lang = request_language(request)
+    return _json(
+        422,
+        error_body(
+            lang,
+            "validation_failed",
+            "Some fields are not valid.",
+            _clean_validation_errors(list(exc.errors())),
+        ),
+    )
+
+
+_HTTP_CODES = {
+    404: ("not_found", "Not found."),
+    405: ("method_not_allowed", "This method is not allowed here."),
+    400: ("bad_request", "The request could not be processed."),
+    413: ("too_large", "The request is too large."),
+}
+
+
+async def http_error_handler(request: Request, exc: StarletteHTTPException) -> Response:
+    lang = request_language(request)
+    code, message = _HTTP_CODES.get(
+        exc.status_code, ("http_error", "The request could not be processed.")
+    )
+    return _json(exc.status_code, error_body(lang, code, message), getattr(exc, "headers", None))
+
+
+async def unhandled_error_handler(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    lang = request_language(request)
+    return _json(
+        500,
+        error_body(lang, "internal_error", "Something went wrong on our side. Please try again."),
+    )
+
+
+def cached_response(
+    request: Request, entry: CachedBody, media_type: str = "application/json"
+) -> Response:
+    """Answer from stored bytes: 304 on a matching ETag, gzip when the client takes it."""
+    headers = {
+        "ETag": entry.etag,
+        "Cache-Control": "no-cache",
+        "Vary": "Accept-Encoding",
+    }
+    inm = request.headers.get("if-none-match")
+    if inm and (inm.strip() == "*" or entry.etag in {t.strip() for t in inm.split(",")}):
+        return Response(status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(entry.gzip_body, media_type=media_type, headers=headers)
+    return Response(entry.body, media_type=media_type, headers=headers)

@@ -1,0 +1,79 @@
+"""Languages: Bengali first, English one click away.
+
+Catalogues are gettext ``.po`` files under ``seba/locale/<lang>/LC_MESSAGES/``, one per domain
+area; all of a language's files are merged when the process starts (no compile step). English
+is the source language. Bengali pages show Bengali digits: Babel's ``bn_IN`` formats Latin
+digits, so numbers are mapped with ``bn_digits``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+LANGUAGES = ("bn", "en")
+DEFAULT_LANGUAGE = "bn"
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+_BN_DIGITS = str.maketrans("0123456789", "০১২৩৪৫৬৭৮৯")
+
+
+@cache
+def translations(lang: str) -> NullTranslations:
+    merged: NullTranslations | None = None
+    for po_path in sorted((LOCALE_DIR / lang / "LC_MESSAGES").glob("*.po")):
+        with po_path.open("rb") as fh:
+            catalog = read_po(fh, locale=lang)
+        buffer = io.BytesIO()
+        write_mo(buffer, catalog)
+        buffer.seek(0)
+        part = Translations(buffer)
+        merged = part if merged is None else merged.merge(part)
+    return merged or NullTranslations()
+
+
+def gettext(lang: str, message: str, **params: Any) -> str:
+    text = translations(lang).gettext(message)
+    if params:
+        with contextlib.suppress(KeyError, IndexError, ValueError):
+            text = text.format(**params)
+    return text
+
+
+def ngettext(lang: str, singular: str, plural: str, n: int) -> str:
+    return translations(lang).ngettext(singular, plural, n)
+
+
+def bn_digits(value: Any) -> str:
+    return str(value).translate(_BN_DIGITS)
+
+
+def number(value: Any, lang: str) -> str:
+    text = f"{value:,}" if isinstance(value, int) else str(value)
+    return bn_digits(text) if lang == "bn" else text
+
+
+def negotiate(cookie: str | None, accept_language: str | None, query: str | None = None) -> str:
+    """Pick the language: ?lang=, then the remembered cookie, then Accept-Language, then Bengali."""
+    for choice in (query, cookie):
+        if choice in LANGUAGES:
+            return choice
+    if accept_language:
+        ranked = []
+        for part in accept_language.split(","):
+            tag, _, q = part.strip().partition(";q=")
+            try:
+                weight = float(q) if q else 1.0
+            except ValueError:
+                weight = 0.0
+            ranked.append((weight, tag.strip().lower()[:2]))
+        for _weight, tag in sorted(ranked, reverse=True):
+            if tag in LANGUAGES:
+                return tag
+    return DEFAULT_LANGUAGE

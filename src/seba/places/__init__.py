@@ -1,0 +1,1 @@
+"""Districts and facilities (hospitals, isolation centres)."""

@@ -1,0 +1,60 @@
+"""JSON routes for facility administration (reads are public, in ``beds/api.py``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request
+
+from seba.core.access import Principal
+from seba.core.errors import ValidationFailed
+from seba.core.http import current_principal, get_runtime
+from seba.core.runtime import Runtime
+from seba.places import service as place_service
+from seba.places.schemas import FacilityIn, FacilityUpdate
+
+router = APIRouter(prefix="/api/v1", tags=["places"])
+
+
+def _created(facility) -> dict:
+    return {"id": facility.id, **place_service.facility_snapshot(facility)}
+
+
+@router.post("/facilities", status_code=201, summary="Add a facility (admins)")
+async def create_facility(
+    body: FacilityIn,
+    principal: Principal = Depends(current_principal),
+    rt: Runtime = Depends(get_runtime),
+):
+    return _created(await place_service.create_facility(rt, actor=principal, data=body))
+
+
+@router.patch("/facilities/{facility_id}", summary="Change a facility's details (admins)")
+async def update_facility(
+    facility_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    body: FacilityUpdate,
+    principal: Principal = Depends(current_principal),
+    rt: Runtime = Depends(get_runtime),
+):
+    return _created(
+        await place_service.update_facility(rt, actor=principal, facility_id=facility_id, data=body)
+    )
+
+
+@router.post(
+    "/facilities/import",
+    summary="Import facilities from CSV (all or nothing; state admins)",
+    openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
+async def import_facilities(
+    request: Request,
+    principal: Principal = Depends(current_principal),
+    rt: Runtime = Depends(get_runtime),
+):
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationFailed("The file must be UTF-8 text.", code="not_utf8") from None
+    report = await place_service.import_facilities(rt, actor=principal, text=text)
+    return {"created": report.created, "updated": report.updated}

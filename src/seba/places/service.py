@@ -1,0 +1,307 @@
+"""State changes of places: districts, facilities, and the all-or-nothing facility import."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from seba.core import audit
+from seba.core.access import Principal, covers_district, require, require_on_facility
+from seba.core.db import after_commit, transactional
+from seba.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from seba.core.runtime import Runtime
+from seba.core.types import utcnow
+from seba.core.versions import bump_in_transaction
+from seba.places.models import District, Facility
+from seba.places.schemas import FacilityIn, FacilityUpdate
+
+IMPORT_COLUMNS = ("code", "name", "name_bn", "district_code", "ownership", "kind")
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
+
+
+def facility_snapshot(f: Facility) -> dict[str, Any]:
+    return {
+        "code": f.code,
+        "name": f.name,
+        "name_bn": f.name_bn,
+        "district_code": f.district_code,
+        "ownership": f.ownership,
+        "kind": f.kind,
+        "covid": f.covid,
+        "address": f.address,
+        "phones": list(f.phones or []),
+        "lat": f.lat,
+        "lon": f.lon,
+        "hfr_id": f.hfr_id,
+    }
+
+
+def publish_beds_changed(rt: Runtime, session: AsyncSession, **data: Any) -> None:
+    """Bump the public bed data version in this transaction and tell live pages after commit."""
+
+    async def _after() -> None:
+        await rt.versions.committed("beds")
+        await rt.bus.publish("beds", data)
+
+    after_commit(session, _after)
+
+
+async def load_districts(rt: Runtime, *, actor: Principal, rows: list[dict[str, str]]) -> int:
+    """Insert or update districts from the shared CSV rows. Returns how many were written."""
+    require(actor, "facility.import")
+    async with transactional(rt.db) as session:
+        for row in rows:
+            values = {
+                "name": row["name_en"],
+                "name_bn": row["name_bn"],
+                "hq": row["hq_en"],
+                "hq_bn": row["hq_bn"],
+                "lat": float(row["lat"]),
+                "lon": float(row["lon"]),
+                "population_2011": int(row["population_2011"]),
+            }
+            district = await session.get(District, row["code"])
+            if district is None:
+                session.add(District(code=row["code"], **values))
+            else:
+                for key, value in values.items():
+                    setattr(district, key, value)
+        await bump_in_transaction(session, "beds")
+        publish_beds_changed(rt, session, kind="districts")
+    return len(rows)
+
+
+async def _check_unique_hfr(session: AsyncSession, hfr_id: str | None, code: str) -> None:
+    if hfr_id is None:
+        return
+    other = await session.scalar(
+        select(Facility.code).where(Facility.hfr_id == hfr_id, Facility.code != code)
+    )
+    if other:
+        raise Conflict(
+            "This HFR ID belongs to another facility.",
+            code="hfr_id_taken",
+            details={"hfr_id": hfr_id, "facility": other},
+        )
+
+
+async def create_facility(rt: Runtime, *, actor: Principal, data: FacilityIn) -> Facility:
+    """Add a facility in the actor's district (or anywhere, for a state admin).
+
+    Raises PermissionDenied, ValidationFailed (unknown district), Conflict (code or HFR taken).
+    """
+    require(actor, "facility.create")
+    if not covers_district(actor, data.district_code):
+        raise PermissionDenied("This district is outside your scope.", code="out_of_scope")
+    async with transactional(rt.db) as session:
+        if await session.get(District, data.district_code) is None:
+            raise ValidationFailed("Unknown district.", code="unknown_district")
+        if await session.scalar(select(Facility.id).where(Facility.code == data.code)):
+            raise Conflict("A facility with this code exists.", code="facility_code_taken")
+        await _check_unique_hfr(session, data.hfr_id, data.code)
+        facility = Facility(**data.model_dump(), census_version=0)
+        session.add(facility)
+        await session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            action="facility.create",
+            entity_type="facility",
+            entity_id=facility.id,
+            after=facility_snapshot(facility),
+        )
+        await bump_in_transaction(session, "beds")
+        publish_beds_changed(rt, session, facility_id=facility.id)
+    return facility
+
+
+async def update_facility(
+    rt: Runtime, *, actor: Principal, facility_id: int, data: FacilityUpdate
+) -> Facility:
+    """Change a facility's details (not its code or district). Raises NotFound,
+    PermissionDenied, Conflict (HFR ID taken)."""
+    async with transactional(rt.db) as session:
+        facility = await session.get(Facility, facility_id)
+        if facility is None:
+            raise NotFound("No such facility.", code="facility_not_found")
+        require_on_facility(actor, "facility.update", facility)
+        changes = data.model_dump(exclude_unset=True)
+        await _check_unique_hfr(session, changes.get("hfr_id"), facility.code)
+        before = facility_snapshot(facility)
+        for key, value in changes.items():
+            setattr(facility, key, value)
+        facility.updated_at = utcnow()
+        audit.record(
+            session,
+            actor=actor,
+            action="facility.update",
+            entity_type="facility",
+            entity_id=facility.id,
+            before=before,
+            after=facility_snapshot(facility),
+        )
+        await bump_in_transaction(session, "beds")
+        publish_beds_changed(rt, session, facility_id=facility.id)
+    return facility
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _parse_bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("", "1", "true", "yes", "y"):
+        return True
+    if lowered in ("0", "false", "no", "n"):
+        return False
+    raise ValueError(f"covid must be yes/no or true/false, not {value!r}")
+
+
+def _pydantic_reasons(exc: ValidationError) -> list[str]:
+    return [
+        "{}: {}".format(
+            ".".join(str(p) for p in err["loc"]) or "line",
+            err["msg"].removeprefix("Value error, "),
+        )
+        for err in exc.errors()
+    ]
+
+
+def parse_facility_csv(text: str) -> tuple[list[tuple[int, FacilityIn]], list[dict[str, Any]]]:
+    """Validate every line of a facility CSV. Returns the good rows and every bad line's reasons.
+
+    Line numbers are the file's own (the header is line 1). ``name_en`` is accepted for
+    ``name`` so the shared hospitals file imports as it is; ``phones`` are ``;``-separated.
+    """
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    reader.fieldnames = ["name" if h == "name_en" else h for h in header]
+    missing = [c for c in IMPORT_COLUMNS if c not in reader.fieldnames]
+    if missing:
+        return [], [{"line": 1, "errors": [f"missing columns: {', '.join(missing)}"]}]
+    good: list[tuple[int, FacilityIn]] = []
+    errors: list[dict[str, Any]] = []
+    seen_codes: dict[str, int] = {}
+    seen_hfr: dict[str, int] = {}
+    for row in reader:
+        line = reader.line_num
+        reasons: list[str] = []
+        if None in row:
+            reasons.append("more fields than the header has")
+        values = {k: (v or "").strip() for k, v in row.items() if k is not None}
+        try:
+            data = FacilityIn(
+                code=values.get("code", ""),
+                name=values.get("name", ""),
+                name_bn=values.get("name_bn", ""),
+                district_code=values.get("district_code", ""),
+                ownership=values.get("ownership", ""),
+                kind=values.get("kind", ""),
+                covid=_parse_bool(values.get("covid", "")),
+                address=values.get("address", ""),
+                phones=[p for p in values.get("phones", "").split(";") if p.strip()],
+                lat=values.get("lat") or None,
+                lon=values.get("lon") or None,
+                hfr_id=values.get("hfr_id") or None,
+            )
+        except ValidationError as exc:
+            reasons.extend(_pydantic_reasons(exc))
+            data = None
+        except ValueError as exc:
+            reasons.append(str(exc))
+            data = None
+        if data is not None:
+            if data.code in seen_codes:
+                reasons.append(f"code {data.code} repeats line {seen_codes[data.code]}")
+            if data.hfr_id and data.hfr_id in seen_hfr:
+                reasons.append(f"hfr_id {data.hfr_id} repeats line {seen_hfr[data.hfr_id]}")
+        if reasons:
+            errors.append({"line": line, "errors": reasons})
+            continue
+        assert data is not None
+        seen_codes[data.code] = line
+        if data.hfr_id:
+            seen_hfr[data.hfr_id] = line
+        good.append((line, data))
+    if not good and not errors:
+        errors.append({"line": 1, "errors": ["the file has no facility lines"]})
+    return good, errors
+
+
+async def import_facilities(rt: Runtime, *, actor: Principal, text: str) -> ImportReport:
+    """Create or update facilities from CSV text, all or nothing.
+
+    Every bad line is reported with its line number and reasons, and then nothing is written
+    (ValidationFailed with ``details.lines``). Re-importing a file updates by ``code``.
+    """
+    require(actor, "facility.import")
+    if len(text.encode()) > MAX_IMPORT_BYTES:
+        raise ValidationFailed("The file is too large.", code="file_too_large")
+    good, errors = parse_facility_csv(text)
+    report = ImportReport()
+    async with transactional(rt.db) as session:
+        districts = set(await session.scalars(select(District.code)))
+        existing = {f.code: f for f in await session.scalars(select(Facility))}
+        hfr_owner = {f.hfr_id: f.code for f in existing.values() if f.hfr_id}
+        for line, data in good:
+            reasons = []
+            if data.district_code not in districts:
+                reasons.append(f"district_code: unknown district {data.district_code!r}")
+            owner = hfr_owner.get(data.hfr_id) if data.hfr_id else None
+            if owner and owner != data.code:
+                reasons.append(f"hfr_id: {data.hfr_id} belongs to facility {owner}")
+            if reasons:
+                errors.append({"line": line, "errors": reasons})
+        if errors:
+            errors.sort(key=lambda e: e["line"])
+            raise ValidationFailed(
+                "The file has bad lines; nothing was imported.",
+                code="import_failed",
+                details={"lines": errors},
+            )
+        now = utcnow()
+        for _line, data in good:
+            facility = existing.get(data.code)
+            if facility is None:
+                facility = Facility(**data.model_dump(), census_version=0, created_at=now)
+                session.add(facility)
+                await session.flush()
+                report.created += 1
+                audit.record(
+                    session,
+                    actor=actor,
+                    action="facility.import.create",
+                    entity_type="facility",
+                    entity_id=facility.id,
+                    after=facility_snapshot(facility),
+                )
+                continue
+            before = facility_snapshot(facility)
+            for key, value in data.model_dump().items():
+                setattr(facility, key, value)
+            after = facility_snapshot(facility)
+            if after != before:
+                facility.updated_at = now
+                report.updated += 1
+                audit.record(
+                    session,
+                    actor=actor,
+                    action="facility.import.update",
+                    entity_type="facility",
+                    entity_id=facility.id,
+                    before=before,
+                    after=after,
+                )
+        await bump_in_transaction(session, "beds")
+        publish_beds_changed(rt, session, kind="import")
+    return report

@@ -1,0 +1,1 @@
+"""Pages: the base layout, shared page helpers and static files."""
