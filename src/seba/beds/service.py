@@ -160,6 +160,7 @@ async def update_census(
             raise NotFound("No such facility.", code="facility_not_found")
         require_on_facility(actor, "census.update", facility)
         now = as_of or utcnow()
+        previous_updated_at = facility.census_updated_at
         # The conditional bump is the lock: on PostgreSQL a concurrent submit waits here and then
         # finds the version moved; on SQLite BEGIN IMMEDIATE already serialised us.
         bumped = await session.execute(
@@ -179,7 +180,10 @@ async def update_census(
             )
         await session.refresh(facility)
         current = await load_census(session, facility, lock=True)
-        before = census_state(current)
+        before = census_state(current) | {
+            "version": census.version,
+            "updated_at": previous_updated_at.isoformat() if previous_updated_at else None,
+        }
         by_key = {(p.bed_type, p.sex): p for p in current.pools}
         short = [
             {

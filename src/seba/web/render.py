@@ -1,0 +1,72 @@
+"""Server-rendered pages: one Jinja environment, the language in every template.
+
+Templates call ``_("English text")`` for every visible string (translated from the ``.po``
+catalogues), ``num(n)`` for numbers (Bengali digits in Bengali) and ``when(dt)`` for times
+(Asia/Kolkata). Each domain keeps its templates in ``seba/<domain>/templates/<domain>/``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from seba.core.http import LANG_COOKIE, request_language
+from seba.core.i18n import LANGUAGES, bn_digits, gettext, number
+
+PACKAGE = Path(__file__).resolve().parent.parent
+IST = ZoneInfo("Asia/Kolkata")
+LANG_COOKIE_AGE = 365 * 24 * 3600
+
+env = Environment(
+    loader=FileSystemLoader(
+        [str(PACKAGE / "web" / "templates")]
+        + [str(p) for p in sorted(PACKAGE.glob("*/templates")) if p.parent.name != "web"]
+    ),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def local_time(value: datetime | str | None, lang: str, fmt: str = "d MMM, h:mm a") -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    text = format_datetime(value.astimezone(IST), fmt, locale="bn_IN" if lang == "bn" else "en_IN")
+    return bn_digits(text) if lang == "bn" else text
+
+
+def page_context(request: Request, **extra: Any) -> dict[str, Any]:
+    lang = request_language(request)
+    other = "en" if lang == "bn" else "bn"
+    query = {k: v for k, v in request.query_params.items() if k != "lang"}
+    return {
+        "request": request,
+        "lang": lang,
+        "other_lang": other,
+        "languages": LANGUAGES,
+        "switch_url": request.url.path + "?" + urlencode({**query, "lang": other}),
+        "_": lambda message, **params: gettext(lang, message, **params),
+        "num": lambda value: number(value, lang),
+        "when": lambda value, fmt="d MMM, h:mm a": local_time(value, lang, fmt),
+        **extra,
+    }
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Render a page; a ``?lang=`` choice is remembered in a cookie for a year."""
+    ctx = page_context(request, **context)
+    response = HTMLResponse(env.get_template(template).render(ctx), status_code=status_code)
+    chosen = request.query_params.get("lang")
+    if chosen in LANGUAGES and request.cookies.get(LANG_COOKIE) != chosen:
+        response.set_cookie(LANG_COOKIE, chosen, max_age=LANG_COOKIE_AGE, samesite="lax")
+    return response

@@ -1,0 +1,86 @@
+"""Small factories that build test data through the services (so audit rows exist too)."""
+
+from __future__ import annotations
+
+import itertools
+
+import httpx
+
+from seba.accounts import service as account_service
+from seba.beds import service as bed_service
+from seba.beds.schemas import CensusUpdate, PoolCensus
+from seba.core.access import SYSTEM
+from seba.core.runtime import Runtime
+from seba.demo import read_csv
+from seba.places import service as place_service
+from seba.places.models import Facility
+from seba.places.schemas import FacilityIn
+
+PASSWORD = "correct-horse-battery"
+_seq = itertools.count(1)
+
+
+async def districts(rt: Runtime) -> None:
+    await place_service.load_districts(rt, actor=SYSTEM, rows=read_csv("districts.csv"))
+
+
+async def facility(rt: Runtime, **overrides: object) -> Facility:
+    n = next(_seq)
+    data = {
+        "code": f"test-hospital-{n}",
+        "name": f"Test Hospital {n}",
+        "name_bn": f"পরীক্ষা হাসপাতাল {n}",
+        "district_code": "kolkata",
+        "ownership": "government",
+        "kind": "district_hospital",
+        "covid": True,
+        "address": "Kolkata",
+        "phones": ["033 2341 2600"],
+        "lat": 22.57,
+        "lon": 88.36,
+    }
+    data.update(overrides)
+    return await place_service.create_facility(rt, actor=SYSTEM, data=FacilityIn(**data))
+
+
+async def census(
+    rt: Runtime,
+    facility: Facility,
+    pools: list[tuple[str, str, int, int]],
+    version: int | None = None,
+):
+    """pools: (bed_type, sex, total, occupied)."""
+    if version is None:
+        version = (
+            await bed_service.get_census(rt, facility_id=facility.id)
+        ).facility.census_version
+    return await bed_service.update_census(
+        rt,
+        actor=SYSTEM,
+        facility_id=facility.id,
+        census=CensusUpdate(
+            version=version,
+            pools=[PoolCensus(bed_type=b, sex=s, total=t, occupied=o) for b, s, t, o in pools],
+        ),
+    )
+
+
+async def user(rt: Runtime, role: str, scope: str = "state", username: str | None = None):
+    username = username or f"{role.replace('_', '-')}-{next(_seq)}"
+    return await account_service.create_user(
+        rt, actor=SYSTEM, username=username, password=PASSWORD, role=role, scope=scope
+    )
+
+
+async def token(client: httpx.AsyncClient, username: str, password: str = PASSWORD) -> str:
+    response = await client.post(
+        "/api/v1/auth/token", json={"username": username, "password": password}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+async def staff(client: httpx.AsyncClient, rt: Runtime, role: str, scope: str = "state") -> dict:
+    """Create a user and log in; returns Authorization headers."""
+    u = await user(rt, role, scope)
+    return {"Authorization": f"Bearer {await token(client, u.username)}"}
