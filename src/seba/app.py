@@ -12,13 +12,15 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from seba.accounts import api as accounts_api
+from seba.accounts import pages as accounts_pages
 from seba.beds import api as beds_api
+from seba.beds import pages as beds_pages
 from seba.core import http
 from seba.core.errors import DomainError
 from seba.core.runtime import Runtime, build_runtime
 from seba.places import api as places_api
+from seba.places import pages as places_pages
 from seba.settings import Settings, get_settings
-from seba.web import pages
 
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 
@@ -60,7 +62,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(accounts_api.router)
     app.include_router(beds_api.router)
     app.include_router(places_api.router)
-    app.include_router(pages.router)
+    app.include_router(beds_pages.router)
+    app.include_router(accounts_pages.router)
+    app.include_router(places_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

@@ -164,3 +164,7 @@ def import_facilities(
     except typer.Exit:
         raise
     console.print(f"[green]imported[/green] {report.created} created, {report.updated} updated")
+
+
+if __name__ == "__main__":
+    app()

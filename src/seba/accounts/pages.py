@@ -1,4 +1,4 @@
-"""HTML routes (filled in by the page modules)."""
+"""HTML routes."""
 
 from fastapi import APIRouter
 

@@ -1,0 +1,97 @@
+"""Start real ``seba serve`` processes for tests that need the HTTP server itself."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@contextlib.contextmanager
+def running_server(
+    database_url: str,
+    *,
+    tmp_path: Path,
+    redis_url: str | None = None,
+    workers: int = 1,
+    extra_env: dict[str, str] | None = None,
+    timeout_s: float = 30.0,
+) -> Iterator[Server]:
+    """Serve ``database_url`` (already migrated) on a free port; stop it afterwards."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "SEBA_DATABASE_URL": database_url,
+        "SEBA_ENV": "test",
+        "SEBA_SECRET_KEY": "test-secret",
+        **(extra_env or {}),
+    }
+    env.pop("SEBA_REDIS_URL", None)
+    if redis_url:
+        env["SEBA_REDIS_URL"] = redis_url
+    log_path = tmp_path / f"server-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "seba.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"seba serve exited early:\n{server.log()}")
+            try:
+                if httpx.get(server.url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"seba serve did not start in {timeout_s}s:\n{server.log()}")
+            time.sleep(0.1)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
