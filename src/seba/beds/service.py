@@ -82,6 +82,33 @@ def census_state(census: FacilityCensus) -> dict[str, object]:
     }
 
 
+def _ledger_event(
+    pool: BedPool,
+    before: PoolCounts,
+    after: PoolCounts,
+    *,
+    kind: str,
+    actor: Principal,
+    reason: str,
+    at: datetime,
+) -> BedEvent:
+    return BedEvent(
+        pool_id=pool.id,
+        facility_id=pool.facility_id,
+        kind=kind,
+        at=at,
+        actor_id=actor.user_id,
+        actor_name=actor.username,
+        reason=reason,
+        total_before=before.total,
+        occupied_before=before.occupied,
+        reserved_before=before.reserved,
+        total_after=after.total,
+        occupied_after=after.occupied,
+        reserved_after=after.reserved,
+    )
+
+
 async def _write_pool(
     session: AsyncSession,
     *,
@@ -112,23 +139,7 @@ async def _write_pool(
     )
     if result.rowcount != 1:
         return False
-    session.add(
-        BedEvent(
-            pool_id=pool.id,
-            facility_id=pool.facility_id,
-            kind=kind,
-            at=at,
-            actor_id=actor.user_id,
-            actor_name=actor.username,
-            reason=reason,
-            total_before=before.total,
-            occupied_before=before.occupied,
-            reserved_before=before.reserved,
-            total_after=after.total,
-            occupied_after=after.occupied,
-            reserved_after=after.reserved,
-        )
-    )
+    session.add(_ledger_event(pool, before, after, kind=kind, actor=actor, reason=reason, at=at))
     pool.total, pool.occupied, pool.reserved = after.total, after.occupied, after.reserved
     return True
 
@@ -203,20 +214,21 @@ async def update_census(
                 code="reservations_exceed_free_beds",
                 details={"pools": short},
             )
+        new_pools: list[BedPool] = []
         for item in census.pools:
             pool = by_key.get((item.bed_type, item.sex))
             if pool is None:
-                pool = BedPool(
-                    facility_id=facility.id,
-                    bed_type=item.bed_type,
-                    sex=item.sex,
-                    total=0,
-                    occupied=0,
-                    reserved=0,
+                new_pools.append(
+                    BedPool(
+                        facility_id=facility.id,
+                        bed_type=item.bed_type,
+                        sex=item.sex,
+                        total=item.total,
+                        occupied=item.occupied,
+                        reserved=0,
+                    )
                 )
-                session.add(pool)
-                await session.flush()
-                current.pools.append(pool)
+                continue
             after = PoolCounts(item.total, item.occupied, pool.reserved)
             if after == PoolCounts(pool.total, pool.occupied, pool.reserved):
                 continue
@@ -231,6 +243,23 @@ async def update_census(
             ):
                 # Only reachable if a reservation slipped in between our lock and write.
                 raise Conflict("The beds changed while saving. Try again.", code="version_conflict")
+        if new_pools:
+            session.add_all(new_pools)
+            await session.flush()  # one batched INSERT … RETURNING for the ids
+            for pool in new_pools:
+                after = PoolCounts(pool.total, pool.occupied, pool.reserved)
+                session.add(
+                    _ledger_event(
+                        pool,
+                        PoolCounts(0, 0, 0),
+                        after,
+                        kind="census",
+                        actor=actor,
+                        reason=census.reason,
+                        at=now,
+                    )
+                )
+            current.pools.extend(new_pools)
         current.pools.sort(key=_sort_key)
         audit.record(
             session,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +12,11 @@ from seba.core.db import Database
 from seba.core.events import EventBus
 from seba.core.versions import DbVersions, LocalVersions, RedisVersions, VersionSource
 from seba.settings import Settings
+
+log = logging.getLogger(__name__)
+# How often a worker without Redis looks for writes made by its siblings (live pages only:
+# reads check the version on every request anyway).
+SIBLING_POLL_S = 1.0
 
 
 @dataclass
@@ -19,11 +27,33 @@ class Runtime:
     bus: EventBus
     redis: Any | None = None
     caches: dict[str, Any] = field(default_factory=dict)
+    _poller: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.bus.start()
+        if isinstance(self.versions, DbVersions):
+            self._poller = asyncio.create_task(self._poll_siblings())
+
+    async def _poll_siblings(self) -> None:
+        """Without Redis, sibling workers' writes reach this worker's live pages by polling the
+        version row once a second per process (never per client)."""
+        seen = await self.versions.current("beds")
+        while True:
+            await asyncio.sleep(SIBLING_POLL_S)
+            try:
+                now = await self.versions.current("beds")
+            except Exception:
+                log.exception("version poll failed")
+                continue
+            if now != seen:
+                seen = now
+                await self.bus.publish("beds", {"version": now})
 
     async def close(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
         await self.bus.stop()
         if self.redis is not None:
             await self.redis.aclose()
