@@ -12,7 +12,7 @@ install:
 
 run: install
 	$(UV) run seba demo
-	$(UV) run seba serve --host $(HOST) --port $(PORT)
+	SEBA_WORKER_IN_PROCESS=true $(UV) run seba serve --host $(HOST) --port $(PORT)
 
 test: install
 	$(UV) run ruff check .

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -41,7 +42,8 @@ def running_server(
     redis_url: str | None = None,
     workers: int = 1,
     extra_env: dict[str, str] | None = None,
-    timeout_s: float = 30.0,
+    # Generous: on a busy 2-core machine importing the app alone has taken 20 s.
+    timeout_s: float = 180.0,
 ) -> Iterator[Server]:
     """Serve ``database_url`` (already migrated) on a free port; stop it afterwards."""
     port = free_port()
@@ -72,6 +74,8 @@ def running_server(
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            # Its own process group, so stopping it also stops granian's worker processes.
+            start_new_session=True,
         )
     server = Server(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
     try:
@@ -89,9 +93,11 @@ def running_server(
             time.sleep(0.1)
         yield server
     finally:
-        process.terminate()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
             process.wait()

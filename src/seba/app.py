@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,19 +11,47 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
 from seba.accounts import api as accounts_api
 from seba.accounts import pages as accounts_pages
 from seba.beds import api as beds_api
+from seba.beds import census_pages
 from seba.beds import pages as beds_pages
 from seba.core import http
 from seba.core.errors import DomainError
+from seba.core.fast_path import PublicFastPath
 from seba.core.runtime import Runtime, build_runtime
+from seba.notifications import api as notifications_api
 from seba.places import api as places_api
 from seba.places import pages as places_pages
+from seba.referrals import api as referrals_api
+from seba.referrals import pages as referral_pages
 from seba.settings import Settings, get_settings
 
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
+# Public views answered by ``http.cached_response`` that depend on nothing but path and query
+# (no caller, cookie or language): the fast path may answer them from their stored bytes.
+PUBLIC_VIEWS = (
+    "/api/v1/beds/availability",
+    "/api/v1/districts",
+    "/api/v1/facilities/{facility_id}",
+)
+
+
+class SebaApp(FastAPI):
+    """FastAPI with the public fast path (``core/fast_path.py``) in front of everything.
+
+    A hit is answered before FastAPI's own per-request work (telemetry checks, middleware,
+    routing, dependencies, validation), which costs many times more than sending the bytes.
+    """
+
+    fast_path: PublicFastPath | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.fast_path is not None and await self.fast_path.answer(scope, send):
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -34,13 +63,22 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         rt = runtime or build_runtime(settings)
         app.state.runtime = rt
         await rt.start()
+        worker = None
+        if settings.worker_in_process:
+            from seba.notifications.worker import run_worker
+
+            stop = asyncio.Event()
+            worker = asyncio.create_task(run_worker(rt, stop=stop))
         try:
             yield
         finally:
+            if worker is not None:
+                stop.set()
+                await worker
             if runtime is None:
                 await rt.close()
 
-    app = FastAPI(
+    app = SebaApp(
         title="Seba (সেবা)",
         version="0.1.0",
         description="West Bengal's public-health service platform: live bed availability, "
@@ -62,10 +100,15 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(accounts_api.router)
     app.include_router(beds_api.router)
     app.include_router(places_api.router)
+    app.include_router(referrals_api.router)
+    app.include_router(notifications_api.router)
     app.include_router(beds_pages.router)
     app.include_router(accounts_pages.router)
     app.include_router(places_pages.router)
+    app.include_router(census_pages.router)
+    app.include_router(referral_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    pass  # BASELINE-TEMP
     return app
 
 

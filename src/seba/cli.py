@@ -32,6 +32,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _with_runtime(work: Callable[[Any], Awaitable[T]]) -> T:
+    # Every table on the metadata before the first flush (foreign keys name other domains').
+    import seba.models  # noqa: F401
     from seba.core.runtime import build_runtime
 
     async def main() -> T:
@@ -108,6 +110,24 @@ def serve(
         log_access=False,
         backlog=2048,
     ).serve()
+
+
+@app.command()
+def worker() -> None:
+    """Deliver outbox messages (SMS) with retries, and release expired bed holds. Ctrl-C stops."""
+    import signal
+
+    from seba.notifications.worker import run_worker
+
+    async def main(rt) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        console.print("[green]worker running[/green]")
+        await run_worker(rt, stop=stop)
+
+    _with_runtime(main)
 
 
 @user_app.command("add")

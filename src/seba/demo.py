@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import random
-import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -88,18 +87,6 @@ GENERATED = [
 ]
 
 
-def slug(text: str, limit: int = 48) -> str:
-    value = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return value[:limit].rstrip("-")
-
-
-def _real_code(name: str) -> str:
-    # "… (NRS)" → "…-nrs": short tags make readable, stable codes.
-    tag = re.search(r"\(([^)]+)\)\s*$", name)
-    base = slug(re.sub(r"\([^)]*\)", "", name), 36)
-    return f"{base}-{slug(tag.group(1), 12)}" if tag else base
-
-
 def read_csv(name: str) -> list[dict[str, str]]:
     with (DATA_DIR / name).open(encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
@@ -111,7 +98,9 @@ def facility_rows(rng: random.Random) -> list[dict[str, str]]:
     rows: list[dict[str, str]] = []
     for h in read_csv("hospitals.csv"):
         d = by_code[h["district_code"]]
-        code = "ipgmer-sskm" if "SSKM" in h["name_en"] else _real_code(h["name_en"])
+        code = (
+            "ipgmer-sskm" if "SSKM" in h["name_en"] else place_service.code_from_name(h["name_en"])
+        )
         rows.append(
             {
                 "code": code,
@@ -146,7 +135,7 @@ def facility_rows(rng: random.Random) -> list[dict[str, str]]:
             lon = float(d["lon"]) + rng.uniform(-0.2, 0.2)
             rows.append(
                 {
-                    "code": f"{d['code']}-{slug(kind, 20)}-{n}",
+                    "code": f"{d['code']}-{place_service.slug(kind, 20)}-{n}",
                     "name": name_en.format(hq=d["hq_en"], n=n),
                     "name_bn": name_bn.format(
                         hq_bn=d["hq_bn"],

@@ -26,10 +26,30 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_window_s: int = 15 * 60
     default_language: Literal["bn", "en"] = "bn"
+    # Reverse proxies whose X-Forwarded-For is believed (comma-separated in the environment).
+    trusted_proxies: list[str] = Field(default_factory=list)
     sse_heartbeat_s: float = 15.0
     db_pool_size: int = 10
     # Set by `seba serve --workers N`; several workers without Redis read versions from the DB.
     workers: int = 1
+
+    # Referrals: how long a reserved bed is held for the patient before it is released.
+    reservation_hold_s: int = 90 * 60
+    # One-time codes for citizens: life, tries per code, sends per phone / per client per hour.
+    otp_ttl_s: int = 5 * 60
+    otp_max_attempts: int = 5
+    otp_resend_after_s: int = 30
+    otp_sends_per_phone_per_hour: int = 5
+    otp_sends_per_client_per_hour: int = 20
+    # SMS: a console provider writing JSON lines to ``sms_file`` unless a gateway URL is set.
+    sms_file: str = "var/sms.jsonl"
+    sms_gateway_url: str | None = None
+    sms_gateway_token: str | None = None
+    sms_sender: str = "WBSEBA"
+    # Run the outbox worker inside the server process (the demo's `make run`); production runs
+    # `seba worker` on its own.
+    worker_in_process: bool = False
+    worker_poll_s: float = 1.0
 
     @cached_property
     def is_sqlite(self) -> bool:

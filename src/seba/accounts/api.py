@@ -15,7 +15,15 @@ router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
 
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The caller's address for throttling. Behind a reverse proxy listed in
+    ``SEBA_TRUSTED_PROXIES`` the proxy's X-Forwarded-For (its last hop) is used; otherwise every
+    citizen would share the proxy's address and its limits."""
+    peer = request.client.host if request.client else "unknown"
+    trusted = request.app.state.runtime.settings.trusted_proxies
+    forwarded = request.headers.get("x-forwarded-for")
+    if forwarded and peer in trusted:
+        return forwarded.split(",")[-1].strip()[:64] or peer
+    return peer
 
 
 def user_out(user: StaffUser) -> UserOut:

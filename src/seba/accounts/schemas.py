@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold U+0000: refuse it as bad input instead of failing in the query.
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
 
 
 class TokenRequest(BaseModel):
@@ -10,6 +17,8 @@ class TokenRequest(BaseModel):
 
     username: str = Field(min_length=1, max_length=60)
     password: str = Field(min_length=1, max_length=200)
+
+    _text = field_validator("username")(_no_nul)
 
 
 class TokenOut(BaseModel):
@@ -19,13 +28,20 @@ class TokenOut(BaseModel):
 
 
 class UserCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # No blanket whitespace stripping: it would strip the password too, and the login (which
+    # never strips) would then refuse the very password the admin typed.
+    model_config = ConfigDict(extra="forbid")
 
     username: str = Field(min_length=1, max_length=60)
     password: str = Field(min_length=1, max_length=200)
     role: str = Field(max_length=30)
     scope: str = Field(default="state", max_length=100)
     full_name: str = Field(default="", max_length=120)
+
+    @field_validator("username", "role", "scope", "full_name")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return _no_nul(value.strip())
 
 
 class UserOut(BaseModel):

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 
 from seba.accounts.models import ApiToken, LoginFailure, StaffUser
 from seba.core import audit
@@ -30,7 +30,9 @@ from seba.places.models import District, Facility
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so both paths cost the same time.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
-USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,59}$")
+USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{2,59}")
+# Scope codes are district and facility codes (see places/schemas.py).
+SCOPE_CODE_RE = re.compile(r"[a-z0-9][a-z0-9-]{1,79}")
 MIN_PASSWORD = 8
 
 
@@ -43,7 +45,7 @@ def parse_scope(scope: str | None) -> tuple[str, str | None]:
     if scope is None or scope == "state":
         return "state", None
     kind, sep, code = scope.partition(":")
-    if not sep or kind not in ("district", "facility") or not code:
+    if not sep or kind not in ("district", "facility") or not SCOPE_CODE_RE.fullmatch(code):
         raise ValidationFailed(
             "Scope must be state, district:CODE or facility:CODE.",
             code="invalid_scope",
@@ -71,8 +73,14 @@ async def create_user(
     """
     require(actor, "user.manage")
     problems: dict[str, str] = {}
-    if not USERNAME_RE.match(username):
+    # fullmatch: with re.match, "$" would also accept a trailing newline.
+    if not USERNAME_RE.fullmatch(username):
         problems["username"] = "3–60 lowercase letters, digits, '.', '_' or '-'."
+    if "\x00" in full_name:
+        # PostgreSQL text cannot hold NUL: bad input, not a 500.
+        problems["full_name"] = "Must not contain a NUL character."
+    elif len(full_name) > 120:
+        problems["full_name"] = "At most 120 characters."
     if len(password) < MIN_PASSWORD:
         problems["password"] = f"At least {MIN_PASSWORD} characters."
     if role not in ROLES:
@@ -146,11 +154,21 @@ async def issue_token(
     call raises. Raises NotAuthenticated (wrong username or password, same message for both),
     TooManyRequests.
     """
+    if "\x00" in username or "\x00" in client:
+        # No account name holds NUL (USERNAME_RE) and PostgreSQL could not store or compare it.
+        raise NotAuthenticated("Wrong username or password.", code="invalid_credentials")
     settings = rt.settings
     now = utcnow()
     since = now - timedelta(seconds=settings.login_window_s)
+    # Every attempt is written down as a failure *before* its password is checked, and struck
+    # off if it is refused unchecked or turns out right. Counting after writing is what makes
+    # the limit hold under concurrency: of guesses fired at once, the k-th to commit its row
+    # sees at least k rows, so at most ``login_max_failures`` wrong guesses reach the check.
+    async with transactional(rt.db) as session:
+        attempt = LoginFailure(username=username[:60], client=client[:64], at=now)
+        session.add(attempt)
     async with rt.db.read() as session:
-        failures = await session.scalar(
+        attempts = await session.scalar(
             select(func.count())
             .select_from(LoginFailure)
             .where(LoginFailure.at >= since)
@@ -159,15 +177,16 @@ async def issue_token(
         user = await session.scalar(
             select(StaffUser).where(StaffUser.username == username, StaffUser.active.is_(True))
         )
-    if failures >= settings.login_max_failures:
+    if attempts > settings.login_max_failures:
+        async with transactional(rt.db) as session:
+            await session.execute(delete(LoginFailure).where(LoginFailure.id == attempt.id))
         raise TooManyRequests(details={"retry_after_s": settings.login_window_s})
     ok = await asyncio.to_thread(_verify, user.password_hash if user else _DUMMY_HASH, password)
     if not ok or user is None:
-        async with transactional(rt.db) as session:
-            session.add(LoginFailure(username=username[:60], client=client[:64], at=now))
         raise NotAuthenticated("Wrong username or password.", code="invalid_credentials")
     token = secrets.token_urlsafe(32)
     async with transactional(rt.db) as session:
+        await session.execute(delete(LoginFailure).where(LoginFailure.id == attempt.id))
         session.add(
             ApiToken(
                 token_hash=_token_hash(token),

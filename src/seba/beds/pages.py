@@ -1,5 +1,290 @@
-"""HTML routes."""
+"""The public "Hospital bed availability" page, Bengali first.
 
-from fastapi import APIRouter
+``GET /`` is the whole page: a plain GET form with the JSON API's filters, so it works without
+JavaScript. ``GET /beds/list`` answers only the results part for the same query string; the
+page's script fetches it when the live event stream says the beds changed, so every open page
+asks for it after every census change.
+
+Both are rendered once per (language, filter, bed data version) and kept in the beds response
+cache like the JSON views: a request is answered from stored bytes (gzip copy, ETag, 304).
+Nothing in them depends on the request beyond its language and its filter; the language
+cookie is set per request.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
+from pydantic import ValidationError, validate_call
+
+from seba.beds import public
+from seba.beds.api import availability_filter
+from seba.beds.models import SEXES
+from seba.beds.queries import AvailabilityFilter
+from seba.core.errors import ValidationFailed
+from seba.core.http import LANG_COOKIE, cached_response, get_runtime, request_language
+from seba.core.i18n import LANGUAGES
+from seba.core.response_cache import CachedBody
+from seba.core.runtime import Runtime
+from seba.web.render import LANG_COOKIE_AGE, env, page_context, render
 
 router = APIRouter(include_in_schema=False)
+
+FILTER_PARAMS = tuple(inspect.signature(availability_filter).parameters)
+# The API's own dependency, validated by pydantic against the same Query() constraints that
+# FastAPI applies to the JSON route: one definition of what a valid filter is.
+_validated_filter = validate_call(availability_filter)
+
+# A person who edited the address by hand is told which field is wrong, in their language.
+FIELD_ERRORS = {
+    "district": "Choose a district from the list.",
+    "ownership": "Choose a type of hospital from the list.",
+    "bed_type": "Choose a bed type from the list.",
+    "sex": "Choose whether the beds are for men or women.",
+    "covid": "Choose Covid or other hospitals from the list.",
+    "available_only": "The “only hospitals with free beds” choice is not valid.",
+    "q": "The hospital name is too long: use at most 100 letters.",
+    "near": "The location must be latitude,longitude, for example 22.57,88.36.",
+    "limit": "Hospitals per page must be a number from 1 to 500.",
+    "offset": "The page number is not valid.",
+}
+
+# English msgids for the codes the page shows; the catalogues translate them.
+LABELS = {
+    "bed_type": {
+        "general": "Regular",
+        "oxygen": "With oxygen",
+        "hdu": "HDU",
+        "icu": "ICU",
+        "ventilator": "ICU with ventilator",
+        "paediatric": "Children's",
+    },
+    "sex": {"male": "Men", "female": "Women", "any": "Anyone"},
+    "ownership": {
+        "government": "Government",
+        "govt_requisitioned_private": "Government-requisitioned private",
+        "private": "Private",
+    },
+    "kind": {
+        "medical_college": "Medical college",
+        "district_hospital": "District hospital",
+        "sub_divisional_hospital": "Sub-divisional hospital",
+        "state_general_hospital": "State general hospital",
+        "specialty": "Specialty hospital",
+        "rural_hospital": "Rural hospital",
+        "private_hospital": "Private hospital",
+        "satellite_centre": "Satellite Covid centre",
+        "safe_home": "Safe home",
+    },
+}
+
+DIRECTIONS_URL = "https://www.google.com/maps/dir/?api=1&"
+# Hospitals per page when the query names no limit: twenty cards keep the first view of the
+# page small on a phone over 3G (the JSON API's default is larger).
+PAGE_LIMIT = 20
+
+
+def band(available: int) -> str:
+    """The state's colour bands on a hospital's free beds: >20 green, 1–20 light blue, 0 pink."""
+    if available > 20:
+        return "green"
+    return "blue" if available > 0 else "pink"
+
+
+def tel_href(phone: str) -> str:
+    return "tel:" + re.sub(r"[^0-9+]", "", phone)
+
+
+def directions_href(item: dict[str, Any]) -> str:
+    if item["lat"] is not None and item["lon"] is not None:
+        destination = f"{item['lat']},{item['lon']}"
+    else:
+        destination = item["address"] or item["name"]
+    return DIRECTIONS_URL + urlencode({"destination": destination})
+
+
+def bed_rows(beds: list[dict[str, Any]]) -> tuple[list[str], list[tuple[str, dict[str, Any]]]]:
+    """The sexes this hospital has pools for, and one row per bed type with a pool per sex."""
+    sexes = [s for s in SEXES if any(b["sex"] == s for b in beds)]
+    rows: dict[str, dict[str, Any]] = {}
+    for b in beds:
+        rows.setdefault(b["bed_type"], {})[b["sex"]] = b
+    return sexes, list(rows.items())
+
+
+def page_filter(request: Request) -> AvailabilityFilter:
+    """The filter in the query string, validated exactly as the JSON API validates it.
+
+    A GET form sends its empty fields as ``name=``; on the page an empty field means "any".
+    Raises ValidationFailed whose details name the bad fields.
+    """
+    given = {k: v for k, v in request.query_params.items() if k in FILTER_PARAMS and v.strip()}
+    given.setdefault("limit", str(PAGE_LIMIT))
+    try:
+        return _validated_filter(**given)
+    except ValidationError as exc:
+        fields = sorted({str(e["loc"][0]) for e in exc.errors()}, key=FILTER_PARAMS.index)
+    except ValidationFailed:  # parse_near's own check of LAT,LON
+        fields = ["near"]
+    raise ValidationFailed(FIELD_ERRORS[fields[0]], code="invalid_filter", details=fields)
+
+
+def query_url(path: str, params: dict[str, Any]) -> str:
+    kept = {k: v for k, v in params.items() if v not in (None, "")}
+    return path + ("?" + urlencode(kept) if kept else "")
+
+
+def form_values(f: AvailabilityFilter) -> dict[str, str | None]:
+    """The filter as the form's field values (and the query string of paging links)."""
+    return {
+        "district": f.district,
+        "ownership": f.ownership,
+        "bed_type": f.bed_type,
+        "sex": f.sex,
+        "covid": None if f.covid is None else str(f.covid).lower(),
+        "available_only": "true" if f.available_only else None,
+        "q": f.q,
+        "near": f"{f.near[0]},{f.near[1]}" if f.near else None,
+        "limit": str(f.limit) if f.limit != PAGE_LIMIT else None,
+    }
+
+
+def results_context(
+    f: AvailabilityFilter, data: dict[str, Any], districts: list[dict[str, Any]], stale_after_s: int
+) -> dict[str, Any]:
+    values = form_values(f)
+    # District totals for the chosen bed type when the page is filtered by one.
+    for d in districts:
+        counts = d["by_bed_type"][f.bed_type] if f.bed_type else d
+        d["shown_total"], d["shown_available"] = counts["total"], counts["available"]
+
+    def at(offset: int) -> str:
+        return query_url("/", values | {"offset": offset or None})
+
+    return {
+        "data": data,
+        "filter": f,
+        "districts": districts,
+        "prev_url": at(max(0, f.offset - f.limit)) if f.offset > 0 else None,
+        "next_url": at(f.offset + f.limit) if f.offset + f.limit < data["count"] else None,
+        "district_url": lambda code: query_url("/", values | {"district": code}),
+        "stale_hours": stale_after_s // 3600,
+    }
+
+
+TEMPLATE_HELPERS = {
+    "labels": LABELS,
+    "band": band,
+    "bed_rows": bed_rows,
+    "tel_href": tel_href,
+    "directions_href": directions_href,
+}
+
+
+def _render(request: Request, template: str, **context: Any) -> str:
+    return env.get_template(template).render(page_context(request, **TEMPLATE_HELPERS, **context))
+
+
+def _ttl(*entries: CachedBody) -> float:
+    """A view built from cached views lives no longer than the first of them to expire."""
+    return max(0.0, min(e.expires_at for e in entries) - time.monotonic())
+
+
+async def _districts(rt: Runtime) -> tuple[CachedBody, list[dict[str, Any]]]:
+    entry = await public.districts(rt)
+    return entry, json.loads(entry.body)["districts"]
+
+
+async def _checked_filter(request: Request, rt: Runtime) -> AvailabilityFilter:
+    """The page's filter; raises ValidationFailed for bad input or a district that is not ours."""
+    f = page_filter(request)
+    if f.district and f.district not in {d["code"] for d in (await _districts(rt))[1]}:
+        raise ValidationFailed(
+            FIELD_ERRORS["district"], code="invalid_filter", details=["district"]
+        )
+    return f
+
+
+async def _results_entry(request: Request, rt: Runtime, f: AvailabilityFilter) -> CachedBody:
+    async def build() -> tuple[bytes, float]:
+        availability = await public.availability(rt, f)
+        districts_entry, districts = await _districts(rt)
+        data = json.loads(availability.body)
+        context = results_context(f, data, districts, rt.settings.stale_after_s)
+        html = _render(request, "beds/_results.html", **context)
+        return html.encode(), _ttl(availability, districts_entry)
+
+    key = f"list:{request_language(request)}:{public.filter_key(f)}"
+    return await public.beds_cache(rt).get(key, build)
+
+
+async def _page_entry(request: Request, rt: Runtime, f: AvailabilityFilter) -> CachedBody:
+    async def build() -> tuple[bytes, float]:
+        results = await _results_entry(request, rt, f)
+        districts_entry, districts = await _districts(rt)
+        values = form_values(f)
+        other = "en" if request_language(request) == "bn" else "bn"
+        html = _render(
+            request,
+            "beds/availability.html",
+            values=values,
+            districts=districts,
+            results=Markup(results.body.decode()),
+            results_etag=results.etag,
+            # From the parsed filter, not the raw query, so that the page is the same bytes
+            # for every way of writing the same filter.
+            switch_url=query_url("/", values | {"offset": f.offset or None, "lang": other}),
+        )
+        return html.encode(), _ttl(results, districts_entry)
+
+    key = f"page:{request_language(request)}:{public.filter_key(f)}"
+    return await public.beds_cache(rt).get(key, build)
+
+
+def _answer(request: Request, entry: CachedBody) -> Response:
+    response = cached_response(request, entry, media_type="text/html")
+    # The bytes are in the language the cookie or the browser asked for.
+    response.headers["Vary"] = "Accept-Encoding, Cookie, Accept-Language"
+    chosen = request.query_params.get("lang")
+    if chosen in LANGUAGES and request.cookies.get(LANG_COOKIE) != chosen:
+        response.set_cookie(LANG_COOKIE, chosen, max_age=LANG_COOKIE_AGE, samesite="lax")
+    return response
+
+
+def _bad_filter(request: Request, template: str, **context: Any) -> Response:
+    response = render(request, template, status_code=422, **TEMPLATE_HELPERS, **context)
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Vary"] = "Cookie, Accept-Language"
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+async def availability_page(request: Request, rt: Runtime = Depends(get_runtime)):
+    try:
+        f = await _checked_filter(request, rt)
+    except ValidationFailed as exc:
+        # The form again, as the person filled it, with what to fix.
+        raw = {k: v for k, v in request.query_params.items() if k in FILTER_PARAMS}
+        districts = (await _districts(rt))[1]
+        return _bad_filter(
+            request, "beds/availability.html", error=exc, values=raw, districts=districts
+        )
+    return _answer(request, await _page_entry(request, rt, f))
+
+
+@router.get("/beds/list", response_class=HTMLResponse)
+async def availability_results(request: Request, rt: Runtime = Depends(get_runtime)):
+    """Only the results, for the page's live refresh (same query string as the page)."""
+    try:
+        f = await _checked_filter(request, rt)
+    except ValidationFailed as exc:
+        return _bad_filter(request, "beds/_error.html", error=exc)
+    return _answer(request, await _results_entry(request, rt, f))

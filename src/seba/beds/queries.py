@@ -8,6 +8,7 @@ is serialised once per data version by the response cache (``core/response_cache
 from __future__ import annotations
 
 import math
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -108,11 +109,15 @@ def next_stale_at(facilities: list[Facility], now: datetime, stale_after_s: int)
     return min(times) if times else None
 
 
+def _fold(text: str) -> str:
+    # Bengali keyboards type ড় ঢ় য় either as one code point or as letter + nukta; NFC makes both
+    # the same (letter + nukta, as the shipped data is), so a search finds either spelling.
+    return unicodedata.normalize("NFC", text).casefold()
+
+
 def _matches_text(facility: Facility, q: str) -> bool:
-    needle = q.casefold()
-    return any(
-        needle in (v or "").casefold() for v in (facility.name, facility.name_bn, facility.code)
-    )
+    needle = _fold(q)
+    return any(needle in _fold(v or "") for v in (facility.name, facility.name_bn, facility.code))
 
 
 async def availability(

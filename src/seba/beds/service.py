@@ -121,9 +121,14 @@ async def _write_pool(
 ) -> bool:
     """Move one pool from its loaded counts to ``after`` if nobody changed it meanwhile.
 
-    Returns False (and writes nothing) when the row no longer holds the loaded counts.
+    Returns False (and writes nothing) when the row no longer holds the loaded counts, or when
+    ``after`` breaks the invariant (negative counts, occupied + reserved > total).
     """
     before = PoolCounts(pool.total, pool.occupied, pool.reserved)
+    # The new counts must fit. (The row is pinned to ``before`` below, so checking ``after``
+    # here is checking the row that would be written; the CHECKs stay the last line.)
+    if min(after.total, after.occupied, after.reserved) < 0 or after.available < 0:
+        return False
     result = await session.execute(
         update(BedPool)
         .where(
@@ -131,8 +136,6 @@ async def _write_pool(
             BedPool.total == before.total,
             BedPool.occupied == before.occupied,
             BedPool.reserved == before.reserved,
-            # The invariant again, in the statement itself.
-            BedPool.reserved + after.occupied <= after.total,
         )
         .values(total=after.total, occupied=after.occupied, reserved=after.reserved)
         .execution_options(synchronize_session=False)

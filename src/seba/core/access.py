@@ -34,6 +34,17 @@ POLICY: dict[str, frozenset[str]] = {
     "user.read": frozenset({"state_admin", "district_admin"}),
     "user.manage": frozenset({"state_admin", "district_admin"}),
     "audit.read": frozenset({"state_admin", "district_admin"}),
+    # Central referral. Patient data: never viewers. The request queue lists families across
+    # the scope, so not hospital staff either (their scope is one facility).
+    "request.create": frozenset({"state_admin", "district_admin", "control_room"}),
+    "request.read": frozenset({"state_admin", "district_admin", "control_room"}),
+    "referral.reserve": frozenset(
+        {"state_admin", "district_admin", "control_room", "hospital_staff"}
+    ),
+    "referral.read": frozenset({"state_admin", "district_admin", "control_room", "hospital_staff"}),
+    "referral.respond": frozenset({"state_admin", "district_admin", "hospital_staff"}),
+    "referral.cancel": frozenset({"state_admin", "district_admin", "control_room"}),
+    "outbox.read": frozenset({"state_admin"}),
 }
 
 # A district admin may create these roles inside their district; only a state admin creates

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -52,3 +54,38 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+@dataclass(frozen=True)
+class AuditScope:
+    """A slice of the log: entries by these actors, or about these entities (type → ids)."""
+
+    actor_ids: frozenset[int] = frozenset()
+    entities: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+
+async def list_entries(
+    session: AsyncSession,
+    *,
+    within: AuditScope | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> list[AuditEntry]:
+    """Entries newest first, ``within`` a slice (None: all), older than ``before_id``.
+
+    Paged by id rather than offset, so a page stays put while new entries arrive.
+    """
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if before_id is not None:
+        query = query.where(AuditEntry.id < before_id)
+    if within is not None:
+        query = query.where(
+            or_(
+                AuditEntry.actor_id.in_(within.actor_ids),
+                *(
+                    and_(AuditEntry.entity_type == kind, AuditEntry.entity_id.in_(ids))
+                    for kind, ids in within.entities.items()
+                ),
+            )
+        )
+    return list(await session.scalars(query))

@@ -21,8 +21,11 @@ CHANNEL_PREFIX = "seba:events:"
 
 
 class EventBus:
-    def __init__(self, redis: Any | None = None) -> None:
+    def __init__(self, redis: Any | None = None, namespace: str = "0") -> None:
         self._redis = redis
+        # Pub/sub channels are global to a Redis server whatever the db number: the namespace
+        # (the db number by default) keeps two deployments sharing a server apart.
+        self._prefix = f"{CHANNEL_PREFIX}{namespace}:"
         self._subscribers: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
         self._listener: asyncio.Task[None] | None = None
 
@@ -44,7 +47,7 @@ class EventBus:
             self._deliver(topic, data)
             return
         try:
-            await self._redis.publish(CHANNEL_PREFIX + topic, json.dumps(data))
+            await self._redis.publish(self._prefix + topic, json.dumps(data))
         except Exception:  # a lost live-page nudge must never fail the write that caused it
             log.exception("event publish failed; delivering locally only")
             self._deliver(topic, data)
@@ -69,7 +72,7 @@ class EventBus:
         while True:
             try:
                 pubsub = self._redis.pubsub()
-                await pubsub.psubscribe(CHANNEL_PREFIX + "*")
+                await pubsub.psubscribe(self._prefix + "*")
                 ready.set()
                 async for message in pubsub.listen():
                     if message.get("type") != "pmessage":
@@ -77,7 +80,7 @@ class EventBus:
                     topic = message["channel"]
                     if isinstance(topic, bytes):
                         topic = topic.decode()
-                    self._deliver(topic.removeprefix(CHANNEL_PREFIX), json.loads(message["data"]))
+                    self._deliver(topic.removeprefix(self._prefix), json.loads(message["data"]))
             except asyncio.CancelledError:
                 raise
             except Exception:

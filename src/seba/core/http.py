@@ -11,10 +11,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from seba.core import fast_path
 from seba.core.access import Principal
 from seba.core.errors import DomainError, NotAuthenticated
 from seba.core.i18n import gettext, negotiate
-from seba.core.response_cache import CachedBody
+from seba.core.response_cache import CachedBody, accepts_gzip, etag_matches
 from seba.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -27,11 +28,15 @@ def get_runtime(request: Request) -> Runtime:
 
 
 def request_language(request: Request) -> str:
-    return negotiate(
-        request.cookies.get(LANG_COOKIE),
-        request.headers.get("accept-language"),
-        request.query_params.get("lang"),
+    """Bengali unless the person chose English (``?lang=``, remembered in a cookie).
+
+    Pages ignore Accept-Language: many phones in West Bengal are set to en-US by default, and
+    Bengali first is the point. API clients state their language with Accept-Language.
+    """
+    accept = (
+        request.headers.get("accept-language") if request.url.path.startswith("/api/") else None
     )
+    return negotiate(request.cookies.get(LANG_COOKIE), accept, request.query_params.get("lang"))
 
 
 def bearer_token(request: Request) -> str | None:
@@ -118,7 +123,26 @@ async def http_error_handler(request: Request, exc: StarletteHTTPException) -> R
     return _json(exc.status_code, error_body(lang, code, message), getattr(exc, "headers", None))
 
 
+# PostgreSQL refuses some text SQLite takes (a NUL character, invalid byte sequences). Schemas
+# refuse NUL where we know of it; this is the net under every other free-text field: the
+# transaction has rolled back, so the answer is a clean 422, never a 500.
+_BAD_TEXT_SQLSTATES = {"22021", "22P05"}
+
+
+def bad_text(exc: Exception) -> bool:
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in _BAD_TEXT_SQLSTATES
+
+
 async def unhandled_error_handler(request: Request, exc: Exception) -> Response:
+    if bad_text(exc):
+        return _json(
+            422,
+            error_body(
+                request_language(request),
+                "invalid_text",
+                "Text must not contain control characters such as NUL.",
+            ),
+        )
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     lang = request_language(request)
     return _json(
@@ -130,16 +154,20 @@ async def unhandled_error_handler(request: Request, exc: Exception) -> Response:
 def cached_response(
     request: Request, entry: CachedBody, media_type: str = "application/json"
 ) -> Response:
-    """Answer from stored bytes: 304 on a matching ETag, gzip when the client takes it."""
+    """Answer from stored bytes: 304 on a matching ETag, gzip when the client takes it.
+
+    On a public path the fast path (``core/fast_path.py``) learns here which entry answers this
+    exact URL, and answers the next GET of it with the same bytes and headers by itself.
+    """
+    fast_path.remember(request.scope, entry, media_type)
     headers = {
         "ETag": entry.etag,
         "Cache-Control": "no-cache",
         "Vary": "Accept-Encoding",
     }
-    inm = request.headers.get("if-none-match")
-    if inm and (inm.strip() == "*" or entry.etag in {t.strip() for t in inm.split(",")}):
+    if etag_matches(entry.etag, request.headers.get("if-none-match")):
         return Response(status_code=304, headers=headers)
-    if "gzip" in request.headers.get("accept-encoding", ""):
+    if accepts_gzip(request.headers.get("accept-encoding")):
         headers["Content-Encoding"] = "gzip"
         return Response(entry.gzip_body, media_type=media_type, headers=headers)
     return Response(entry.body, media_type=media_type, headers=headers)

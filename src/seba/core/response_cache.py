@@ -25,15 +25,32 @@ class CachedBody:
     gzip_body: bytes
     etag: str
     expires_at: float  # time.monotonic()
+    # The data version the bytes were built at (name and number, read before the build): the
+    # fast path (core/fast_path.py) serves them only while that is still the current version.
+    source: str = ""
+    version: int = 0
 
 
-def make_cached(body: bytes, ttl_s: float) -> CachedBody:
+def make_cached(body: bytes, ttl_s: float, *, source: str = "", version: int = 0) -> CachedBody:
     return CachedBody(
         body=body,
         gzip_body=gzip.compress(body, compresslevel=6, mtime=0),
         etag='"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"',
         expires_at=time.monotonic() + ttl_s,
+        source=source,
+        version=version,
     )
+
+
+def etag_matches(etag: str, if_none_match: str | None) -> bool:
+    """Whether an ``If-None-Match`` value names this ETag (or ``*``): answer 304."""
+    if not if_none_match:
+        return False
+    return if_none_match.strip() == "*" or etag in {t.strip() for t in if_none_match.split(",")}
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    return "gzip" in (accept_encoding or "")
 
 
 Builder = Callable[[], Awaitable[tuple[bytes, float]]]
@@ -65,7 +82,7 @@ class ResponseCache:
         self._building[key] = future
         try:
             body, ttl_s = await build()
-            entry = make_cached(body, ttl_s)
+            entry = make_cached(body, ttl_s, source=self._name, version=version)
             future.set_result(entry)
         except BaseException as exc:
             future.set_exception(exc)

@@ -68,9 +68,11 @@ def build_runtime(settings: Settings, *, workers: int = 1) -> Runtime:
         import redis.asyncio as redis_asyncio
 
         redis = redis_asyncio.from_url(settings.redis_url)
+        namespace = str(redis.connection_pool.connection_kwargs.get("db", 0))
         versions = RedisVersions(redis)
     elif max(workers, settings.workers) > 1:
         versions = DbVersions(db)
     else:
         versions = LocalVersions()
-    return Runtime(settings=settings, db=db, versions=versions, bus=EventBus(redis), redis=redis)
+    bus = EventBus(redis, namespace=namespace) if redis is not None else EventBus()
+    return Runtime(settings=settings, db=db, versions=versions, bus=bus, redis=redis)

@@ -51,9 +51,15 @@ async def import_facilities(
     principal: Principal = Depends(current_principal),
     rt: Runtime = Depends(get_runtime),
 ):
-    raw = await request.body()
+    # Read at most one byte past the limit: a huge upload is refused without being held in
+    # memory whole.
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > place_service.MAX_IMPORT_BYTES:
+            raise ValidationFailed("The file is too large.", code="file_too_large")
     try:
-        text = raw.decode("utf-8-sig")
+        text = bytes(raw).decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ValidationFailed("The file must be UTF-8 text.", code="not_utf8") from None
     report = await place_service.import_facilities(rt, actor=principal, text=text)

@@ -10,12 +10,24 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from seba.places.models import FACILITY_KINDS, OWNERSHIPS
 
 CODE_RE = r"^[a-z0-9][a-z0-9-]{1,79}$"
-# HFR facility IDs are "IN" followed by 10 digits (DOMAIN.md §2.3).
-HFR_RE = re.compile(r"^IN\d{10}$")
+DISTRICT_CODE_RE = r"^[a-z0-9][a-z0-9-]{1,39}$"
+# HFR facility IDs are "IN" followed by 10 digits (DOMAIN.md §2.3). ASCII digits only: ``\d``
+# would also take Bengali digits, which are not an HFR ID.
+HFR_RE = re.compile(r"IN[0-9]{10}")
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 \-]{5,18}[0-9]$")
 
 Ownership = Literal[OWNERSHIPS]  # type: ignore[valid-type]
 FacilityKind = Literal[FACILITY_KINDS]  # type: ignore[valid-type]
+# Columns that are NOT NULL in the table: an update may leave them out, never set them to null.
+REQUIRED_ON_UPDATE = ("name", "name_bn", "ownership", "kind", "covid", "address", "phones")
+
+
+def _no_nul(value: object) -> object:
+    # PostgreSQL text cannot hold U+0000: refuse it here as bad input, not later as a 500.
+    texts = value if isinstance(value, list) else [value]
+    if any(isinstance(t, str) and "\x00" in t for t in texts):
+        raise ValueError("must not contain a NUL character")
+    return value
 
 
 class FacilityIn(BaseModel):
@@ -24,7 +36,7 @@ class FacilityIn(BaseModel):
     code: str = Field(pattern=CODE_RE, description="stable slug used by imports and scopes")
     name: str = Field(min_length=2, max_length=200)
     name_bn: str = Field(min_length=2, max_length=200)
-    district_code: str = Field(min_length=2, max_length=40)
+    district_code: str = Field(pattern=DISTRICT_CODE_RE)
     ownership: Ownership
     kind: FacilityKind
     covid: bool = True
@@ -34,12 +46,14 @@ class FacilityIn(BaseModel):
     lon: float | None = Field(default=None, ge=85.5, le=90.0)
     hfr_id: str | None = None
 
+    _text = field_validator("*", mode="before")(_no_nul)
+
     @field_validator("hfr_id", mode="before")
     @classmethod
     def _hfr(cls, value: object) -> object:
         if value in (None, ""):
             return None
-        if not isinstance(value, str) or not HFR_RE.match(value.strip()):
+        if not isinstance(value, str) or not HFR_RE.fullmatch(value.strip()):
             raise ValueError("HFR ID must be IN followed by 10 digits, e.g. IN2710000011")
         return value.strip()
 
@@ -69,5 +83,14 @@ class FacilityUpdate(BaseModel):
     lon: float | None = Field(default=None, ge=85.5, le=90.0)
     hfr_id: str | None = None
 
+    _text = field_validator("*", mode="before")(_no_nul)
     _hfr = field_validator("hfr_id", mode="before")(FacilityIn._hfr.__func__)  # type: ignore[attr-defined]
     _phones = field_validator("phones")(FacilityIn._phones.__func__)  # type: ignore[attr-defined]
+
+    @field_validator(*REQUIRED_ON_UPDATE, mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Runs only for fields the caller sent: leaving one out is fine, null is not.
+        if value is None:
+            raise ValueError("may be left out, not null")
+        return value

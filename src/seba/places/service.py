@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -177,84 +178,147 @@ def _pydantic_reasons(exc: ValidationError) -> list[str]:
     ]
 
 
-def parse_facility_csv(text: str) -> tuple[list[tuple[int, FacilityIn]], list[dict[str, Any]]]:
-    """Validate every line of a facility CSV. Returns the good rows and every bad line's reasons.
+def slug(text: str, limit: int = 48) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit].rstrip("-")
 
-    Line numbers are the file's own (the header is line 1). ``name_en`` is accepted for
-    ``name`` so the shared hospitals file imports as it is; ``phones`` are ``;``-separated.
-    """
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    reader.fieldnames = ["name" if h == "name_en" else h for h in header]
-    missing = [c for c in IMPORT_COLUMNS if c not in reader.fieldnames]
-    if missing:
-        return [], [{"line": 1, "errors": [f"missing columns: {', '.join(missing)}"]}]
-    good: list[tuple[int, FacilityIn]] = []
-    errors: list[dict[str, Any]] = []
-    seen_codes: dict[str, int] = {}
-    seen_hfr: dict[str, int] = {}
-    for row in reader:
-        line = reader.line_num
-        reasons: list[str] = []
-        if None in row:
-            reasons.append("more fields than the header has")
-        values = {k: (v or "").strip() for k, v in row.items() if k is not None}
+
+def code_from_name(name: str) -> str:
+    """The code given to a facility listed without one (the shared hospitals file): the name's
+    slug, with a trailing "(TAG)" kept as a short suffix ("… Hospital (NRS)" → "…-nrs").
+    The demo loader uses it too, so both give a hospital the same code."""
+    tag = re.search(r"\(([^)]+)\)\s*$", name)
+    base = slug(re.sub(r"\([^)]*\)", "", name), 36)
+    return f"{base}-{slug(tag.group(1), 12)}" if tag else base
+
+
+@dataclass
+class ParsedFile:
+    """A facility CSV after line-by-line validation (no database yet)."""
+
+    rows: list[tuple[int, FacilityIn]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    # True when the file has no code column and codes were made from names: such rows match
+    # an existing facility by (district, name) first.
+    codes_from_names: bool = False
+
+
+def _row_values(header: list[str], cells: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """FacilityIn arguments for one line: only the file's columns, so an update leaves the
+    columns the file does not have as they are."""
+    reasons = []
+    if len(cells) > len(header):
+        reasons.append("more fields than the header has")
+    raw = {col: (cells[i] if i < len(cells) else "").strip() for i, col in enumerate(header)}
+    values: dict[str, Any] = {c: raw[c] for c in IMPORT_COLUMNS if c in raw}
+    if "covid" in raw:
         try:
-            data = FacilityIn(
-                code=values.get("code", ""),
-                name=values.get("name", ""),
-                name_bn=values.get("name_bn", ""),
-                district_code=values.get("district_code", ""),
-                ownership=values.get("ownership", ""),
-                kind=values.get("kind", ""),
-                covid=_parse_bool(values.get("covid", "")),
-                address=values.get("address", ""),
-                phones=[p for p in values.get("phones", "").split(";") if p.strip()],
-                lat=values.get("lat") or None,
-                lon=values.get("lon") or None,
-                hfr_id=values.get("hfr_id") or None,
-            )
-        except ValidationError as exc:
-            reasons.extend(_pydantic_reasons(exc))
-            data = None
+            values["covid"] = _parse_bool(raw["covid"])
         except ValueError as exc:
             reasons.append(str(exc))
-            data = None
+    if "address" in raw:
+        values["address"] = raw["address"]
+    if "phones" in raw:
+        values["phones"] = [p for p in raw["phones"].split(";") if p.strip()]
+    for col in ("lat", "lon", "hfr_id"):
+        if col in raw:
+            values[col] = raw[col] or None
+    return values, reasons
+
+
+def parse_facility_csv(text: str) -> ParsedFile:
+    """Validate every line of a facility CSV: the good rows and every bad line's reasons.
+
+    Line numbers are the file's own (the header is line 1; a record spread over several lines
+    by a quoted newline is reported at its first line). ``name_en`` is accepted for ``name``
+    and ``code`` may be left out (made from the name) so the shared hospitals file imports as
+    it is; ``phones`` are ``;``-separated.
+    """
+    parsed = ParsedFile()
+    reader = csv.reader(io.StringIO(text))
+    try:
+        first = next(reader, [])
+    except csv.Error as exc:
+        parsed.errors.append({"line": 1, "errors": [f"unreadable header: {exc}"]})
+        return parsed
+    header = ["name" if h.strip() == "name_en" else h.strip() for h in first]
+    parsed.codes_from_names = "code" not in header and "name" in header
+    missing = [
+        c
+        for c in IMPORT_COLUMNS
+        if c not in header and not (c == "code" and parsed.codes_from_names)
+    ]
+    if missing:
+        parsed.errors.append({"line": 1, "errors": [f"missing columns: {', '.join(missing)}"]})
+        return parsed
+    seen_codes: dict[str, int] = {}
+    seen_hfr: dict[str, int] = {}
+    while True:
+        # The reader has consumed lines up to line_num: the next record starts on the next one.
+        line = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            # The csv module cannot resynchronise after this (e.g. a field over its size
+            # limit): report the line and stop reading; nothing will be imported anyway.
+            parsed.errors.append({"line": line, "errors": [str(exc)]})
+            break
+        if not cells:
+            continue  # a blank line
+        values, reasons = _row_values(header, cells)
+        if parsed.codes_from_names:
+            values["code"] = code_from_name(values.get("name", ""))
+        data: FacilityIn | None = None
+        try:
+            data = FacilityIn(**values)
+        except ValidationError as exc:
+            reasons.extend(_pydantic_reasons(exc))
         if data is not None:
             if data.code in seen_codes:
                 reasons.append(f"code {data.code} repeats line {seen_codes[data.code]}")
             if data.hfr_id and data.hfr_id in seen_hfr:
                 reasons.append(f"hfr_id {data.hfr_id} repeats line {seen_hfr[data.hfr_id]}")
-        if reasons:
-            errors.append({"line": line, "errors": reasons})
+        if reasons or data is None:
+            parsed.errors.append({"line": line, "errors": reasons})
             continue
-        assert data is not None
         seen_codes[data.code] = line
         if data.hfr_id:
             seen_hfr[data.hfr_id] = line
-        good.append((line, data))
-    if not good and not errors:
-        errors.append({"line": 1, "errors": ["the file has no facility lines"]})
-    return good, errors
+        parsed.rows.append((line, data))
+    if not parsed.rows and not parsed.errors:
+        parsed.errors.append({"line": 1, "errors": ["the file has no facility lines"]})
+    return parsed
 
 
 async def import_facilities(rt: Runtime, *, actor: Principal, text: str) -> ImportReport:
     """Create or update facilities from CSV text, all or nothing.
 
     Every bad line is reported with its line number and reasons, and then nothing is written
-    (ValidationFailed with ``details.lines``). Re-importing a file updates by ``code``.
+    (ValidationFailed with ``details.lines``). Re-importing a file updates by ``code`` (by
+    district and name when the file has no code column); an update changes only the columns
+    the file has.
     """
     require(actor, "facility.import")
     if len(text.encode()) > MAX_IMPORT_BYTES:
         raise ValidationFailed("The file is too large.", code="file_too_large")
-    good, errors = parse_facility_csv(text)
+    parsed = parse_facility_csv(text)
+    errors = parsed.errors
+    good: list[tuple[int, FacilityIn]] = []
     report = ImportReport()
     async with transactional(rt.db) as session:
         districts = set(await session.scalars(select(District.code)))
         existing = {f.code: f for f in await session.scalars(select(Facility))}
         hfr_owner = {f.hfr_id: f.code for f in existing.values() if f.hfr_id}
-        for line, data in good:
+        by_name: dict[tuple[str, str], list[str]] = {}
+        for f in existing.values():
+            by_name.setdefault((f.district_code, f.name), []).append(f.code)
+        for line, data in parsed.rows:
             reasons = []
+            if parsed.codes_from_names:
+                data, problem = _match_by_name(data, existing, by_name)
+                if problem:
+                    reasons.append(problem)
             if data.district_code not in districts:
                 reasons.append(f"district_code: unknown district {data.district_code!r}")
             owner = hfr_owner.get(data.hfr_id) if data.hfr_id else None
@@ -262,6 +326,7 @@ async def import_facilities(rt: Runtime, *, actor: Principal, text: str) -> Impo
                 reasons.append(f"hfr_id: {data.hfr_id} belongs to facility {owner}")
             if reasons:
                 errors.append({"line": line, "errors": reasons})
+            good.append((line, data))
         if errors:
             errors.sort(key=lambda e: e["line"])
             raise ValidationFailed(
@@ -287,7 +352,7 @@ async def import_facilities(rt: Runtime, *, actor: Principal, text: str) -> Impo
                 )
                 continue
             before = facility_snapshot(facility)
-            for key, value in data.model_dump().items():
+            for key, value in data.model_dump(exclude_unset=True).items():
                 setattr(facility, key, value)
             after = facility_snapshot(facility)
             if after != before:
@@ -305,3 +370,26 @@ async def import_facilities(rt: Runtime, *, actor: Principal, text: str) -> Impo
         await bump_in_transaction(session, "beds")
         publish_beds_changed(rt, session, kind="import")
     return report
+
+
+def _match_by_name(
+    data: FacilityIn, existing: dict[str, Facility], by_name: dict[tuple[str, str], list[str]]
+) -> tuple[FacilityIn, str | None]:
+    """For a row whose code was made from its name: take the code of the facility already
+    listed under that name in that district, so a re-import updates instead of duplicating,
+    and never let a made-up code silently overwrite a differently named facility."""
+    codes = by_name.get((data.district_code, data.name), [])
+    if len(codes) == 1:
+        return data.model_copy(update={"code": codes[0]}), None
+    if len(codes) > 1:
+        return (
+            data,
+            f"name: several facilities in {data.district_code} have this name; add a code column",
+        )
+    other = existing.get(data.code)
+    if other is not None:
+        return data, (
+            f"code: {data.code} (made from the name) belongs to facility {other.name!r}; "
+            "add a code column"
+        )
+    return data, None

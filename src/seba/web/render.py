@@ -36,11 +36,16 @@ env = Environment(
 )
 
 
-def local_time(value: datetime | str | None, lang: str, fmt: str = "d MMM, h:mm a") -> str:
+# Bengali shows the part of day in words ("রাত্রি ৯:২০"), not a Latin "PM".
+TIME_FORMATS = {"bn": "d MMMM, B h:mm", "en": "d MMM, h:mm a"}
+
+
+def local_time(value: datetime | str | None, lang: str, fmt: str | None = None) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
+    fmt = fmt or TIME_FORMATS.get(lang, TIME_FORMATS["en"])
     text = format_datetime(value.astimezone(IST), fmt, locale="bn_IN" if lang == "bn" else "en_IN")
     return bn_digits(text) if lang == "bn" else text
 
@@ -57,7 +62,7 @@ def page_context(request: Request, **extra: Any) -> dict[str, Any]:
         "switch_url": request.url.path + "?" + urlencode({**query, "lang": other}),
         "_": lambda message, **params: gettext(lang, message, **params),
         "num": lambda value: number(value, lang),
-        "when": lambda value, fmt="d MMM, h:mm a": local_time(value, lang, fmt),
+        "when": lambda value, fmt=None: local_time(value, lang, fmt),
         **extra,
     }
 

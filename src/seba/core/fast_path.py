@@ -1,0 +1,215 @@
+"""Answer hot public GETs from their stored bytes without entering FastAPI.
+
+A public view (``core/response_cache.py``) depends on nothing but its path, its query string
+and the data version. The first request for a URL goes through FastAPI as usual: the route
+validates the input, finds or builds the entry and answers with ``http.cached_response``, which
+also hands the entry to this fast path under the exact path and raw query string. The next GET
+of that URL is answered here, in front of FastAPI's middleware, routing, dependencies and
+validation: a data-version check (``versions.current``, as the route does on every request;
+requests of one event-loop turn share one read, see ``SharedReads``), then the stored bytes with
+the same headers as ``cached_response`` (ETag and 304, the gzip copy when the client takes gzip).
+
+Everything else goes to FastAPI untouched: a URL not seen yet, a moved data version (a census
+changed: the very next request on every worker rebuilds), an expired entry, any other method. So
+bad input still gets the route's 422, and nothing is answered here that the route has not
+answered itself for the same URL at the same data version.
+
+Only the paths the app lists are eligible; list only views that depend on nothing but path and
+query (no caller, no cookie, no language).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from starlette.types import Scope, Send
+
+from seba.core.response_cache import CachedBody, accepts_gzip, etag_matches
+from seba.core.versions import LocalVersions, VersionSource
+
+# Set on a request the fast path passed on, so that ``remember`` can keep the route's answer.
+SCOPE_KEY = "seba.fast_path"
+
+Headers = tuple[tuple[bytes, bytes], ...]
+RequestKey = tuple[str, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnswer:
+    """One entry with its three header sets, built once."""
+
+    entry: CachedBody
+    plain: Headers
+    gzipped: Headers
+    not_modified: Headers
+
+
+def stored_answer(entry: CachedBody, media_type: str) -> StoredAnswer:
+    # The headers Starlette's Response writes for ``http.cached_response``, in its order.
+    content_type = media_type
+    if media_type.startswith("text/") and "charset=" not in media_type.lower():
+        content_type += "; charset=utf-8"
+    common = (
+        (b"etag", entry.etag.encode("latin-1")),
+        (b"cache-control", b"no-cache"),
+        (b"vary", b"Accept-Encoding"),
+    )
+    return StoredAnswer(
+        entry=entry,
+        plain=(
+            *common,
+            (b"content-length", str(len(entry.body)).encode()),
+            (b"content-type", content_type.encode("latin-1")),
+        ),
+        gzipped=(
+            *common,
+            (b"content-encoding", b"gzip"),
+            (b"content-length", str(len(entry.gzip_body)).encode()),
+            (b"content-type", content_type.encode("latin-1")),
+        ),
+        not_modified=common,
+    )
+
+
+def _path_pattern(paths: Iterable[str]) -> re.Pattern[str]:
+    """Route paths (``/api/v1/facilities/{facility_id}``) as one regex, a parameter per segment."""
+    parts = [re.sub(r"\\\{[^/]*?\\\}", "[^/]+", re.escape(p)) for p in paths]
+    return re.compile("(?:" + "|".join(parts) + ")")
+
+
+class SharedReads:
+    """Data-version reads shared by the requests that arrived before the read was sent.
+
+    A hit must see the data version as of its arrival or later (a census change is visible on
+    the very next request, on every worker). Any read *sent after* a request arrived does that
+    for it. So the requests that ask within one turn of the event loop share one read, sent at
+    the start of the next turn, instead of one round trip each to Redis or the database; a
+    request never joins a read that is already on its way.
+    """
+
+    def __init__(self, versions: VersionSource) -> None:
+        self._versions = versions
+        self._next: dict[str, asyncio.Future[int]] = {}
+        self._reading: set[asyncio.Task[None]] = set()
+
+    async def current(self, name: str) -> int:
+        read = self._next.get(name)
+        if read is None:
+            loop = asyncio.get_running_loop()
+            read = self._next[name] = loop.create_future()
+            loop.call_soon(self._send, name, read)
+        # Shielded: a request that goes away must not cancel the read the others wait for.
+        return await asyncio.shield(read)
+
+    def _send(self, name: str, read: asyncio.Future[int]) -> None:
+        del self._next[name]  # whoever asks from now on waits for the next read
+        task = asyncio.ensure_future(self._read(name, read))
+        self._reading.add(task)
+        task.add_done_callback(self._reading.discard)
+
+    async def _read(self, name: str, read: asyncio.Future[int]) -> None:
+        try:
+            read.set_result(await self._versions.current(name))
+        except Exception as exc:
+            read.set_exception(exc)
+
+
+def shared(versions: VersionSource) -> VersionSource:
+    """Versions read over the network are shared per loop turn; in-process ones cost nothing."""
+    return versions if isinstance(versions, LocalVersions) else SharedReads(versions)
+
+
+class PublicFastPath:
+    """Stored answers for exact public URLs; the app calls ``answer`` before anything else."""
+
+    def __init__(
+        self,
+        *,
+        paths: Iterable[str],
+        versions: Callable[[], VersionSource],
+        max_entries: int = 1024,
+    ) -> None:
+        self._eligible = _path_pattern(paths).fullmatch
+        self._get_versions = versions
+        self._versions: VersionSource | None = None
+        self._max = max_entries
+        self._answers: dict[RequestKey, StoredAnswer] = {}
+
+    async def answer(self, scope: Scope, send: Send) -> bool:
+        """Answer the request from a stored entry if it may; True when it has."""
+        if scope["type"] != "http" or scope["method"] != "GET":
+            return False
+        key = (scope["path"], scope["query_string"])
+        stored = self._answers.get(key)
+        if stored is not None and await self._send_stored(stored, key, scope, send):
+            return True
+        if self._eligible(scope["path"]):
+            scope[SCOPE_KEY] = (self, key)
+        return False
+
+    async def _send_stored(
+        self, stored: StoredAnswer, key: RequestKey, scope: Scope, send: Send
+    ) -> bool:
+        entry = stored.entry
+        try:
+            if self._versions is None:
+                self._versions = shared(self._get_versions())
+            current = await self._versions.current(entry.source)
+        except Exception:
+            return False  # the route answers, or reports the failure its usual way
+        if current != entry.version:
+            self._forget(entry.source, current)
+            return False
+        if entry.expires_at <= time.monotonic():
+            if self._answers.get(key) is stored:
+                del self._answers[key]
+            return False
+        if_none_match = accept_encoding = None
+        for name, value in scope["headers"]:
+            # The first of repeated headers counts, as with Starlette's ``request.headers``.
+            if name == b"if-none-match":
+                if if_none_match is None:
+                    if_none_match = value.decode("latin-1")
+            elif name == b"accept-encoding" and accept_encoding is None:
+                accept_encoding = value.decode("latin-1")
+        if etag_matches(entry.etag, if_none_match):
+            status, headers, body = 304, stored.not_modified, b""
+        elif accepts_gzip(accept_encoding):
+            status, headers, body = 200, stored.gzipped, entry.gzip_body
+        else:
+            status, headers, body = 200, stored.plain, entry.body
+        await send({"type": "http.response.start", "status": status, "headers": list(headers)})
+        await send({"type": "http.response.body", "body": body})
+        return True
+
+    def _forget(self, source: str, current: int) -> None:
+        """The data moved on: drop every answer built from another version of it."""
+        self._answers = {
+            k: a
+            for k, a in self._answers.items()
+            if a.entry.source != source or a.entry.version == current
+        }
+
+    def store(self, key: RequestKey, entry: CachedBody, media_type: str) -> None:
+        if not entry.source:
+            return  # not tied to a data version: nothing to check it against
+        if key not in self._answers and len(self._answers) >= self._max:
+            # Bounded against floods of distinct query strings; the oldest goes first.
+            del self._answers[next(iter(self._answers))]
+        self._answers[key] = stored_answer(entry, media_type)
+
+
+def remember(scope: Scope, entry: CachedBody, media_type: str) -> None:
+    """Keep ``entry`` as the answer to this request's exact URL, if the fast path asked for it.
+
+    Called by ``http.cached_response`` once the route has validated the request and found the
+    entry: the fast path answers the next GET of the same path and query string from it.
+    """
+    marker = scope.get(SCOPE_KEY)
+    if marker is not None:
+        fast_path, key = marker
+        fast_path.store(key, entry, media_type)

@@ -1,0 +1,1 @@
+"""Outgoing messages: SMS providers behind one interface, and the delivery worker."""

@@ -1,0 +1,62 @@
+"""``seba worker``: delivers the outbox and releases expired bed reservations."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from seba.core import outbox
+from seba.core.runtime import Runtime
+from seba.notifications.providers import SmsProvider, sms_provider
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+
+
+async def deliver_once(rt: Runtime, provider: SmsProvider, *, limit: int = 20) -> DeliveryReport:
+    """Claim due messages and hand each to the provider once."""
+    report = DeliveryReport()
+    for message in await outbox.claim_due(rt.db, limit=limit):
+        if not await outbox.renew_lease(rt.db, message):
+            continue  # our lease ran out while earlier ones were sent; another worker has it
+        try:
+            provider_id = await provider.send(to=message.recipient, body=message.body)
+        except Exception as exc:  # any provider failure is retried, never lost
+            status = await outbox.mark_failed(rt.db, message, error=repr(exc))
+            if status == "dead":
+                report.dead += 1
+                log.error("outbox message %s dead-lettered: %r", message.id, exc)
+            else:
+                report.retried += 1
+            continue
+        if await outbox.mark_sent(rt.db, message, provider_id=provider_id):
+            report.sent += 1
+    return report
+
+
+async def run_worker(
+    rt: Runtime, *, stop: asyncio.Event, provider: SmsProvider | None = None
+) -> None:
+    """Loop until ``stop`` is set: release expired reservations, then deliver due messages."""
+    from seba.referrals import service as referral_service
+
+    provider = provider or sms_provider(rt.settings)
+    while not stop.is_set():
+        try:
+            await referral_service.release_expired(rt)
+            report = await deliver_once(rt, provider)
+        except Exception:
+            log.exception("worker step failed; trying again")
+            report = DeliveryReport()
+        if report.sent or report.retried or report.dead:
+            continue  # there may be more due right now
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=rt.settings.worker_poll_s)

@@ -1,0 +1,1 @@
+"""Admission requests, central referral, bed reservations, admissions, discharges."""

@@ -1,0 +1,197 @@
+"""Referral input: patients, requests, reservations, outcomes; phone and ABHA validation."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from seba.referrals.models import BED_NEEDS, CONDITIONS, COVID_STATUSES, PATIENT_SEXES
+
+PatientSex = Literal[PATIENT_SEXES]  # type: ignore[valid-type]
+Condition = Literal[CONDITIONS]  # type: ignore[valid-type]
+CovidStatus = Literal[COVID_STATUSES]  # type: ignore[valid-type]
+BedNeed = Literal[BED_NEEDS]  # type: ignore[valid-type]
+
+_MOBILE = re.compile(r"^[6-9]\d{9}$")
+_ABHA = re.compile(r"^(\d{2})-?(\d{4})-?(\d{4})-?(\d{4})$")
+
+
+def normalise_phone(raw: str) -> str:
+    """An Indian mobile number as +91XXXXXXXXXX; spaces, dashes, +91, 91 or 0 prefixes accepted."""
+    digits = re.sub(r"[\s\-()]", "", raw or "")
+    if digits.startswith("+91"):
+        digits = digits[3:]
+    elif len(digits) == 12 and digits.startswith("91"):
+        digits = digits[2:]
+    elif len(digits) == 11 and digits.startswith("0"):
+        digits = digits[1:]
+    if not _MOBILE.match(digits):
+        raise ValueError("must be a 10-digit Indian mobile number, e.g. 98300 12345")
+    return "+91" + digits
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def normalise_abha(raw: str) -> str:
+    """ABHA number as XX-XXXX-XXXX-XXXX (DOMAIN.md §2.3). The checksum is checked elsewhere
+    and only warned about: real numbers are known to pass Luhn, but it is not documented."""
+    match = _ABHA.match((raw or "").strip())
+    if not match:
+        raise ValueError("ABHA number must be 14 digits as XX-XXXX-XXXX-XXXX")
+    return "-".join(match.groups())
+
+
+def abha_warnings(abha: str | None) -> list[str]:
+    if abha and not luhn_ok(abha.replace("-", "")):
+        return ["abha_checksum_mismatch"]
+    return []
+
+
+def _no_nul(value: object) -> object:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
+class Patient(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=2, max_length=120)
+    age: int = Field(ge=0, le=125)
+    sex: PatientSex
+    phone: str = Field(max_length=20)
+
+    _nul = field_validator("name", mode="before")(_no_nul)
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        return normalise_phone(value)
+
+
+class RequestDetails(BaseModel):
+    """What the family (or the operator taking a call) says about the need."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    district: str = Field(pattern=r"^[a-z0-9-]{2,40}$")
+    condition: Condition = "moderate"
+    need: BedNeed = "general"
+    covid_status: CovidStatus = "unknown"
+    lat: float | None = Field(default=None, ge=21.0, le=27.5)
+    lon: float | None = Field(default=None, ge=85.5, le=90.0)
+    abha_number: str | None = None
+    notes: str = Field(default="", max_length=500)
+
+    _nul = field_validator("notes", mode="before")(_no_nul)
+
+    @field_validator("abha_number", mode="before")
+    @classmethod
+    def _abha(cls, value: object) -> object:
+        if value in (None, ""):
+            return None
+        if not isinstance(value, str):
+            raise ValueError("ABHA number must be text")
+        return normalise_abha(value)
+
+
+class CitizenRequest(RequestDetails):
+    patient: Patient
+    consent: bool = Field(description="consent to share these details with the hospital")
+
+    @field_validator("consent")
+    @classmethod
+    def _consent(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError("consent is needed to share the request with hospitals")
+        return value
+
+
+class CallerRequest(RequestDetails):
+    """A request an operator takes on the phone (the caller consents verbally; recorded)."""
+
+    patient: Patient
+    consent: bool = True
+
+
+class ReferralCreate(BaseModel):
+    """Reserve a bed: for a waiting request (``request_id``) or a new patient (``patient``)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    facility_id: int = Field(ge=1, le=2**31 - 1)
+    bed_type: BedNeed
+    request_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    patient: Patient | None = None
+    district: str | None = Field(default=None, pattern=r"^[a-z0-9-]{2,40}$")
+    condition: Condition = "moderate"
+    covid_status: CovidStatus = "unknown"
+    notes: str = Field(default="", max_length=500)
+
+
+class Reason(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: str = Field(default="", max_length=400)
+
+    _nul = field_validator("reason", mode="before")(_no_nul)
+
+
+class RejectBody(Reason):
+    reason: str = Field(min_length=3, max_length=400)
+
+
+class MoveBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    facility_id: int = Field(ge=1, le=2**31 - 1)
+    bed_type: BedNeed | None = None
+
+
+class WalkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    patient: Patient
+    bed_type: BedNeed
+    district: str | None = Field(default=None, pattern=r"^[a-z0-9-]{2,40}$")
+    condition: Condition = "moderate"
+    covid_status: CovidStatus = "unknown"
+
+
+class DischargeBody(Reason):
+    outcome: Literal["discharged", "died"] = "discharged"
+
+
+class TransferBody(Reason):
+    need: BedNeed
+    condition: Condition = "moderate"
+
+
+class OtpStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phone: str = Field(max_length=20)
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        return normalise_phone(value)
+
+
+class OtpVerify(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    challenge_id: int = Field(ge=1, le=2**31 - 1)
+    code: str = Field(pattern=r"^\d{6}$")

@@ -1,0 +1,329 @@
+"""The public bed availability page: Bengali first, every filter as a plain form, errors as HTML."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from html import unescape
+
+import pytest
+
+from seba.beds import pages
+from seba.beds import service as bed_service
+from seba.beds.models import BED_TYPES, SEXES
+from seba.beds.queries import MAX_LIMIT
+from seba.beds.schemas import CensusUpdate, PoolCensus
+from seba.core.access import SYSTEM
+from seba.core.i18n import gettext
+from seba.core.types import utcnow
+from seba.places.models import FACILITY_KINDS, OWNERSHIPS
+from tests import factories
+
+CARD = re.compile(r'<li class="hosp ([^"]*)" id="f-(\d+)">(.*?)</li>', re.S)
+
+
+def cards(html: str) -> dict[int, tuple[str, str]]:
+    """Facility id -> (card classes, card HTML), in page order."""
+    return {int(m.group(2)): (m.group(1), m.group(3)) for m in CARD.finditer(html)}
+
+
+def bed_table(card_html: str) -> tuple[list[str], dict[str, list[str]]]:
+    """(column headers, {row header: cell texts}) of a card's bed table."""
+    head = [unescape(h) for h in re.findall(r'<th scope="col">([^<]*)</th>', card_html)]
+    rows = {}
+    for row in re.findall(r"<tr><th scope=\"row\">(.*?)</tr>", card_html, re.S):
+        label, _, rest = row.partition("</th>")
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", rest, re.S)
+        rows[unescape(label)] = [re.sub(r"<[^>]+>", "", c) for c in cells]
+    return head, rows
+
+
+async def _two_districts(rt):
+    await factories.districts(rt)
+    kol = await factories.facility(
+        rt, code="kol-a", name="Kolkata Alpha Hospital", name_bn="কলকাতা আলফা হাসপাতাল"
+    )
+    await factories.census(rt, kol, [("icu", "male", 10, 4), ("oxygen", "female", 30, 5)])
+    dar = await factories.facility(
+        rt,
+        code="dar-b",
+        name="Darjeeling Beta Hospital",
+        name_bn="দার্জিলিং বিটা হাসপাতাল",
+        district_code="darjeeling",
+        ownership="private",
+        kind="private_hospital",
+        phones=["0354 225 4218"],
+        lat=27.04,
+        lon=88.26,
+    )
+    await factories.census(rt, dar, [("general", "any", 8, 8)])
+    return kol, dar
+
+
+async def test_bengali_by_default(rt, client):
+    kol, _ = await _two_districts(rt)
+    r = await client.get("/")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/html")
+    assert '<html lang="bn">' in r.text
+    assert "<h1>হাসপাতালে খালি শয্যা</h1>" in r.text
+    assert "কলকাতা আলফা হাসপাতাল" in r.text and "Kolkata Alpha Hospital" not in r.text
+    card = cards(r.text)[kol.id][1]
+    assert "সরকারি" in card and "কলকাতা" in card  # ownership and district in Bengali
+    assert '<span class="n">৩১</span>' in card  # 6 + 25 free, in Bengali digits
+    assert r.headers["cache-control"] == "no-cache"
+
+
+async def test_english_one_click_away_and_remembered(rt, client):
+    await _two_districts(rt)
+    bn = await client.get("/?district=kolkata")
+    assert 'href="/?district=kolkata&amp;lang=en"' in bn.text
+    r = await client.get("/?district=kolkata&lang=en")
+    assert '<html lang="en">' in r.text
+    assert "<h1>Hospital bed availability</h1>" in r.text
+    assert "Kolkata Alpha Hospital" in r.text
+    assert "seba_lang=en" in r.headers["set-cookie"]
+    again = await client.get("/")  # the client keeps the cookie, like a browser
+    assert '<html lang="en">' in again.text
+    back = await client.get("/?lang=bn")
+    assert '<html lang="bn">' in back.text
+    assert '<html lang="bn">' in (await client.get("/")).text
+
+
+async def test_district_filter_shows_only_that_district(rt, client):
+    kol, dar = await _two_districts(rt)
+    r = await client.get("/?district=darjeeling")
+    assert list(cards(r.text)) == [dar.id]
+    assert '<option value="darjeeling" selected>দার্জিলিং</option>' in r.text
+    r = await client.get("/?district=kolkata")
+    assert list(cards(r.text)) == [kol.id]
+
+
+async def test_empty_form_fields_mean_any(rt, client):
+    kol, dar = await _two_districts(rt)
+    r = await client.get("/?district=&ownership=&bed_type=&sex=&covid=&q=&near=&limit=")
+    assert r.status_code == 200
+    assert set(cards(r.text)) == {kol.id, dar.id}
+
+
+async def test_bed_type_and_sex_filters_narrow_the_bed_rows(rt, client):
+    kol, dar = await _two_districts(rt)
+    head, rows = bed_table(cards((await client.get("/?lang=en")).text)[kol.id][1])
+    assert head == ["Bed type", "Men", "Women"]
+    assert rows == {"With oxygen": ["–", "25/30"], "ICU": ["6/10", "–"]}
+
+    r = await client.get("/?lang=en&bed_type=icu")
+    assert list(cards(r.text)) == [kol.id]  # Darjeeling has no ICU pool
+    head, rows = bed_table(cards(r.text)[kol.id][1])
+    assert head == ["Bed type", "Men"] and rows == {"ICU": ["6/10"]}
+    assert '<span class="n">6</span>' in cards(r.text)[kol.id][1]
+
+    r = await client.get("/?lang=en&sex=female")
+    found = cards(r.text)
+    assert set(found) == {kol.id, dar.id}  # a mixed pool serves women too
+    assert bed_table(found[kol.id][1]) == (["Bed type", "Women"], {"With oxygen": ["25/30"]})
+    assert bed_table(found[dar.id][1]) == (["Bed type", "Anyone"], {"Regular": ["0/8"]})
+
+
+async def test_other_filters_work_without_javascript(rt, client):
+    kol, dar = await _two_districts(rt)
+    assert list(cards((await client.get("/?ownership=private")).text)) == [dar.id]
+    assert list(cards((await client.get("/?available_only=true")).text)) == [kol.id]
+    assert list(cards((await client.get("/?q=বিটা")).text)) == [dar.id]
+    assert list(cards((await client.get("/?q=alpha")).text)) == [kol.id]
+    assert list(cards((await client.get("/?covid=false")).text)) == []
+    # Nearest first, with the distance shown.
+    r = await client.get("/?near=27.0,88.2&lang=en")
+    assert list(cards(r.text)) == [dar.id, kol.id]
+    assert "km away" in cards(r.text)[dar.id][1]
+
+
+async def test_paging_links_keep_the_filter(rt, client):
+    kol, dar = await _two_districts(rt)
+    first = await client.get("/?limit=1&lang=en")
+    assert list(cards(first.text)) == [kol.id]  # most free beds first
+    assert 'href="/?limit=1&amp;offset=1" rel="next"' in first.text
+    assert "Page 1 of 2" in first.text
+    second = await client.get("/?limit=1&offset=1&lang=en")
+    assert list(cards(second.text)) == [dar.id]
+    assert 'href="/?limit=1" rel="prev"' in second.text
+    assert 'name="limit" value="1"' in second.text  # the form keeps the page size
+
+
+@pytest.mark.parametrize(
+    ("free", "band"), [(0, "pink"), (1, "blue"), (20, "blue"), (21, "green"), (150, "green")]
+)
+async def test_colour_band_per_free_count(rt, client, free, band):
+    await factories.districts(rt)
+    fac = await factories.facility(rt)
+    await factories.census(rt, fac, [("general", "male", 200, 200 - free)])
+    classes, card = cards((await client.get("/")).text)[fac.id]
+    assert f"hosp-{band}" in classes.split()
+    assert f'class="free band band-{band}"' in card
+
+
+async def test_old_census_is_marked_stale(rt, client):
+    await factories.districts(rt)
+    fresh = await factories.facility(rt, name_bn="নতুন তথ্যের হাসপাতাল")
+    await factories.census(rt, fresh, [("general", "male", 10, 2)])
+    old = await factories.facility(rt, name_bn="পুরোনো তথ্যের হাসপাতাল")
+    await bed_service.update_census(
+        rt,
+        actor=SYSTEM,
+        facility_id=old.id,
+        census=CensusUpdate(
+            version=0, pools=[PoolCensus(bed_type="general", sex="male", total=10, occupied=2)]
+        ),
+        as_of=utcnow() - timedelta(hours=7),
+    )
+    never = await factories.facility(rt)
+    found = cards((await client.get("/")).text)
+    assert "is-stale" not in found[fresh.id][0] and 'class="stale"' not in found[fresh.id][1]
+    assert "is-stale" in found[old.id][0]
+    assert "⚠ পুরোনো তথ্য: ৬ ঘণ্টার বেশি হালনাগাদ হয়নি" in found[old.id][1]
+    assert "হালনাগাদ: " in found[old.id][1]
+    assert "কখনও হালনাগাদ হয়নি" in found[never.id][1] and "is-stale" in found[never.id][0]
+    en = cards((await client.get("/?lang=en")).text)
+    assert "Old data: not updated for over 6 hours" in en[old.id][1]
+
+
+async def test_tap_to_call_and_directions(rt, client):
+    kol, dar = await _two_districts(rt)
+    found = cards((await client.get("/")).text)
+    assert 'href="tel:03323412600"' in found[kol.id][1]
+    assert "০৩৩ ২৩৪১ ২৬০০" in found[kol.id][1]
+    assert 'href="tel:03542254218"' in found[dar.id][1]
+    assert (
+        'href="https://www.google.com/maps/dir/?api=1&amp;destination=27.04%2C88.26"'
+        in found[dar.id][1]
+    )
+
+
+async def test_district_totals(rt, client):
+    await _two_districts(rt)
+    r = await client.get("/?lang=en")
+    totals = r.text[r.text.index('id="district-totals"') :]
+    row = re.search(r">Darjeeling</a></th>(.*?)</tr>", totals, re.S).group(1)
+    assert re.findall(r">(\d+)<", row) == ["1", "0", "8", "0"]  # hospitals, free, total, stale
+    row = re.search(r">Kolkata</a></th>(.*?)</tr>", totals, re.S).group(1)
+    assert re.findall(r">(\d+)<", row) == ["1", "31", "40", "0"]
+    foot = re.search(r"<tfoot>(.*?)</tfoot>", totals, re.S).group(1)
+    assert re.findall(r">(\d+)<", foot) == ["2", "31", "48", "0"]
+    # Filtered by a bed type, the totals are that type's.
+    r = await client.get("/?lang=en&bed_type=oxygen")
+    totals = r.text[r.text.index('id="district-totals"') :]
+    row = re.search(r">Kolkata</a></th>(.*?)</tr>", totals, re.S).group(1)
+    assert re.findall(r">(\d+)<", row) == ["1", "25", "30", "0"]
+
+
+async def test_results_fragment_is_only_the_results_and_follows_changes(rt, client):
+    kol, _ = await _two_districts(rt)
+    r = await client.get("/beds/list?district=kolkata")
+    assert r.status_code == 200
+    assert "<html" not in r.text and "<form" not in r.text
+    assert list(cards(r.text)) == [kol.id]
+    assert '<span class="n">৩১</span>' in r.text
+    await factories.census(rt, kol, [("icu", "male", 10, 10)])
+    r = await client.get("/beds/list?district=kolkata")
+    assert '<span class="n">২৫</span>' in r.text
+
+
+async def test_answered_from_stored_bytes_gzip_etag_and_304(rt, client):
+    kol, _ = await _two_districts(rt)
+    for path in ("/?district=kolkata", "/beds/list?district=kolkata"):
+        r = await client.get(path, headers={"Accept-Encoding": "gzip"})
+        assert r.status_code == 200 and r.headers["content-encoding"] == "gzip"
+        assert "Cookie" in r.headers["vary"] and r.headers["cache-control"] == "no-cache"
+        etag = r.headers["etag"]
+        same = await client.get(path, headers={"If-None-Match": etag})
+        assert same.status_code == 304
+        # Another language is other bytes.
+        en = await client.get(path + "&lang=en", headers={"If-None-Match": etag})
+        assert en.status_code == 200 and en.headers["etag"] != etag
+        await client.get("/?lang=bn")
+    # A census change is a new version: new bytes at once.
+    etag = (await client.get("/beds/list?district=kolkata")).headers["etag"]
+    await factories.census(rt, kol, [("icu", "male", 10, 9)])
+    r = await client.get("/beds/list?district=kolkata", headers={"If-None-Match": etag})
+    assert r.status_code == 200 and '<span class="n">২৬</span>' in r.text
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message_bn"),
+    [
+        ("bed_type=sofa", "bed_type", "তালিকা থেকে শয্যার ধরন বেছে নিন।"),
+        ("near=abc", "near", "অবস্থান লিখুন অক্ষাংশ,দ্রাঘিমাংশ হিসেবে"),
+        ("near=91,88", "near", "অবস্থান লিখুন অক্ষাংশ,দ্রাঘিমাংশ হিসেবে"),
+        ("limit=0", "limit", "প্রতি পৃষ্ঠায় হাসপাতালের সংখ্যা ১ থেকে ৫০০-র মধ্যে হতে হবে।"),
+        ("limit=abc", "limit", "প্রতি পৃষ্ঠায় হাসপাতালের সংখ্যা"),
+        ("offset=-1", "offset", "পৃষ্ঠা নম্বরটি ঠিক নেই।"),
+        ("district=atlantis", "district", "তালিকা থেকে একটি জেলা বেছে নিন।"),
+        ("district=KOL%20KATA", "district", "তালিকা থেকে একটি জেলা বেছে নিন।"),
+        ("covid=maybe", "covid", "তালিকা থেকে কোভিড বা অন্যান্য হাসপাতাল বেছে নিন।"),
+        ("sex=other", "sex", "শয্যা পুরুষ না মহিলাদের জন্য, তা বেছে নিন।"),
+        ("ownership=army", "ownership", "তালিকা থেকে হাসপাতালের ধরন বেছে নিন।"),
+        ("available_only=perhaps", "available_only", "বাছাইটি ঠিক নেই।"),
+        ("q=" + "x" * 101, "q", "হাসপাতালের নাম খুব লম্বা"),
+    ],
+)
+async def test_bad_input_is_422_html_with_a_translated_message(
+    rt, client, query, field, message_bn
+):
+    await _two_districts(rt)
+    r = await client.get(f"/?{query}")
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("text/html")
+    assert '<html lang="bn">' in r.text and 'role="alert"' in r.text
+    assert message_bn in r.text
+    assert 'aria-invalid="true"' in r.text or field in ("limit", "offset")
+    assert '<form class="filters"' in r.text  # the form again, to fix it
+    assert 'id="results"' not in r.text
+    fragment = await client.get(f"/beds/list?{query}")
+    assert fragment.status_code == 422 and message_bn in fragment.text
+    en = await client.get(f"/?{query}&lang=en")
+    assert en.status_code == 422
+    assert pages.FIELD_ERRORS[field] in unescape(en.text)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=99999",
+        "offset=99999999",
+        "near=nan,nan",
+        "near=inf,0",
+        "near=22.5,88.3,1",
+        "near=২২.৫৭,৮৮.৩৬",
+        "q=%ff%fe",
+        "q=%00",
+        "q=%25%27%22<script>",
+        "district=../../etc/passwd",
+        "district=" + "a" * 41,
+        "covid=2",
+        "bed_type=ICU",
+        "lang=fr",
+        "district=kolkata&district=darjeeling",
+        "offset=1e3",
+        "limit=%20",
+    ],
+)
+async def test_odd_input_never_500s(rt, client, query):
+    await _two_districts(rt)
+    for path in ("/", "/beds/list"):
+        r = await client.get(f"{path}?{query}")
+        assert r.status_code in (200, 422), (path, query, r.text[:300])
+        assert r.headers["content-type"].startswith("text/html")
+        assert "<script>" not in r.text.replace('<script src="/static/beds.js" defer>', "")
+
+
+def test_every_code_has_a_label_translated_to_bengali():
+    expected = {"bed_type": BED_TYPES, "sex": SEXES, "ownership": OWNERSHIPS}
+    expected["kind"] = FACILITY_KINDS
+    for group, codes in expected.items():
+        assert set(pages.LABELS[group]) == set(codes), group
+    messages = [m for group in pages.LABELS.values() for m in group.values()]
+    messages += pages.FIELD_ERRORS.values()
+    untranslated = [m for m in messages if gettext("bn", m) == m]
+    assert untranslated == []
+    assert set(pages.FIELD_ERRORS) == set(pages.FILTER_PARAMS)
+    assert str(MAX_LIMIT) in pages.FIELD_ERRORS["limit"]

@@ -1,0 +1,200 @@
+"""The policy table, walked: ``can()`` follows it and every endpoint that has an action obeys it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from seba.core.access import (
+    GRANTABLE_ROLES,
+    POLICY,
+    ROLE_SCOPES,
+    ROLES,
+    SCOPE_KINDS,
+    Principal,
+    can,
+    covers,
+    covers_district,
+    require,
+    require_on_facility,
+)
+from seba.core.errors import PermissionDenied
+from tests import factories
+
+# The places/accounts/census part of the table, written out by hand on purpose: widening who
+# may do these must be a deliberate change to both this table and POLICY, seen in review,
+# never a side effect of editing one set. (Other domains' actions are checked by their tests.)
+INTENDED = {
+    "census.update": {"state_admin", "district_admin", "hospital_staff"},
+    "facility.read": set(ROLES),
+    "facility.create": {"state_admin", "district_admin"},
+    "facility.update": {"state_admin", "district_admin"},
+    "facility.import": {"state_admin"},
+    "user.read": {"state_admin", "district_admin"},
+    "user.manage": {"state_admin", "district_admin"},
+    "audit.read": {"state_admin", "district_admin"},
+}
+# Actions whose API endpoint the walk below calls (facility reads are public; the audit log
+# is a page).
+ENDPOINT_ACTIONS = (
+    "census.update",
+    "facility.create",
+    "facility.update",
+    "facility.import",
+    "user.read",
+    "user.manage",
+)
+# For the walk every role gets a scope that covers the target facility (alpha, in Kolkata), so
+# a 403 can only come from the role.
+WALK_SCOPE = {
+    "state_admin": "state",
+    "district_admin": "district:kolkata",
+    "control_room": "district:kolkata",
+    "hospital_staff": "facility:alpha",
+    "viewer": "facility:alpha",
+}
+
+
+def principal(role: str, scope_kind: str = "state", code: str | None = None) -> Principal:
+    district = (
+        code if scope_kind == "district" else ("kolkata" if scope_kind == "facility" else None)
+    )
+    return Principal(
+        user_id=1,
+        username=f"{role}-test",
+        role=role,
+        scope_kind=scope_kind,
+        scope_code=code,
+        scope_district=district,
+    )
+
+
+@dataclass
+class Place:
+    code: str
+    district_code: str
+
+
+def test_policy_table_is_the_intended_one():
+    assert {action: set(POLICY[action]) for action in INTENDED} == INTENDED
+    assert set(ENDPOINT_ACTIONS) <= set(POLICY)
+    # Every action names real roles only: a typo would silently grant nobody.
+    assert all(roles <= set(ROLES) for roles in POLICY.values())
+    assert set(ROLE_SCOPES) == set(ROLES)
+    assert all(kinds <= set(SCOPE_KINDS) for kinds in ROLE_SCOPES.values())
+    # Only the roles that manage users grant roles; a district admin only the lower ones.
+    assert set(GRANTABLE_ROLES) == POLICY["user.manage"]
+    assert GRANTABLE_ROLES["district_admin"] == {"control_room", "hospital_staff", "viewer"}
+
+
+@pytest.mark.parametrize("action", sorted(POLICY))
+@pytest.mark.parametrize("role", ROLES)
+def test_can_and_require_follow_the_table(action: str, role: str):
+    who = principal(role)
+    allowed = role in POLICY[action]
+    assert allowed is (role in INTENDED.get(action, POLICY[action]))
+    assert can(who, action) is allowed
+    if allowed:
+        require(who, action)
+    else:
+        with pytest.raises(PermissionDenied) as caught:
+            require(who, action)
+        assert caught.value.details == {"action": action, "role": role}
+
+
+def test_an_unknown_action_is_a_programming_error_not_a_grant():
+    with pytest.raises(KeyError):
+        can(principal("state_admin"), "facility.delete")
+
+
+def test_covers_by_scope():
+    alpha = Place("alpha", "kolkata")
+    beta = Place("beta", "howrah")
+    state = principal("control_room")
+    kolkata = principal("district_admin", "district", "kolkata")
+    at_alpha = principal("hospital_staff", "facility", "alpha")
+    assert covers(state, alpha) and covers(state, beta)
+    assert covers(kolkata, alpha) and not covers(kolkata, beta)
+    assert covers(at_alpha, alpha) and not covers(at_alpha, beta)
+    # A facility in the same district is still another facility.
+    assert not covers(at_alpha, Place("gamma", "kolkata"))
+    assert covers_district(state, "howrah")
+    assert covers_district(kolkata, "kolkata") and not covers_district(kolkata, "howrah")
+    # Facility staff never act on a whole district, even their own.
+    assert not covers_district(at_alpha, "kolkata")
+
+
+def test_require_on_facility_checks_role_then_scope():
+    alpha = Place("alpha", "kolkata")
+    beta = Place("beta", "howrah")
+    kolkata = principal("district_admin", "district", "kolkata")
+    require_on_facility(kolkata, "facility.update", alpha)
+    with pytest.raises(PermissionDenied) as caught:
+        require_on_facility(kolkata, "facility.update", beta)
+    assert caught.value.code == "out_of_scope"
+    with pytest.raises(PermissionDenied) as caught:
+        require_on_facility(principal("viewer", "facility", "alpha"), "census.update", alpha)
+    assert caught.value.code == "forbidden"
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_api_enforces_the_table(rt, client, role: str):
+    await factories.districts(rt)
+    alpha = await factories.facility(rt, code="alpha")
+    await factories.census(rt, alpha, [("icu", "male", 10, 4)])
+    headers = await factories.staff(client, rt, role, WALK_SCOPE[role])
+
+    # Each call is valid for an allowed role, so "allowed" must mean 2xx, not merely "not 403".
+    async def call(action: str):
+        if action == "census.update":
+            body = {
+                "version": 1,
+                "pools": [{"bed_type": "icu", "sex": "male", "total": 10, "occupied": 5}],
+            }
+            return await client.put(
+                f"/api/v1/facilities/{alpha.id}/beds", json=body, headers=headers
+            )
+        if action == "facility.create":
+            body = {
+                "code": "walk-new",
+                "name": "Walk New",
+                "name_bn": "নতুন",
+                "district_code": "kolkata",
+                "ownership": "government",
+                "kind": "rural_hospital",
+            }
+            return await client.post("/api/v1/facilities", json=body, headers=headers)
+        if action == "facility.update":
+            return await client.patch(
+                f"/api/v1/facilities/{alpha.id}", json={"name": "Alpha Renamed"}, headers=headers
+            )
+        if action == "facility.import":
+            csv = (
+                "code,name,name_bn,district_code,ownership,kind\n"
+                "walk-csv,Walk Csv,সিএসভি,kolkata,private,private_hospital\n"
+            )
+            return await client.post(
+                "/api/v1/facilities/import",
+                content=csv.encode(),
+                headers={**headers, "Content-Type": "text/csv"},
+            )
+        if action == "user.read":
+            return await client.get("/api/v1/users", headers=headers)
+        if action == "user.manage":
+            body = {
+                "username": "walk-viewer",
+                "password": "long-enough-pw",
+                "role": "viewer",
+                "scope": "facility:alpha",
+            }
+            return await client.post("/api/v1/users", json=body, headers=headers)
+        raise AssertionError(action)
+
+    for action in ENDPOINT_ACTIONS:
+        r = await call(action)
+        if role in POLICY[action]:
+            assert 200 <= r.status_code < 300, (action, role, r.text)
+        else:
+            assert r.status_code == 403, (action, role, r.text)
+            assert r.json()["error"]["code"] == "forbidden", (action, role)
