@@ -108,7 +108,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(census_pages.router)
     app.include_router(referral_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    pass  # BASELINE-TEMP
+    app.fast_path = PublicFastPath(paths=PUBLIC_VIEWS, versions=lambda: app.state.runtime.versions)
     return app
 
 

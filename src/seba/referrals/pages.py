@@ -295,7 +295,6 @@ def labels(request: Request) -> dict[str, Any]:
         # A fresh Idempotency-Key per rendered form: a double click sends the same one twice,
         # and the service answers the second with the first one's result.
         "new_key": lambda: secrets.token_urlsafe(16),
-        "max_notes": MAX_NOTES,
         "max_reason": MAX_REASON,
     }
 
@@ -483,6 +482,7 @@ def _code_page(
         request,
         "referrals/code.html",
         status_code,
+        minutes=max(1, get_runtime(request).settings.otp_ttl_s // 60),
         last4=last4,
         then=then,
         error=error,
