@@ -11,11 +11,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
 
 from seba.accounts.api import client_address
-from seba.core.access import Principal, require
+from seba.core.access import Principal
 from seba.core.http import current_principal, get_runtime, request_language
 from seba.core.runtime import Runtime
-from seba.core.types import utcnow
-from seba.referrals import otp, queries
+from seba.referrals import otp
 from seba.referrals import service as referral_service
 from seba.referrals.schemas import (
     CallerRequest,
@@ -114,9 +113,7 @@ async def control_queue(
 async def control_board(
     actor: Principal = Depends(current_principal), rt: Runtime = Depends(get_runtime)
 ):
-    require(actor, "request.read")
-    async with rt.db.read() as session:
-        return await queries.board(session, actor, now=utcnow())
+    return await referral_service.control_board(rt, actor=actor)
 
 
 @router.post("/referrals", status_code=201, summary="Reserve a bed (control room or hospital)")

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from seba.core import outbox
 from seba.core.db import transactional
 from seba.core.errors import NotAuthenticated, TooManyRequests, ValidationFailed
-from seba.core.i18n import gettext
+from seba.core.i18n import gettext, number
 from seba.core.runtime import Runtime
 from seba.core.types import utcnow
 from seba.referrals.models import OtpChallenge, PhoneSession
@@ -89,7 +89,7 @@ async def start(rt: Runtime, *, phone: str, client: str, lang: str = "bn") -> in
                 lang,
                 "Seba code: {code}. Valid for {minutes} minutes. Do not share it.",
                 code=code,
-                minutes=max(1, s.otp_ttl_s // 60),
+                minutes=number(max(1, s.otp_ttl_s // 60), lang),
             ),
             topic={"otp_challenge_id": challenge.id},
             redact_after_send=True,

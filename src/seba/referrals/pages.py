@@ -49,9 +49,8 @@ from seba.core.errors import (
 )
 from seba.core.http import get_runtime, request_language
 from seba.core.runtime import Runtime
-from seba.core.types import utcnow
 from seba.places import queries as place_queries
-from seba.referrals import otp, queries
+from seba.referrals import otp
 from seba.referrals import service as referral_service
 from seba.referrals.models import BED_NEEDS, CONDITIONS, COVID_STATUSES, HOLDING, PATIENT_SEXES
 from seba.referrals.otp import PHONE_SESSION_S
@@ -923,8 +922,7 @@ async def record_caller(
 
 
 async def _board(rt: Runtime, principal: Principal) -> dict[str, Any]:
-    async with rt.db.read() as session:
-        return await queries.board(session, principal, now=utcnow())
+    return await referral_service.control_board(rt, actor=principal)
 
 
 @staff.get(CONTROL_PATH + "/board")

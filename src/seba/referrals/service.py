@@ -1083,3 +1083,12 @@ async def control_queue(
             after={"requests": [i["id"] for i in items], "referrals": [a["id"] for a in active]},
         )
     return items, active
+
+
+async def control_board(rt: Runtime, *, actor: Principal) -> dict[str, Any]:
+    """Counts and timings for the control room (no patient data; scoped like the queue)."""
+    from seba.referrals import queries
+
+    require(actor, "request.read")
+    async with rt.db.read() as session:
+        return await queries.board(session, actor, now=utcnow())
