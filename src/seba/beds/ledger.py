@@ -84,6 +84,41 @@ def _has_free_bed():
     return BedPool.total - BedPool.occupied - BedPool.reserved >= 1
 
 
+async def _take_free_bed(
+    session: AsyncSession,
+    *,
+    facility_id: int,
+    bed_type: str,
+    patient_sex: str,
+    d_occupied: int,
+    d_reserved: int,
+    kind: str,
+    actor: Principal,
+    reason: str,
+    at: datetime,
+) -> Movement | None:
+    """Take one free bed of ``bed_type`` from the patient's own-sex pool, else a mixed one."""
+    for sex in POOL_SEXES[patient_sex]:
+        moved = await _move(
+            session,
+            [
+                BedPool.facility_id == facility_id,
+                BedPool.bed_type == bed_type,
+                BedPool.sex == sex,
+                _has_free_bed(),
+            ],
+            d_occupied=d_occupied,
+            d_reserved=d_reserved,
+            kind=kind,
+            actor=actor,
+            reason=reason,
+            at=at,
+        )
+        if moved is not None:
+            return moved
+    return None
+
+
 async def reserve(
     session: AsyncSession,
     *,
@@ -95,25 +130,18 @@ async def reserve(
     at: datetime,
 ) -> Movement | None:
     """Hold one free bed of ``bed_type`` for a patient; None when none is free."""
-    for sex in POOL_SEXES[patient_sex]:
-        moved = await _move(
-            session,
-            [
-                BedPool.facility_id == facility_id,
-                BedPool.bed_type == bed_type,
-                BedPool.sex == sex,
-                _has_free_bed(),
-            ],
-            d_occupied=0,
-            d_reserved=1,
-            kind="reserve",
-            actor=actor,
-            reason=reason,
-            at=at,
-        )
-        if moved is not None:
-            return moved
-    return None
+    return await _take_free_bed(
+        session,
+        facility_id=facility_id,
+        bed_type=bed_type,
+        patient_sex=patient_sex,
+        d_occupied=0,
+        d_reserved=1,
+        kind="reserve",
+        actor=actor,
+        reason=reason,
+        at=at,
+    )
 
 
 async def release(
@@ -165,25 +193,18 @@ async def admit_walk_in(
     at: datetime,
 ) -> Movement | None:
     """Occupy a free bed directly (a patient who came to the door); None when none is free."""
-    for sex in POOL_SEXES[patient_sex]:
-        moved = await _move(
-            session,
-            [
-                BedPool.facility_id == facility_id,
-                BedPool.bed_type == bed_type,
-                BedPool.sex == sex,
-                _has_free_bed(),
-            ],
-            d_occupied=1,
-            d_reserved=0,
-            kind="admit",
-            actor=actor,
-            reason=reason,
-            at=at,
-        )
-        if moved is not None:
-            return moved
-    return None
+    return await _take_free_bed(
+        session,
+        facility_id=facility_id,
+        bed_type=bed_type,
+        patient_sex=patient_sex,
+        d_occupied=1,
+        d_reserved=0,
+        kind="admit",
+        actor=actor,
+        reason=reason,
+        at=at,
+    )
 
 
 async def vacate(
