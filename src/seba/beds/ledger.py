@@ -209,8 +209,12 @@ async def admit_walk_in(
 
 async def vacate(
     session: AsyncSession, *, pool_id: int, actor: Principal, reason: str, at: datetime
-) -> Movement:
-    """An occupied bed is freed (discharge, death, transfer out)."""
+) -> Movement | None:
+    """An occupied bed is freed (discharge, death, transfer out).
+
+    None (and no bed event) when the pool shows no occupied bed: a census is the hospital's word
+    on its counts and may already have counted this patient out; the ledger never goes negative.
+    """
     moved = await _move(
         session,
         [BedPool.id == pool_id, BedPool.occupied >= 1],
