@@ -113,8 +113,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def settings(db_url: str) -> Settings:
-    return Settings(database_url=db_url, env="test", redis_url=None, secret_key="test-secret")
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=db_url,
+        env="test",
+        redis_url=None,
+        secret_key="test-secret",
+        attachment_dir=str(tmp_path / "attachments"),
+    )
 
 
 @pytest.fixture

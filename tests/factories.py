@@ -84,3 +84,88 @@ async def staff(client: httpx.AsyncClient, rt: Runtime, role: str, scope: str = 
     """Create a user and log in; returns Authorization headers."""
     u = await user(rt, role, scope)
     return {"Authorization": f"Bearer {await token(client, u.username)}"}
+
+
+# --- teleconsultation network --------------------------------------------------------------
+
+
+async def network(rt: Runtime) -> dict[str, str]:
+    """Two pools (Kolkata–Howrah, Hills) that neighbour each other, one hub and one spoke in
+    each, and the state-wide pool. Returns the codes."""
+    from seba.places import network as net
+
+    await districts(rt)
+    await net.save_pools(
+        rt,
+        actor=SYSTEM,
+        pools=[
+            net.PoolIn(
+                "kolkata-howrah", "Kolkata–Howrah", "কলকাতা–হাওড়া", ("kolkata", "howrah"), ("hills",)
+            ),
+            net.PoolIn("hills", "Hills", "পাহাড়", ("darjeeling", "kalimpong"), ("kolkata-howrah",)),
+        ],
+    )
+    codes: dict[str, str] = {}
+    for key, pool, district in (
+        ("kolkata", "kolkata-howrah", "kolkata"),
+        ("hills", "hills", "darjeeling"),
+    ):
+        fac = await facility(rt, district_code=district)
+        hub = await net.create_hub(
+            rt,
+            actor=SYSTEM,
+            data=net.HubIn(
+                code=f"hub-{fac.code}",
+                facility_code=fac.code,
+                pool_code=pool,
+                specialties=("general_medicine", "paediatrics"),
+                always_open=True,
+                opens_at=None,
+                closes_at=None,
+            ),
+        )
+        spoke = await net.create_spoke(
+            rt,
+            actor=SYSTEM,
+            data=net.SpokeIn(
+                code=f"hwc-{key}-{next(_seq)}",
+                name=f"{key.title()} HWC",
+                name_bn="স্বাস্থ্য ও সুস্থতা কেন্দ্র",
+                district_code=district,
+                hub_code=hub.code,
+            ),
+        )
+        codes[f"{key}_hub"], codes[f"{key}_spoke"] = hub.code, spoke.code
+    return codes
+
+
+async def doctor(
+    rt: Runtime,
+    hub_code: str,
+    *,
+    specialties: tuple[str, ...] = ("general_medicine",),
+    languages: tuple[str, ...] = ("bn", "en"),
+    username: str | None = None,
+):
+    from seba.telemedicine import doctors
+
+    n = next(_seq)
+    return await doctors.add_doctor(
+        rt,
+        actor=SYSTEM,
+        data=doctors.DoctorIn(
+            username=username or f"doctor-{n}",
+            password=PASSWORD,
+            name=f"Dr. Test {n}",
+            qualification="MBBS",
+            registration=f"WBMC {10000 + n}",
+            hub_codes=(hub_code,),
+            specialties=specialties,
+            languages=languages,
+            sex="female",
+        ),
+    )
+
+
+async def cho(rt: Runtime, spoke_code: str, username: str | None = None):
+    return await user(rt, "cho", f"spoke:{spoke_code}", username)

@@ -23,11 +23,14 @@ from seba.core.errors import DomainError
 from seba.core.fast_path import PublicFastPath
 from seba.core.runtime import Runtime, build_runtime
 from seba.notifications import api as notifications_api
+from seba.patients import api as patients_api
 from seba.places import api as places_api
 from seba.places import pages as places_pages
 from seba.referrals import api as referrals_api
 from seba.referrals import pages as referral_pages
 from seba.settings import Settings, get_settings
+from seba.telemedicine import api as telemedicine_api
+from seba.telemedicine import pages as telemedicine_pages
 
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 # Public views answered by ``http.cached_response`` that depend on nothing but path and query
@@ -102,11 +105,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(places_api.router)
     app.include_router(referrals_api.router)
     app.include_router(notifications_api.router)
+    app.include_router(patients_api.router)
+    app.include_router(telemedicine_api.router)
     app.include_router(beds_pages.router)
     app.include_router(accounts_pages.router)
     app.include_router(places_pages.router)
     app.include_router(census_pages.router)
     app.include_router(referral_pages.router)
+    app.include_router(telemedicine_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.fast_path = PublicFastPath(paths=PUBLIC_VIEWS, versions=lambda: app.state.runtime.versions)
     return app

@@ -15,6 +15,7 @@ from rich.console import Console
 
 from seba.core.errors import DomainError
 from seba.settings import get_settings
+from seba.telemedicine.simulation_cli import simulate
 
 app = typer.Typer(
     help="Seba (সেবা): West Bengal public-health service platform.", no_args_is_help=True
@@ -24,7 +25,9 @@ user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 import_app = typer.Typer(help="Bulk imports (all or nothing).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
+doctor_app = typer.Typer(help="Teleconsultation doctors.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
+app.add_typer(doctor_app, name="doctor")
 
 console = Console(stderr=True)
 T = TypeVar("T")
@@ -134,9 +137,14 @@ def worker() -> None:
 def user_add(
     username: str,
     role: Annotated[
-        str, typer.Option(help="state_admin, district_admin, control_room, hospital_staff, viewer")
+        str,
+        typer.Option(
+            help="state_admin, district_admin, control_room, hospital_staff, viewer, cho, doctor"
+        ),
     ],
-    scope: Annotated[str, typer.Option(help="state | district:CODE | facility:CODE")] = "state",
+    scope: Annotated[
+        str, typer.Option(help="state | district:CODE | facility:CODE | spoke:CODE | hub:CODE")
+    ] = "state",
     full_name: Annotated[str, typer.Option("--name")] = "",
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="read the password from standard input")
@@ -164,6 +172,49 @@ def user_add(
     console.print(f"[green]created[/green] {user.username} ({user.role}, {scope})")
 
 
+@doctor_app.command("add")
+def doctor_add(
+    username: str,
+    hub: Annotated[list[str], typer.Option(help="hub code; repeat for more hubs, home hub first")],
+    registration: Annotated[
+        str, typer.Option(help='council and number, e.g. "WBMC 12345" (TPG 2020: required)')
+    ],
+    specialty: Annotated[list[str], typer.Option(help="repeatable")] = ["general_medicine"],  # noqa: B006
+    language: Annotated[list[str], typer.Option(help="repeatable: bn, en, hi, ne, ur, sat")] = [  # noqa: B006
+        "bn"
+    ],
+    name: Annotated[str, typer.Option(help="as printed on prescriptions")] = "",
+    qualification: Annotated[str, typer.Option()] = "MBBS",
+    sex: Annotated[str, typer.Option(help="female, male or other")] = "other",
+    hpr: Annotated[str | None, typer.Option(help="HPR ID, 14 digits")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input")
+    ] = False,
+) -> None:
+    """Add a hub doctor: a login (role doctor) with registration, specialties and languages."""
+    from seba.core.access import SYSTEM
+    from seba.telemedicine import doctors
+
+    if not password_stdin:
+        console.print("[red]error[/red] give the password on standard input with --password-stdin")
+        raise typer.Exit(2)
+    password = sys.stdin.readline().rstrip("\r\n")
+    data = doctors.DoctorIn(
+        username=username,
+        password=password,
+        name=name or username,
+        qualification=qualification,
+        registration=registration,
+        hub_codes=tuple(hub),
+        specialties=tuple(specialty),
+        languages=tuple(language),
+        sex=sex,
+        hpr_id=hpr,
+    )
+    doctor = _with_runtime(lambda rt: doctors.add_doctor(rt, actor=SYSTEM, data=data))
+    console.print(f"[green]created[/green] doctor {username} ({doctor.registration}, hub {hub[0]})")
+
+
 @import_app.command("facilities")
 def import_facilities(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
@@ -185,6 +236,11 @@ def import_facilities(
         raise
     console.print(f"[green]imported[/green] {report.created} created, {report.updated} updated")
 
+
+# The simulator is pure Python (no database): cheap to import with the CLI.
+app.command("simulate", help="Run the real routing code over a simulated day, beside Erlang C.")(
+    simulate
+)
 
 if __name__ == "__main__":
     app()

@@ -33,7 +33,11 @@ DEMO_USERS = [
     ("control", "control_room", "state"),
     ("sskm-staff", "hospital_staff", "facility:ipgmer-sskm"),
     ("viewer", "viewer", "state"),
+    # Teleconsultation: a CHO at a Kolkata health & wellness centre.
+    ("cho", "cho", "spoke:hwc-kolkata-0001"),
 ]
+# A demo doctor at the Kolkata Medical College hub who speaks Bengali and English.
+DEMO_DOCTOR = ("doctor", "hub-medical-college-and-hospital-kolkata", "WBMC 20210")
 
 # Beds per kind: (bed_type, sex) -> total. Split by sex where the state's page split them.
 POOL_SHAPES = {
@@ -207,9 +211,31 @@ async def load_demo(rt: Runtime, *, seed: int = 2021) -> dict[str, int]:
             ),
             as_of=now - timedelta(hours=hours),
         )
+    from seba.telemedicine import doctors as doctor_service
+    from seba.telemedicine.demo import load_network_demo
+
+    network = await load_network_demo(rt, seed=seed)
     async with rt.db.read() as session:
         existing = set(await session.scalars(select(StaffUser.username)))
     users = 0
+    username, hub, registration = DEMO_DOCTOR
+    if username not in existing:
+        await doctor_service.add_doctor(
+            rt,
+            actor=SYSTEM,
+            data=doctor_service.DoctorIn(
+                username=username,
+                password=DEMO_PASSWORD,
+                name="Dr. Ananya Sen",
+                qualification="MBBS, MD (Medicine)",
+                registration=registration,
+                hub_codes=(hub,),
+                specialties=("general_medicine", "paediatrics"),
+                languages=("bn", "en", "hi"),
+                sex="female",
+            ),
+        )
+        users += 1
     for username, role, scope in DEMO_USERS:
         if username not in existing:
             await account_service.create_user(
@@ -222,4 +248,9 @@ async def load_demo(rt: Runtime, *, seed: int = 2021) -> dict[str, int]:
                 full_name=f"Demo {role.replace('_', ' ')}",
             )
             users += 1
-    return {"facilities_created": report.created, "censuses": len(fresh), "users": users}
+    return {
+        "facilities_created": report.created,
+        "censuses": len(fresh),
+        "users": users,
+        **network,
+    }

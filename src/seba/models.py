@@ -6,8 +6,20 @@ from seba.core.audit import AuditEntry
 from seba.core.idempotency import IdempotencyRecord
 from seba.core.outbox import OutboxMessage
 from seba.core.versions import DataVersion
-from seba.places.models import District, Facility
+from seba.patients.models import Patient
+from seba.places.models import District, Facility, Hub, Pool, PoolDistrict, Spoke, SpokeLink
 from seba.referrals.models import AdmissionRequest, OtpChallenge, PhoneSession, Referral
+from seba.telemedicine.models import (
+    Consultation,
+    ConsultAttachment,
+    Dispensing,
+    Doctor,
+    DoctorHub,
+    DoctorPresence,
+    DoctorSkill,
+    Prescription,
+    RosterShift,
+)
 
 __all__ = [
     "AdmissionRequest",
@@ -15,14 +27,29 @@ __all__ = [
     "AuditEntry",
     "BedEvent",
     "BedPool",
+    "ConsultAttachment",
+    "Consultation",
     "DataVersion",
+    "Dispensing",
     "District",
+    "Doctor",
+    "DoctorHub",
+    "DoctorPresence",
+    "DoctorSkill",
     "Facility",
+    "Hub",
     "IdempotencyRecord",
     "LoginFailure",
     "OtpChallenge",
     "OutboxMessage",
+    "Patient",
     "PhoneSession",
+    "Pool",
+    "PoolDistrict",
+    "Prescription",
     "Referral",
+    "RosterShift",
+    "Spoke",
+    "SpokeLink",
     "StaffUser",
 ]

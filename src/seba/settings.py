@@ -50,6 +50,18 @@ class Settings(BaseSettings):
     # `seba worker` on its own.
     worker_in_process: bool = False
     worker_poll_s: float = 1.0
+    # Teleconsultation routing (DOMAIN §3; docs/telemedicine-routing.md says why these numbers).
+    consult_mean_s: float = 240.0
+    offer_timeout_s: float = 60.0
+    join_timeout_s: float = 120.0
+    overflow_neighbour_after_s: float = 120.0
+    overflow_state_after_s: float = 300.0
+    follow_up_hold_s: float = 300.0
+    presence_timeout_s: float = 30.0
+    attachment_dir: str = "var/attachments"
+    attachment_max_bytes: int = 5 * 1024 * 1024
+    # The address printed in a prescription's QR code; the public check page lives there.
+    public_base_url: str = "http://127.0.0.1:8000"
 
     @cached_property
     def is_sqlite(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 from markupsafe import escape
@@ -220,8 +221,16 @@ async def test_console_home_links_follow_the_policy_table(rt, client):
         "user.read": "/staff/users",
         "audit.read": "/staff/audit",
     }
+    codes = await factories.network(rt)
     for role in ROLES:
-        principal = await staff_session(client, rt, role, SCOPES[role])
+        if role == "doctor":
+            client.cookies.clear()
+            doctor = await factories.doctor(rt, codes["kolkata_hub"], username="home-doctor")
+            assert (await login(client, "home-doctor")).status_code == 303
+            principal = SimpleNamespace(username="home-doctor", id=doctor.user_id)
+        else:
+            scope = f"spoke:{codes['kolkata_spoke']}" if role == "cho" else SCOPES[role]
+            principal = await staff_session(client, rt, role, scope)
         home = (await client.get("/staff")).text
         for action, href in links.items():
             assert (f'href="{href}"' in home) == (role in POLICY[action]), (role, action)
@@ -293,7 +302,11 @@ async def test_bad_new_user_is_explained_and_nothing_written(rt, client):
         ({"full_name": "Nul\x00Name"}, 422, [bn(field_messages["full_name"], max=120)]),
         ({"role": ""}, 422, [bn(field_messages["role"])]),
         ({"scope": "facility:nowhere"}, 422, [bn("Unknown facility.")]),
-        ({"scope": "garbage"}, 422, [bn("Scope must be state, district:CODE or facility:CODE.")]),
+        (
+            {"scope": "garbage"},
+            422,
+            [bn("Scope must be state, district:CODE, facility:CODE, spoke:CODE or hub:CODE.")],
+        ),
         ({"role": "state_admin", "scope": "state"}, 403, [bn("You cannot grant this role.")]),
         ({"scope": "facility:beta"}, 403, [bn("This scope is outside yours.")]),
     ]

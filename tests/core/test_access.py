@@ -56,6 +56,18 @@ WALK_SCOPE = {
 }
 
 
+async def walk_headers(rt, client, role: str) -> dict[str, str]:
+    """A logged-in user of ``role``; CHOs and doctors need a spoke or hub, so a network."""
+    if role in ("cho", "doctor"):
+        codes = await factories.network(rt)
+        if role == "cho":
+            return await factories.staff(client, rt, "cho", f"spoke:{codes['kolkata_spoke']}")
+        doctor = await factories.doctor(rt, codes["kolkata_hub"], username="walk-doctor")
+        assert doctor.user_id
+        return {"Authorization": f"Bearer {await factories.token(client, 'walk-doctor')}"}
+    return await factories.staff(client, rt, role, WALK_SCOPE[role])
+
+
 def principal(role: str, scope_kind: str = "state", code: str | None = None) -> Principal:
     district = (
         code if scope_kind == "district" else ("kolkata" if scope_kind == "facility" else None)
@@ -85,7 +97,7 @@ def test_policy_table_is_the_intended_one():
     assert all(kinds <= set(SCOPE_KINDS) for kinds in ROLE_SCOPES.values())
     # Only the roles that manage users grant roles; a district admin only the lower ones.
     assert set(GRANTABLE_ROLES) == POLICY["user.manage"]
-    assert GRANTABLE_ROLES["district_admin"] == {"control_room", "hospital_staff", "viewer"}
+    assert GRANTABLE_ROLES["district_admin"] == {"control_room", "hospital_staff", "viewer", "cho"}
 
 
 @pytest.mark.parametrize("action", sorted(POLICY))
@@ -143,7 +155,7 @@ async def test_api_enforces_the_table(rt, client, role: str):
     await factories.districts(rt)
     alpha = await factories.facility(rt, code="alpha")
     await factories.census(rt, alpha, [("icu", "male", 10, 4)])
-    headers = await factories.staff(client, rt, role, WALK_SCOPE[role])
+    headers = await walk_headers(rt, client, role)
 
     # Each call is valid for an allowed role, so "allowed" must mean 2xx, not merely "not 403".
     async def call(action: str):

@@ -18,7 +18,7 @@ from seba.core.access import SYSTEM, Principal
 from seba.core.audit import AuditEntry
 from seba.core.errors import PermissionDenied, ValidationFailed
 from seba.core.types import utcnow
-from seba.demo import DATA_DIR, DEMO_USERS, TARGET_HOSPITALS, load_demo, read_csv
+from seba.demo import DATA_DIR, DEMO_DOCTOR, DEMO_USERS, TARGET_HOSPITALS, load_demo, read_csv
 from seba.places import service as place_service
 from seba.places.models import District, Facility
 from tests import factories
@@ -220,13 +220,13 @@ async def test_shared_hospitals_file_imports_and_reimports(rt):
     text = (DATA_DIR / "hospitals.csv").read_text(encoding="utf-8")
     rows = read_csv("hospitals.csv")
     report = await place_service.import_facilities(rt, actor=SYSTEM, text=text)
-    assert report.created == len(rows) == 57
+    assert report.created == len(rows) == 58
     facilities = await _facilities(rt)
     names = {(f.district_code, f.name) for f in facilities.values()}
     assert names == {(r["district_code"], r["name_en"]) for r in rows}
     again = await place_service.import_facilities(rt, actor=SYSTEM, text=text)
     assert (again.created, again.updated) == (0, 0)
-    assert await _count(rt, Facility) == 57
+    assert await _count(rt, Facility) == 58
 
 
 async def test_a_code_made_from_a_name_never_takes_over_another_facility(rt):
@@ -410,7 +410,15 @@ async def _demo_state(rt) -> dict:
 
 async def test_demo_loader_is_idempotent(rt):
     first = await load_demo(rt)
-    assert first == {"facilities_created": TARGET_HOSPITALS, "censuses": 264, "users": 5}
+    assert first == {
+        "facilities_created": TARGET_HOSPITALS,
+        "censuses": 264,
+        "users": 7,
+        # The teleconsultation network at the real scale (DOMAIN §1.2).
+        "hubs": 63,
+        "spokes": 11_000,
+        "doctors": 9_000,
+    }
     state = await _demo_state(rt)
     assert len(state["facilities"]) == TARGET_HOSPITALS == 264
     async with rt.db.read() as s:
@@ -422,10 +430,19 @@ async def test_demo_loader_is_idempotent(rt):
     stale = sum(is_stale(at, now, rt.settings.stale_after_s) for at in updated)
     # "A few": the public pages must have stale hospitals to show, but most are fresh.
     assert 3 <= stale <= 60, stale
-    assert state["users"] == sorted(u for u, _role, _scope in DEMO_USERS)
+    named = [u for u in state["users"] if not u.startswith("dr-")]
+    assert named == sorted([*(u for u, _role, _scope in DEMO_USERS), DEMO_DOCTOR[0]])
+    assert len(state["users"]) == len(named) + 9_000
 
     second = await load_demo(rt)
-    assert second == {"facilities_created": 0, "censuses": 0, "users": 0}
+    assert second == {
+        "facilities_created": 0,
+        "censuses": 0,
+        "users": 0,
+        "hubs": 0,
+        "spokes": 0,
+        "doctors": 0,
+    }
     assert await _demo_state(rt) == state
 
     # The shared hospitals file (no code column) over the demo: every hospital is found by

@@ -205,7 +205,9 @@ async def _users_page(
         choices=choices,
         districts={d.code: d for d in choices.districts},
         facilities={f.code: f for f in choices.facilities},
-        roles=[r for r in ROLES if r in grantable],
+        # CHOs (spoke scopes, thousands of them) are added through the API or `seba user add`;
+        # doctors with their registration through `seba doctor add`.
+        roles=[r for r in ROLES if r in grantable and r not in ("cho", "doctor")],
         role_labels=ROLE_LABELS,
         role_scopes={r: [k for k in SCOPE_KIND_LABELS if k in ROLE_SCOPES[r]] for r in ROLES},
         scope_kind_labels=SCOPE_KIND_LABELS,

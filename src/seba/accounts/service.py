@@ -14,7 +14,14 @@ from sqlalchemy import delete, func, or_, select, update
 
 from seba.accounts.models import ApiToken, LoginFailure, StaffUser
 from seba.core import audit
-from seba.core.access import GRANTABLE_ROLES, ROLE_SCOPES, ROLES, Principal, require
+from seba.core.access import (
+    GRANTABLE_ROLES,
+    ROLE_SCOPES,
+    ROLES,
+    SCOPE_KINDS,
+    Principal,
+    require,
+)
 from seba.core.db import transactional
 from seba.core.errors import (
     Conflict,
@@ -25,7 +32,7 @@ from seba.core.errors import (
 )
 from seba.core.runtime import Runtime
 from seba.core.types import utcnow
-from seba.places.models import District, Facility
+from seba.places.models import District, Facility, Hub, Spoke
 
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so both paths cost the same time.
@@ -41,13 +48,13 @@ def _token_hash(token: str) -> str:
 
 
 def parse_scope(scope: str | None) -> tuple[str, str | None]:
-    """``state`` | ``district:CODE`` | ``facility:CODE`` → (kind, code)."""
+    """``state`` | ``district:CODE`` | ``facility:CODE`` | ``spoke:CODE`` | ``hub:CODE``."""
     if scope is None or scope == "state":
         return "state", None
     kind, sep, code = scope.partition(":")
-    if not sep or kind not in ("district", "facility") or not SCOPE_CODE_RE.fullmatch(code):
+    if not sep or kind not in SCOPE_KINDS[1:] or not SCOPE_CODE_RE.fullmatch(code):
         raise ValidationFailed(
-            "Scope must be state, district:CODE or facility:CODE.",
+            "Scope must be state, district:CODE, facility:CODE, spoke:CODE or hub:CODE.",
             code="invalid_scope",
             details={"scope": scope},
         )
@@ -72,17 +79,10 @@ async def create_user(
     target), PermissionDenied, Conflict (username taken).
     """
     require(actor, "user.manage")
-    problems: dict[str, str] = {}
-    # fullmatch: with re.match, "$" would also accept a trailing newline.
-    if not USERNAME_RE.fullmatch(username):
-        problems["username"] = "3–60 lowercase letters, digits, '.', '_' or '-'."
-    if "\x00" in full_name:
-        # PostgreSQL text cannot hold NUL: bad input, not a 500.
-        problems["full_name"] = "Must not contain a NUL character."
-    elif len(full_name) > 120:
-        problems["full_name"] = "At most 120 characters."
-    if len(password) < MIN_PASSWORD:
-        problems["password"] = f"At least {MIN_PASSWORD} characters."
+    problems = _new_user_problems(username, password, full_name)
+    if role == "doctor":
+        # A doctor's login comes with their registration number (TPG 2020): `seba doctor add`.
+        problems["role"] = "Add doctors with their registration: seba doctor add."
     if role not in ROLES:
         problems["role"] = f"One of: {', '.join(ROLES)}."
     scope_kind, scope_code = parse_scope(scope)
@@ -124,23 +124,68 @@ async def create_user(
     return user
 
 
+_UNKNOWN_SCOPE = {
+    "district": "Unknown district.",
+    "facility": "Unknown facility.",
+    "spoke": "Unknown spoke.",
+    "hub": "Unknown hub.",
+}
+
+
+def _new_user_problems(username: str, password: str, full_name: str = "") -> dict[str, str]:
+    problems: dict[str, str] = {}
+    # fullmatch: with re.match, "$" would also accept a trailing newline.
+    if not USERNAME_RE.fullmatch(username):
+        problems["username"] = "3–60 lowercase letters, digits, '.', '_' or '-'."
+    if "\x00" in full_name:
+        # PostgreSQL text cannot hold NUL: bad input, not a 500.
+        problems["full_name"] = "Must not contain a NUL character."
+    elif len(full_name) > 120:
+        problems["full_name"] = "At most 120 characters."
+    if len(password) < MIN_PASSWORD:
+        problems["password"] = f"At least {MIN_PASSWORD} characters."
+    return problems
+
+
+def check_new_user(username: str, password: str, full_name: str = "") -> None:
+    """Validate a new login's username and password for another domain's service."""
+    if problems := _new_user_problems(username, password, full_name):
+        raise ValidationFailed(details=problems)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
 async def _scope_district(session, scope_kind: str, scope_code: str | None) -> str | None:
-    if scope_kind == "district":
-        if not await session.get(District, scope_code):
-            raise ValidationFailed(
-                "Unknown district.", code="unknown_district", details={"scope": scope_code}
-            )
-        return scope_code
-    if scope_kind == "facility":
-        district = await session.scalar(
-            select(Facility.district_code).where(Facility.code == scope_code)
+    """The district a scope lies in (None for the state). Raises ValidationFailed if unknown."""
+    if scope_kind == "state":
+        return None
+    district = await scope_district(session, scope_kind, scope_code)
+    if district is None:
+        raise ValidationFailed(
+            _UNKNOWN_SCOPE[scope_kind], code=f"unknown_{scope_kind}", details={"scope": scope_code}
         )
-        if district is None:
-            raise ValidationFailed(
-                "Unknown facility.", code="unknown_facility", details={"scope": scope_code}
-            )
-        return district
-    return None
+    return district
+
+
+async def scope_district(session, scope_kind: str, scope_code: str | None) -> str | None:
+    """The district of a district, facility, spoke or hub scope; None if there is none."""
+    if scope_kind == "district":
+        return await session.scalar(select(District.code).where(District.code == scope_code))
+    if scope_kind == "facility":
+        query = select(Facility.district_code).where(Facility.code == scope_code)
+    elif scope_kind == "spoke":
+        query = select(Spoke.district_code).where(Spoke.code == scope_code)
+    elif scope_kind == "hub":
+        query = (
+            select(Facility.district_code)
+            .join(Hub, Hub.facility_id == Facility.id)
+            .where(Hub.code == scope_code)
+        )
+    else:
+        return None
+    return await session.scalar(query)
 
 
 async def issue_token(
@@ -215,10 +260,8 @@ def _verify(password_hash: str, password: str) -> bool:
 
 async def _principal(session, user: StaffUser) -> Principal:
     district = user.scope_code if user.scope_kind == "district" else None
-    if user.scope_kind == "facility":
-        district = await session.scalar(
-            select(Facility.district_code).where(Facility.code == user.scope_code)
-        )
+    if user.scope_kind in ("facility", "spoke", "hub"):
+        district = await scope_district(session, user.scope_kind, user.scope_code)
     return Principal(
         user_id=user.id,
         username=user.username,
@@ -273,12 +316,26 @@ async def list_users(rt: Runtime, *, actor: Principal) -> list[StaffUser]:
         users = list(await session.scalars(select(StaffUser).order_by(StaffUser.username)))
         if actor.scope_kind == "state":
             return users
-        facility_districts = dict(
-            (await session.execute(select(Facility.code, Facility.district_code))).all()
-        )
+        # One query per scope kind, not one per user.
+        districts = {
+            ("facility", code): d
+            for code, d in await session.execute(select(Facility.code, Facility.district_code))
+        }
+        districts |= {
+            ("spoke", code): d
+            for code, d in await session.execute(select(Spoke.code, Spoke.district_code))
+        }
+        districts |= {
+            ("hub", code): d
+            for code, d in await session.execute(
+                select(Hub.code, Facility.district_code).join(
+                    Facility, Hub.facility_id == Facility.id
+                )
+            )
+        }
     return [
         u
         for u in users
         if (u.scope_kind == "district" and u.scope_code == actor.scope_code)
-        or (u.scope_kind == "facility" and facility_districts.get(u.scope_code) == actor.scope_code)
+        or districts.get((u.scope_kind, u.scope_code)) == actor.scope_code
     ]

@@ -1,6 +1,7 @@
 """Roles, scopes and the one policy table.
 
-A staff user has one role and one scope: the whole state, one district, or one facility.
+A staff user has one role and one scope: the whole state, one district, one facility, one
+telemedicine spoke (a CHO) or one hub (a doctor's home hub).
 ``POLICY`` says which roles may take an action; ``covers`` says whether a scope reaches a
 facility. Tests walk both tables.
 """
@@ -12,8 +13,16 @@ from typing import Protocol
 
 from seba.core.errors import PermissionDenied
 
-ROLES = ("state_admin", "district_admin", "control_room", "hospital_staff", "viewer")
-SCOPE_KINDS = ("state", "district", "facility")
+ROLES = (
+    "state_admin",
+    "district_admin",
+    "control_room",
+    "hospital_staff",
+    "viewer",
+    "cho",
+    "doctor",
+)
+SCOPE_KINDS = ("state", "district", "facility", "spoke", "hub")
 
 # Which scope kinds each role may hold.
 ROLE_SCOPES: dict[str, frozenset[str]] = {
@@ -22,6 +31,9 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     "control_room": frozenset({"state", "district"}),
     "hospital_staff": frozenset({"facility"}),
     "viewer": frozenset({"state", "district", "facility"}),
+    # A community health officer works at one spoke; a doctor's scope is their home hub.
+    "cho": frozenset({"spoke"}),
+    "doctor": frozenset({"hub"}),
 }
 
 # action -> roles allowed to take it (inside their scope).
@@ -45,13 +57,26 @@ POLICY: dict[str, frozenset[str]] = {
     "referral.respond": frozenset({"state_admin", "district_admin", "hospital_staff"}),
     "referral.cancel": frozenset({"state_admin", "district_admin", "control_room"}),
     "outbox.read": frozenset({"state_admin"}),
+    # Telemedicine. The network (codes of hubs and spokes) is no secret among staff.
+    "network.read": frozenset(ROLES),
+    "network.manage": frozenset({"state_admin"}),
+    # Patient records: the CHOs who register and bring patients, the doctors who treat them
+    # (only through a consult assigned to them), and admins for oversight. Every read audited.
+    "patient.create": frozenset({"cho"}),
+    "patient.read": frozenset({"cho", "doctor", "state_admin", "district_admin"}),
+    "consult.create": frozenset({"cho"}),
+    "consult.read": frozenset({"cho", "doctor", "state_admin", "district_admin"}),
+    # Presence, offers, accept, prescribe, complete: the doctor's own work.
+    "consult.practice": frozenset({"doctor"}),
+    # Counts and waits, no patient data.
+    "telemedicine.stats": frozenset({"state_admin", "district_admin", "viewer"}),
 }
 
 # A district admin may create these roles inside their district; only a state admin creates
 # state admins and district admins.
 GRANTABLE_ROLES: dict[str, frozenset[str]] = {
     "state_admin": frozenset(ROLES),
-    "district_admin": frozenset({"control_room", "hospital_staff", "viewer"}),
+    "district_admin": frozenset({"control_room", "hospital_staff", "viewer", "cho"}),
 }
 
 

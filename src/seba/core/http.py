@@ -61,8 +61,25 @@ async def current_principal(request: Request) -> Principal:
 
 def error_body(lang: str, code: str, message: str, details: Any = None, **params: Any) -> dict:
     return {
-        "error": {"code": code, "message": gettext(lang, message, **params), "details": details}
+        "error": {
+            "code": code,
+            "message": gettext(lang, message, **params),
+            "details": translate_reasons(lang, details),
+        }
     }
+
+
+def translate_reasons(lang: str, details: Any) -> Any:
+    """Per-item reasons in ``details`` that carry their ``msgid`` and ``params`` (e.g. each
+    refused medicine of a prescription) are answered in the request's language too."""
+    if isinstance(details, list):
+        return [translate_reasons(lang, d) for d in details]
+    if isinstance(details, dict):
+        out = {k: translate_reasons(lang, v) for k, v in details.items()}
+        if isinstance(details.get("msgid"), str) and "reason" in details:
+            out["reason"] = gettext(lang, details["msgid"], **(details.get("params") or {}))
+        return out
+    return details
 
 
 def _json(status: int, body: dict, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -45,13 +45,16 @@ async def deliver_once(rt: Runtime, provider: SmsProvider, *, limit: int = 20) -
 async def run_worker(
     rt: Runtime, *, stop: asyncio.Event, provider: SmsProvider | None = None
 ) -> None:
-    """Loop until ``stop`` is set: release expired reservations, then deliver due messages."""
+    """Loop until ``stop`` is set: release expired reservations, sweep the consult queue
+    (lapsed offers, no-shows, overflow), then deliver due messages."""
     from seba.referrals import service as referral_service
+    from seba.telemedicine import service as consult_service
 
     provider = provider or sms_provider(rt.settings)
     while not stop.is_set():
         try:
             await referral_service.release_expired(rt)
+            await consult_service.sweep(rt)
             report = await deliver_once(rt, provider)
         except Exception:
             log.exception("worker step failed; trying again")

@@ -29,7 +29,7 @@ from seba.places.models import _in
 PATIENT_SEXES = ("male", "female", "other")
 CONDITIONS = ("severe", "moderate", "mild")  # most urgent first
 COVID_STATUSES = ("positive", "suspected", "negative", "unknown")
-REQUEST_SOURCES = ("citizen", "control_room", "hospital", "walk_in", "transfer")
+REQUEST_SOURCES = ("citizen", "control_room", "hospital", "walk_in", "transfer", "teleconsult")
 REQUEST_STATUSES = ("waiting", "reserved", "admitted", "closed", "cancelled")
 REFERRAL_STATUSES = (
     "reserved",

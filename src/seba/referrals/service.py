@@ -34,6 +34,7 @@ from seba.referrals.schemas import (
     CitizenRequest,
     DischargeBody,
     MoveBody,
+    Patient,
     ReferralCreate,
     TransferBody,
     WalkIn,
@@ -511,6 +512,49 @@ async def create_caller_request(
 
 
 # ---------------------------------------------------------------- reservations
+
+
+async def add_teleconsult_request(
+    rt: Runtime,
+    session: AsyncSession,
+    *,
+    actor: Principal,
+    patient: Patient,
+    district: str,
+    condition: str,
+    need: str,
+    notes: str,
+) -> AdmissionRequest:
+    """A hub doctor refers a teleconsult patient for admission: the request joins the control
+    room's queue in the caller's transaction (the prescription and the request are one unit).
+
+    The caller has checked that the actor holds the consult; the patient consented to the
+    teleconsultation, whose referral this is.
+    """
+    await _check_district(session, district)
+    req = _new_request(
+        source="teleconsult",
+        actor_name=actor.username,
+        patient=patient,
+        district=district,
+        condition=condition,
+        need=need,
+        covid_status="unknown",
+        now=utcnow(),
+        notes=notes[:500],
+    )
+    session.add(req)
+    await session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="request.create",
+        entity_type="admission_request",
+        entity_id=req.id,
+        after={"reference": req.reference, "source": "teleconsult"},
+    )
+    _announce(rt, session, request_id=req.id, status="waiting")
+    return req
 
 
 async def create_referral(

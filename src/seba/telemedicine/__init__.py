@@ -1,0 +1,1 @@
+"""Hub-and-spoke teleconsultation: doctors, the consult queue and routing, prescriptions."""

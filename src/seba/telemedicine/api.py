@@ -1,0 +1,311 @@
+"""JSON routes for teleconsultation: the network, consults, doctors' presence and offers,
+prescriptions and their PDF. Thin: parse, call one service, shape the answer."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Response, UploadFile
+
+from seba.core.access import Principal
+from seba.core.http import current_principal, get_runtime
+from seba.core.runtime import Runtime
+from seba.places import network
+from seba.telemedicine import attachments, doctors, documents, prescribing, stats
+from seba.telemedicine import service as consult_service
+from seba.telemedicine.schemas import (
+    CancelBody,
+    CompleteBody,
+    ConsultCreate,
+    DispensingCreate,
+    PrescriptionCreate,
+    PresenceBody,
+    RosterBody,
+    consult_out,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["telemedicine"])
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Staff = Annotated[Principal, Depends(current_principal)]
+Rt = Annotated[Runtime, Depends(get_runtime)]
+
+
+@router.get("/network/hubs", summary="Hubs: codes, pools, specialties, hours (staff)")
+async def list_hubs(principal: Staff, rt: Rt):
+    return {"hubs": [row.__dict__ for row in await network.list_hubs(rt, actor=principal)]}
+
+
+@router.get("/network/spokes", summary="Spokes, all or of one hub (home and linked), paged")
+async def list_spokes(
+    principal: Staff,
+    rt: Rt,
+    hub: Annotated[str | None, Query(max_length=80)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+):
+    rows = await network.list_spokes(rt, actor=principal, hub_code=hub, limit=limit, offset=offset)
+    return {"spokes": [row.__dict__ for row in rows], "limit": limit, "offset": offset}
+
+
+def _queued(state: consult_service.QueueState) -> dict:
+    body = consult_out(state.consult)
+    # To the CHO an offer not yet accepted is still "waiting for a doctor".
+    if body["status"] == "offered":
+        body["status"] = "queued"
+    body.update(
+        position=state.position,
+        estimated_wait_s=state.estimated_wait_s,
+        doctors_online=state.doctors_online,
+    )
+    return body
+
+
+@router.post("/consultations", status_code=201, summary="Raise a consult for a patient (CHO)")
+async def raise_consult(body: ConsultCreate, principal: Staff, rt: Rt):
+    state = await consult_service.raise_consult(
+        rt, actor=principal, data=consult_service.ConsultIn(**body.model_dump())
+    )
+    return _queued(state)
+
+
+@router.get("/consultations/{consult_id}", summary="A consult with its queue position")
+async def get_consult(consult_id: Id, principal: Staff, rt: Rt):
+    state = await consult_service.queue_state(rt, actor=principal, consult_id=consult_id)
+    body = consult_out(state.consult)
+    body.update(position=state.position, estimated_wait_s=state.estimated_wait_s)
+    return body
+
+
+@router.post("/consultations/{consult_id}/cancel", summary="Withdraw a waiting consult (CHO)")
+async def cancel_consult(consult_id: Id, body: CancelBody, principal: Staff, rt: Rt):
+    await consult_service.cancel_consult(
+        rt, actor=principal, consult_id=consult_id, reason=body.reason
+    )
+    return {"id": consult_id, "status": "cancelled"}
+
+
+@router.post("/consultations/{consult_id}/join", summary="The CHO joins the doctor's call")
+async def join_consult(consult_id: Id, principal: Staff, rt: Rt):
+    return consult_out(
+        await consult_service.join_consult(rt, actor=principal, consult_id=consult_id)
+    )
+
+
+@router.post("/doctors/me/presence", summary="Go online, away or offline (doctor)")
+async def set_presence(body: PresenceBody, principal: Staff, rt: Rt):
+    presence = await consult_service.set_presence(rt, actor=principal, status=body.status)
+    return {"status": presence.status, "consult_id": presence.consult_id}
+
+
+@router.get(
+    "/doctors/me/offer",
+    summary="The consult offered to me (200) or nothing (204); also my heartbeat",
+    responses={204: {"description": "No consult for you right now"}},
+)
+async def current_offer(principal: Staff, rt: Rt):
+    consult = await consult_service.current_offer(rt, actor=principal)
+    if consult is None:
+        return Response(status_code=204)
+    return consult_out(consult)
+
+
+@router.post("/consultations/{consult_id}/accept", summary="Take a consult (doctor); 409 if taken")
+async def accept_consult(consult_id: Id, principal: Staff, rt: Rt):
+    return consult_out(
+        await consult_service.accept_consult(rt, actor=principal, consult_id=consult_id)
+    )
+
+
+@router.post(
+    "/consultations/{consult_id}/prescription",
+    status_code=201,
+    summary="Issue the e-prescription, checked against TPG 2020 (422 per refused item)",
+)
+async def prescribe(consult_id: Id, body: PrescriptionCreate, principal: Staff, rt: Rt):
+    data = consult_service.PrescriptionIn(
+        mode=body.mode,
+        items=[prescribing.RxItemIn(**item.model_dump()) for item in body.items],
+        diagnosis=body.diagnosis,
+        findings=body.findings,
+        investigations=body.investigations,
+        advice=body.advice,
+        follow_up_on=body.follow_up_on,
+        referral=body.referral,
+        admission=consult_service.AdmissionIn(**body.admission.model_dump())
+        if body.admission
+        else None,
+    )
+    rx = await consult_service.prescribe(rt, actor=principal, consult_id=consult_id, data=data)
+    return {
+        "id": rx.id,
+        "consultation_id": consult_id,
+        "verification_code": rx.verification_code,
+        "items": rx.items,
+        "pdf": f"/api/v1/consultations/{consult_id}/prescription.pdf",
+        "verify_url": documents.verify_url(rt, rx.verification_code),
+        "referral": rx.document.get("referral"),
+    }
+
+
+@router.post("/consultations/{consult_id}/complete", summary="End the consult (doctor)")
+async def complete_consult(
+    consult_id: Id, principal: Staff, rt: Rt, body: CompleteBody | None = None
+):
+    consult = await consult_service.complete_consult(
+        rt, actor=principal, consult_id=consult_id, mode=body.mode if body else None
+    )
+    return consult_out(consult)
+
+
+@router.get(
+    "/consultations/{consult_id}/prescription.pdf",
+    summary="The prescription as a PDF in Bengali and English",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+async def prescription_pdf(consult_id: Id, principal: Staff, rt: Rt):
+    pdf, code = await documents.prescription_pdf(rt, actor=principal, consult_id=consult_id)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'inline; filename="prescription-{code}.pdf"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@router.get("/telemedicine/stats", summary="Per hub or pool for one day: requests, waits, no-shows")
+async def daily_stats(
+    principal: Staff,
+    rt: Rt,
+    day: date | None = None,
+    by: Annotated[str, Query(pattern="^(hub|pool)$")] = "pool",
+):
+    day = day or stats.today()
+    rows = await stats.daily(rt, actor=principal, day=day, group=by)
+    return {"day": day.isoformat(), "by": by, "rows": [row.__dict__ for row in rows]}
+
+
+@router.get(
+    "/telemedicine/capacity",
+    summary="Each pool now: load, doctors online vs needed, the capacity alarm",
+)
+async def live_capacity(principal: Staff, rt: Rt):
+    rows = await stats.live_capacity(rt, actor=principal)
+    return {"pools": [row.__dict__ for row in rows]}
+
+
+def _attachment_out(row) -> dict:
+    return {
+        "id": row.id,
+        "filename": row.filename,
+        "content_type": row.content_type,
+        "size_bytes": row.size_bytes,
+        "url": f"/api/v1/consultations/{row.consultation_id}/attachments/{row.id}",
+    }
+
+
+@router.post(
+    "/consultations/{consult_id}/attachments",
+    status_code=201,
+    summary="Attach a photo (JPEG/PNG/WebP) or PDF to an open consult (CHO; 5 MB, 10 files)",
+)
+async def attach(consult_id: Id, file: UploadFile, principal: Staff, rt: Rt):
+    # Read one byte past the limit: enough to refuse, never the whole of a huge upload.
+    data = await file.read(rt.settings.attachment_max_bytes + 1)
+    row = await attachments.attach(
+        rt, actor=principal, consult_id=consult_id, filename=file.filename or "", data=data
+    )
+    return _attachment_out(row)
+
+
+@router.get("/consultations/{consult_id}/attachments", summary="A consult's attachments")
+async def list_attachments(consult_id: Id, principal: Staff, rt: Rt):
+    rows = await attachments.list_attachments(rt, actor=principal, consult_id=consult_id)
+    return {"attachments": [_attachment_out(r) for r in rows]}
+
+
+@router.get(
+    "/consultations/{consult_id}/attachments/{attachment_id}",
+    summary="One attachment's bytes (audited)",
+    response_class=Response,
+)
+async def read_attachment(consult_id: Id, attachment_id: Id, principal: Staff, rt: Rt):
+    row, data = await attachments.read_attachment(
+        rt, actor=principal, consult_id=consult_id, attachment_id=attachment_id
+    )
+    # PDFs download rather than open inline; nosniff keeps browsers to the type we checked.
+    disposition = "attachment" if row.content_type == "application/pdf" else "inline"
+    return Response(
+        data,
+        media_type=row.content_type,
+        headers={
+            "Content-Disposition": f'{disposition}; filename="attachment-{row.id}"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@router.post(
+    "/consultations/{consult_id}/dispensing",
+    status_code=201,
+    summary="Record what the spoke handed over, per prescription line (CHO)",
+)
+async def record_dispensing(consult_id: Id, body: DispensingCreate, principal: Staff, rt: Rt):
+    rows = await consult_service.record_dispensing(
+        rt,
+        actor=principal,
+        consult_id=consult_id,
+        items=[consult_service.DispensedIn(**i.model_dump()) for i in body.items],
+    )
+    return {
+        "dispensed": [{"index": r.item_index, "quantity": r.quantity, "note": r.note} for r in rows]
+    }
+
+
+@router.get("/formulary", summary="Search the formulary (generic or Bengali name), with TPG list")
+async def search_formulary(principal: Staff, q: Annotated[str, Query(min_length=1, max_length=60)]):
+    from seba.telemedicine.formulary import display_name, load_formulary
+
+    return {
+        "drugs": [
+            {
+                "generic": d.generic,
+                "display": display_name(d),
+                "name_bn": d.name_bn,
+                "tpg_list": d.tpg_list,
+                "forms": list(d.forms),
+                "strengths": list(d.strengths),
+            }
+            for d in load_formulary().search(q)
+        ]
+    }
+
+
+def _shifts(shifts) -> dict:
+    return {
+        "shifts": [
+            {
+                "weekday": s.weekday,
+                "starts_at": s.starts_at,
+                "ends_at": s.ends_at,
+                "hub": s.hub_code,
+            }
+            for s in shifts
+        ]
+    }
+
+
+@router.get("/doctors/{doctor_id}/roster", summary="A doctor's weekly shifts")
+async def get_roster(doctor_id: Id, principal: Staff, rt: Rt):
+    return _shifts(await doctors.roster(rt, actor=principal, doctor_id=doctor_id))
+
+
+@router.put("/doctors/{doctor_id}/roster", summary="Replace a doctor's weekly shifts")
+async def put_roster(doctor_id: Id, body: RosterBody, principal: Staff, rt: Rt):
+    shifts = [doctors.ShiftIn(s.weekday, s.starts_at, s.ends_at, s.hub) for s in body.shifts]
+    await doctors.set_roster(rt, actor=principal, doctor_id=doctor_id, shifts=shifts)
+    return _shifts(await doctors.roster(rt, actor=principal, doctor_id=doctor_id))

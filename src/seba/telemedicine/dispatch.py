@@ -1,0 +1,315 @@
+"""Between the database and the routing engine: load candidates, let ``routing`` choose,
+write the offer with conditional updates.
+
+The engine decides (pure, property-tested); this module only narrows candidates in SQL the way
+the engine would (specialty, language, pool reach) and then makes the choice stick under races:
+an offer is two conditional UPDATEs (the consult must still be queued, the doctor still online
+and free) in the caller's transaction, and UNIQUE(doctor_presence.consult_id) forbids one
+consult held by two doctors whatever happens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from seba.core.runtime import Runtime
+from seba.places.models import Pool
+from seba.telemedicine import routing
+from seba.telemedicine.models import PRIORITIES, Consultation, Doctor, DoctorPresence, DoctorSkill
+
+# How many candidates SQL hands to the engine per decision: the engine's choice is among the
+# longest-idle few; more would only cost time.
+CANDIDATES = 32
+WAITING_WINDOW = 200
+
+
+def policy_for(rt: Runtime) -> routing.RoutingPolicy:
+    s = rt.settings
+    return routing.RoutingPolicy(
+        neighbour_after_s=s.overflow_neighbour_after_s,
+        state_after_s=s.overflow_state_after_s,
+        follow_up_hold_s=s.follow_up_hold_s,
+        offer_timeout_s=s.offer_timeout_s,
+        join_timeout_s=s.join_timeout_s,
+    )
+
+
+def ts(value: datetime) -> float:
+    return value.timestamp()
+
+
+async def pool_neighbours(session: AsyncSession) -> dict[str, frozenset[str]]:
+    rows = await session.execute(select(Pool.code, Pool.neighbours))
+    return {code: frozenset(n or ()) for code, n in rows}
+
+
+def waiting_consult(c, neighbours: dict[str, frozenset[str]]) -> routing.WaitingConsult:
+    return routing.WaitingConsult(
+        id=c.id,
+        priority=c.priority,
+        queued_at=ts(c.queued_at),
+        specialty=c.specialty,
+        language=c.language,
+        pool=c.pool_code,
+        neighbour_pools=neighbours.get(c.pool_code, frozenset()),
+        preferred_doctor_id=c.preferred_doctor_id,
+        declined_by=frozenset(c.declined_by or ()),
+    )
+
+
+async def doctor_skills(
+    session: AsyncSession, doctor_ids: list[int]
+) -> dict[int, routing.DoctorSkills]:
+    """The engine's view of doctors, from the routing index (one query)."""
+    if not doctor_ids:
+        return {}
+    rows = await session.execute(
+        select(
+            DoctorSkill.doctor_id,
+            DoctorSkill.specialty,
+            DoctorSkill.language,
+            DoctorSkill.pool_code,
+        ).where(DoctorSkill.doctor_id.in_(doctor_ids))
+    )
+    acc: dict[int, tuple[set, set, set]] = {}
+    for d, sp, lang, pool in rows:
+        s = acc.setdefault(d, (set(), set(), set()))
+        s[0].add(sp)
+        s[1].add(lang)
+        s[2].add(pool)
+    return {
+        d: routing.DoctorSkills(
+            id=d, specialties=frozenset(a), languages=frozenset(b), pools=frozenset(c)
+        )
+        for d, (a, b, c) in acc.items()
+    }
+
+
+@dataclass(frozen=True)
+class Offer:
+    consult_id: int
+    doctor_id: int
+
+
+async def offer(
+    session: AsyncSession, *, consult_id: int, doctor_id: int, now: datetime, timeout_s: float
+) -> bool:
+    """Offer a queued consult to a free online doctor; False if either moved meanwhile.
+
+    The consult row is claimed first: its conditional UPDATE row-locks it, so a concurrent
+    claimant waits and then finds it no longer queued, instead of colliding on the doctor's
+    UNIQUE(consult_id) later.
+    """
+    moved = await session.execute(
+        update(Consultation)
+        .where(Consultation.id == consult_id, Consultation.status == "queued")
+        .values(
+            status="offered",
+            doctor_id=doctor_id,
+            offered_at=now,
+            offer_expires_at=now + timedelta(seconds=timeout_s),
+            updated_at=now,
+        )
+    )
+    if moved.rowcount != 1:
+        return False
+    taken = await session.execute(
+        update(DoctorPresence)
+        .where(
+            DoctorPresence.doctor_id == doctor_id,
+            DoctorPresence.status == "online",
+            DoctorPresence.consult_id.is_(None),
+        )
+        .values(status="busy", consult_id=consult_id, updated_at=now)
+    )
+    if taken.rowcount != 1:
+        # The doctor is no longer free: the consult goes back exactly as it was.
+        await session.execute(
+            update(Consultation)
+            .where(Consultation.id == consult_id, Consultation.doctor_id == doctor_id)
+            .values(status="queued", doctor_id=None, offered_at=None, offer_expires_at=None)
+        )
+        return False
+    return True
+
+
+async def idle_candidates(
+    session: AsyncSession, consult: routing.WaitingConsult, now: float, policy
+) -> list[routing.IdleDoctor]:
+    """The longest-idle online doctors who could take this consult now (SQL prefilter)."""
+    reach = routing.reach(consult, now, policy)
+    skill = select(DoctorSkill.doctor_id).where(
+        DoctorSkill.specialty == consult.specialty, DoctorSkill.language == consult.language
+    )
+    if reach is not None:
+        skill = skill.where(DoctorSkill.pool_code.in_(sorted(reach)))
+    query = (
+        select(DoctorPresence.doctor_id, DoctorPresence.idle_since)
+        .where(
+            DoctorPresence.status == "online",
+            DoctorPresence.consult_id.is_(None),
+            DoctorPresence.doctor_id.in_(skill),
+        )
+        .order_by(DoctorPresence.idle_since, DoctorPresence.doctor_id)
+        .limit(CANDIDATES)
+    )
+    rows = (await session.execute(query)).all()
+    ids = [d for d, _ in rows]
+    if consult.preferred_doctor_id is not None and consult.preferred_doctor_id not in ids:
+        pref = await session.execute(
+            select(DoctorPresence.doctor_id, DoctorPresence.idle_since).where(
+                DoctorPresence.doctor_id == consult.preferred_doctor_id,
+                DoctorPresence.status == "online",
+                DoctorPresence.consult_id.is_(None),
+            )
+        )
+        rows += pref.all()
+    skills = await doctor_skills(session, [d for d, _ in rows])
+    return [
+        routing.IdleDoctor(doctor=skills[d], idle_since=ts(idle or _EPOCH))
+        for d, idle in rows
+        if d in skills
+    ]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+async def online_ids(session: AsyncSession, doctor_ids: list[int]) -> frozenset[int]:
+    if not doctor_ids:
+        return frozenset()
+    rows = await session.scalars(
+        select(DoctorPresence.doctor_id).where(
+            DoctorPresence.doctor_id.in_(doctor_ids),
+            DoctorPresence.status.in_(("online", "busy")),
+        )
+    )
+    return frozenset(rows)
+
+
+async def route_new_consult(
+    session: AsyncSession, rt: Runtime, consult: Consultation, now: datetime
+) -> int | None:
+    """Right after a consult is queued: offer it to the engine's choice of idle doctor."""
+    policy = policy_for(rt)
+    neighbours = await pool_neighbours(session)
+    wc = waiting_consult(consult, neighbours)
+    idle = await idle_candidates(session, wc, ts(now), policy)
+    online = await online_ids(session, [wc.preferred_doctor_id] if wc.preferred_doctor_id else [])
+    for _ in range(3):
+        doctor_id = routing.pick_doctor(wc, idle, ts(now), policy, online)
+        if doctor_id is None:
+            return None
+        if await offer(
+            session,
+            consult_id=consult.id,
+            doctor_id=doctor_id,
+            now=now,
+            timeout_s=policy.offer_timeout_s,
+        ):
+            return doctor_id
+        idle = [i for i in idle if i.doctor.id != doctor_id]
+    return None
+
+
+async def route_for_doctor(
+    session: AsyncSession, rt: Runtime, doctor: Doctor, now: datetime
+) -> int | None:
+    """A free doctor asks for work: the engine picks the consult; it may go to a doctor who has
+    waited longer (longest idle first), in which case this doctor gets nothing this time.
+
+    Returns the consult id offered to *this* doctor, if any.
+    """
+    policy = policy_for(rt)
+    skills = (await doctor_skills(session, [doctor.id])).get(doctor.id)
+    if skills is None:
+        return None
+    presence = await session.get(DoctorPresence, doctor.id)
+    if presence is None or presence.status != "online" or presence.consult_id is not None:
+        return None
+    me = routing.IdleDoctor(doctor=skills, idle_since=ts(presence.idle_since or now))
+    rows = (
+        await session.scalars(
+            select(Consultation)
+            .where(
+                Consultation.status == "queued",
+                Consultation.specialty.in_(sorted(skills.specialties)),
+                Consultation.language.in_(sorted(skills.languages)),
+            )
+            .order_by(Consultation.priority_rank, Consultation.queued_at, Consultation.id)
+            .limit(WAITING_WINDOW)
+        )
+    ).all()
+    if not rows:
+        return None
+    neighbours = await pool_neighbours(session)
+    waiting = [waiting_consult(c, neighbours) for c in rows]
+    preferred = [w.preferred_doctor_id for w in waiting if w.preferred_doctor_id]
+    online = await online_ids(session, preferred)
+    consult_id = routing.pick_consult(me, waiting, ts(now), policy, online)
+    if consult_id is None:
+        return None
+    wc = next(w for w in waiting if w.id == consult_id)
+    idle = await idle_candidates(session, wc, ts(now), policy)
+    if all(i.doctor.id != doctor.id for i in idle):
+        idle.append(me)
+    chosen = routing.pick_doctor(wc, idle, ts(now), policy, online)
+    if chosen is None:
+        return None
+    ok = await offer(
+        session, consult_id=consult_id, doctor_id=chosen, now=now, timeout_s=policy.offer_timeout_s
+    )
+    return consult_id if ok and chosen == doctor.id else None
+
+
+async def sweep_assign(session: AsyncSession, rt: Runtime, now: datetime) -> int:
+    """Batch assignment over the whole queue (overflow thresholds crossed, offers lapsed)."""
+    policy = policy_for(rt)
+    rows = (
+        await session.scalars(
+            select(Consultation)
+            .where(Consultation.status == "queued")
+            .order_by(Consultation.priority_rank, Consultation.queued_at, Consultation.id)
+            .limit(2000)
+        )
+    ).all()
+    if not rows:
+        return 0
+    idle_rows = (
+        await session.execute(
+            select(DoctorPresence.doctor_id, DoctorPresence.idle_since).where(
+                DoctorPresence.status == "online", DoctorPresence.consult_id.is_(None)
+            )
+        )
+    ).all()
+    if not idle_rows:
+        return 0
+    skills = await doctor_skills(session, [d for d, _ in idle_rows])
+    idle = [
+        routing.IdleDoctor(doctor=skills[d], idle_since=ts(t or _EPOCH))
+        for d, t in idle_rows
+        if d in skills
+    ]
+    neighbours = await pool_neighbours(session)
+    waiting = [waiting_consult(c, neighbours) for c in rows]
+    preferred = [w.preferred_doctor_id for w in waiting if w.preferred_doctor_id]
+    online = await online_ids(session, preferred)
+    made = 0
+    for consult_id, doctor_id in routing.assign(waiting, idle, ts(now), policy, online):
+        if await offer(
+            session,
+            consult_id=consult_id,
+            doctor_id=doctor_id,
+            now=now,
+            timeout_s=policy.offer_timeout_s,
+        ):
+            made += 1
+    return made
+
+
+def priority_rank(priority: str) -> int:
+    return PRIORITIES.index(priority)

@@ -1,0 +1,392 @@
+"""The hub doctor's console: presence, the consult offered or held, the patient's history, the
+e-prescription (checked against TPG 2020 by the service) and completing the consult.
+
+The console page is also the doctor's heartbeat: loading it, or the script polling
+``state.json`` every 3 s, calls ``service.current_offer``, which keeps the doctor online and
+assigns the next patient within one poll. Without JavaScript a ``<noscript>`` meta refresh does
+the same while the doctor waits, and never while a prescription is being written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from seba.beds.census_pages import BED_TYPE_LABELS
+from seba.core.access import Principal
+from seba.core.errors import Conflict, PermissionDenied, ValidationFailed
+from seba.core.http import get_runtime, request_language
+from seba.core.i18n import gettext
+from seba.core.runtime import Runtime
+from seba.patients.schemas import today_in_india
+from seba.referrals.models import BED_NEEDS, CONDITIONS
+from seba.referrals.pages import CONDITION_LABELS
+from seba.telemedicine import formulary as formulary_data
+from seba.telemedicine import prescribing, queries
+from seba.telemedicine import service as consult_service
+from seba.telemedicine.cho_pages import BASE, DOCTOR_HOME
+from seba.telemedicine.models import CONSULT_MODES
+from seba.telemedicine.page_text import (
+    DOCTOR_STATUS_LABELS,
+    LANGUAGE_NAMES,
+    MODE_LABELS,
+    PRESENCE_LABELS,
+    PRIORITY_LABELS,
+    SEX_LABELS,
+    SPECIALTY_LABELS,
+    TPG_LIST_LABELS,
+    latin_digits,
+    vital_rows,
+)
+from seba.telemedicine.vitals import FLAG_MESSAGES
+from seba.web.session import (
+    StaffRoute,
+    form_text,
+    permitted,
+    render_staff,
+    say,
+    staff_form,
+)
+
+router = APIRouter(include_in_schema=False, route_class=StaffRoute)
+
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Doctor = Annotated[Principal, Depends(permitted("consult.practice"))]
+Rt = Annotated[Runtime, Depends(get_runtime)]
+Form = Annotated[FormData, Depends(staff_form)]
+
+ROWS_SHOWN = 4  # medicine rows shown at first; the script reveals more, up to MAX_ITEMS
+ROW_FIELDS = ("drug", "strength", "form", "dose", "frequency", "days")
+MAX_DIAGNOSIS = 500
+MAX_FINDINGS = 2000
+MAX_ADVICE = 2000
+MAX_REFERRAL = 300
+MAX_INVESTIGATIONS = 20
+MAX_ADMIT_NOTES = 300
+SEARCH_LIMIT = 15
+HELD = ("accepted", "in_progress")
+
+Message = tuple[str, dict[str, Any]]
+
+
+@dataclass
+class RxForm:
+    """A posted prescription: what was typed, per-row and per-field problems (English msgids
+    with parameters), and, when all is well, the service's input."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    rows: list[dict[str, str]] = field(default_factory=list)
+    row_errors: dict[int, Message] = field(default_factory=dict)
+    errors: dict[str, Message] = field(default_factory=dict)
+    problems: list[Message] = field(default_factory=list)
+    data: consult_service.PrescriptionIn | None = None
+    # Position in ``data.items`` -> the form row it came from (blank rows are skipped).
+    row_of_item: list[int] = field(default_factory=list)
+    # The service's refusal, already in the reader's language: per row, and for the consult.
+    refused: dict[int, str] = field(default_factory=dict)
+    refused_problems: list[str] = field(default_factory=list)
+
+
+def _blank_rows(n: int) -> list[dict[str, str]]:
+    return [dict.fromkeys(ROW_FIELDS, "") for _ in range(n)]
+
+
+def parse_rx_form(form: FormData) -> RxForm:
+    """Read the prescription form: the medicine rows (blank ones skipped), the consult's
+    findings, and the mode. Only the shape is checked here; the TPG rules are the service's."""
+    posted = RxForm()
+    for name in ("mode", "diagnosis", "findings", "investigations", "advice", "follow_up_on"):
+        posted.values[name] = form_text(form, name).strip()
+    posted.values["referral"] = form_text(form, "referral").strip()
+    v = posted.values
+    if v["mode"] not in CONSULT_MODES:
+        posted.errors["mode"] = ("Choose how the consult was held.", {})
+    for name, limit in (
+        ("diagnosis", MAX_DIAGNOSIS),
+        ("findings", MAX_FINDINGS),
+        ("advice", MAX_ADVICE),
+        ("referral", MAX_REFERRAL),
+    ):
+        if len(v[name]) > limit or "\x00" in v[name]:
+            posted.errors[name] = ("At most {max} characters.", {"max": limit})
+    investigations = [line.strip() for line in v["investigations"].splitlines() if line.strip()]
+    if len(investigations) > MAX_INVESTIGATIONS or any(len(i) > 200 for i in investigations):
+        posted.errors["investigations"] = (
+            "At most {n} tests, one a line, each under 200 characters.",
+            {"n": MAX_INVESTIGATIONS},
+        )
+    follow_up = None
+    if v["follow_up_on"]:
+        try:
+            follow_up = date.fromisoformat(latin_digits(v["follow_up_on"]))
+        except ValueError:
+            posted.errors["follow_up_on"] = ("Enter the date as day, month and year.", {})
+        else:
+            if follow_up < today_in_india():
+                posted.errors["follow_up_on"] = ("The follow-up date must be today or later.", {})
+    admission = None
+    if form_text(form, "admit") == "yes":
+        v["admit"] = "yes"
+        for name in ("need", "condition", "admit_notes"):
+            v[name] = form_text(form, name).strip()
+        if v["need"] not in BED_NEEDS:
+            posted.errors["need"] = ("Choose the kind of bed the patient needs.", {})
+        if v["condition"] not in CONDITIONS:
+            posted.errors["condition"] = ("Choose how ill the patient is.", {})
+        if len(v["admit_notes"]) > MAX_ADMIT_NOTES:
+            posted.errors["admit_notes"] = ("At most {max} characters.", {"max": MAX_ADMIT_NOTES})
+        admission = consult_service.AdmissionIn(
+            need=v["need"], condition=v["condition"], notes=v["admit_notes"]
+        )
+    items: list[prescribing.RxItemIn] = []
+    for index in range(prescribing.MAX_ITEMS):
+        row = {name: form_text(form, f"{name}-{index}").strip() for name in ROW_FIELDS}
+        posted.rows.append(row)
+        if not any(row.values()):
+            continue
+        days = latin_digits(row["days"])
+        if not (days.isascii() and days.isdigit() and len(days) <= 3):
+            posted.row_errors[index] = (
+                "Days: enter a whole number from 1 to {max}.",
+                {"max": prescribing.MAX_DURATION_DAYS},
+            )
+            continue
+        items.append(
+            prescribing.RxItemIn(
+                drug=row["drug"][:80],
+                strength=row["strength"][:40],
+                form=row["form"][:30],
+                dose=row["dose"][:80],
+                frequency=row["frequency"][:80],
+                duration_days=int(days),
+            )
+        )
+        posted.row_of_item.append(index)
+    # Trim trailing blank rows, but keep at least the first few on the page.
+    while len(posted.rows) > ROWS_SHOWN and not any(posted.rows[-1].values()):
+        posted.rows.pop()
+    if not items and not posted.row_errors:
+        posted.problems.append(("Add at least one medicine to the prescription.", {}))
+    if posted.errors or posted.row_errors or posted.problems:
+        return posted
+    posted.data = consult_service.PrescriptionIn(
+        mode=v["mode"],
+        items=items,
+        diagnosis=v["diagnosis"],
+        findings=v["findings"],
+        investigations=investigations,
+        advice=v["advice"],
+        follow_up_on=follow_up,
+        referral=v["referral"] or None,
+        admission=admission,
+    )
+    return posted
+
+
+def drug_choice(drug: formulary_data.Drug) -> dict[str, Any]:
+    return {
+        "generic": drug.generic,
+        "name_bn": drug.name_bn,
+        "tpg_list": drug.tpg_list,
+        "forms": list(drug.forms),
+        "strengths": list(drug.strengths),
+    }
+
+
+def _row_drugs(rows: list[dict[str, str]]) -> list[dict[str, Any] | None]:
+    """For each row, the formulary drug typed in it (badge and strength choices)."""
+    book = formulary_data.load_formulary()
+    found = []
+    for row in rows:
+        drug = book.get(row["drug"]) if row["drug"] else None
+        found.append(drug_choice(drug) if drug else None)
+    return found
+
+
+async def _console(
+    request: Request,
+    rt: Runtime,
+    principal: Principal,
+    *,
+    status_code: int = 200,
+    message: Message | None = None,
+    rx: RxForm | None = None,
+) -> Response:
+    # The offer poll first: it is the heartbeat, and it may assign the next patient now.
+    consult = await consult_service.current_offer(rt, actor=principal)
+    presence = await queries.doctor_presence(rt, actor=principal)
+    view = history = None
+    if consult is not None:
+        view = await queries.consult_view(rt, actor=principal, consult_id=consult.id)
+        if consult.status in HELD:
+            history = await queries.patient_history(rt, actor=principal, consult_id=consult.id)
+    rx = rx or RxForm(values={"mode": "video"}, rows=_blank_rows(ROWS_SHOWN))
+    book = formulary_data.load_formulary()
+    row_errors = {i: say(request, t, **p) for i, (t, p) in rx.row_errors.items()}
+    row_errors.update(rx.refused)
+    return render_staff(
+        request,
+        "telemedicine/doctor.html",
+        status_code,
+        presence=presence,
+        consult=consult,
+        view=view,
+        history=history,
+        vitals=vital_rows(view.vitals) if view else [],
+        flag_messages=FLAG_MESSAGES,
+        rx=rx,
+        rx_row_drugs=_row_drugs(rx.rows),
+        row_errors=row_errors,
+        rx_errors={k: say(request, t, **p) for k, (t, p) in rx.errors.items()},
+        rx_problems=[say(request, t, **p) for t, p in rx.problems] + rx.refused_problems,
+        max_items=prescribing.MAX_ITEMS,
+        drugs=book.drugs,
+        dosage_forms=formulary_data.FORMS,
+        message=say(request, message[0], **message[1]) if message else None,
+        notice=_notice(request),
+        status_labels=DOCTOR_STATUS_LABELS,
+        presence_labels=PRESENCE_LABELS,
+        priority_labels=PRIORITY_LABELS,
+        specialty_labels=SPECIALTY_LABELS,
+        sex_labels=SEX_LABELS,
+        language_names=LANGUAGE_NAMES,
+        mode_labels=MODE_LABELS,
+        modes=CONSULT_MODES,
+        tpg_labels=TPG_LIST_LABELS,
+        waiting=presence.status == "online" and consult is None,
+        need_options=[(n, say(request, BED_TYPE_LABELS[n])) for n in BED_NEEDS],
+        condition_options=[(c, say(request, CONDITION_LABELS[c])) for c in CONDITIONS],
+    )
+
+
+NOTICES = {
+    "accepted": "You have the consult. The health centre has been told to join.",
+    "prescribed": "Prescription issued. Complete the consult when you have finished.",
+    "completed": "Consult completed. You are ready for the next patient.",
+}
+
+
+def _notice(request: Request) -> str | None:
+    key = request.query_params.get("done")
+    return say(request, NOTICES[key]) if key in NOTICES else None
+
+
+@router.get(DOCTOR_HOME)
+async def doctor_console(request: Request, principal: Doctor, rt: Rt):
+    return await _console(request, rt, principal)
+
+
+@router.get(DOCTOR_HOME + "/state.json")
+async def doctor_state(request: Request, principal: Doctor, rt: Rt):
+    """The console's poll (and heartbeat): what the doctor holds now, no patient data."""
+    consult = await consult_service.current_offer(rt, actor=principal)
+    presence = await queries.doctor_presence(rt, actor=principal)
+    body: dict[str, Any] = {
+        "presence": presence.status,
+        "consult_id": consult.id if consult else None,
+        "consult_status": consult.status if consult else None,
+        "status_text": say(request, DOCTOR_STATUS_LABELS[consult.status]) if consult else None,
+    }
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+@router.post(DOCTOR_HOME + "/presence")
+async def set_presence(request: Request, principal: Doctor, form: Form, rt: Rt):
+    try:
+        await consult_service.set_presence(rt, actor=principal, status=form_text(form, "status"))
+    except (Conflict, ValidationFailed) as exc:
+        return await _console(
+            request, rt, principal, status_code=exc.status_code, message=(exc.message, exc.params)
+        )
+    return RedirectResponse(DOCTOR_HOME, status_code=303)
+
+
+@router.post(BASE + "/consults/{consult_id}/accept")
+async def accept_consult(request: Request, consult_id: Id, principal: Doctor, form: Form, rt: Rt):
+    try:
+        await consult_service.accept_consult(rt, actor=principal, consult_id=consult_id)
+    except (Conflict, PermissionDenied) as exc:
+        if exc.code == "forbidden":
+            raise
+        return await _console(
+            request, rt, principal, status_code=exc.status_code, message=(exc.message, exc.params)
+        )
+    return RedirectResponse(DOCTOR_HOME + "?done=accepted", status_code=303)
+
+
+def note_refusal(exc: ValidationFailed, posted: RxForm, lang: str) -> None:
+    """Put a ``prescription_not_allowed`` refusal into the form as the page shows it: each
+    refused item's reason beside its own row, the consult's problems above the form, in the
+    reader's language (the details carry each reason's msgid and parameters)."""
+    details = exc.details if isinstance(exc.details, dict) else {}
+    for item in details.get("items", []):
+        index = item.get("index")
+        if not isinstance(index, int) or not 0 <= index < len(posted.row_of_item):
+            continue
+        msgid = item.get("msgid") or item.get("reason") or ""
+        posted.refused[posted.row_of_item[index]] = gettext(
+            lang, msgid, **(item.get("params") or {})
+        )
+    for problem in details.get("problems", []):
+        msgid = problem.get("msgid") or problem.get("reason") or ""
+        posted.refused_problems.append(gettext(lang, msgid, **(problem.get("params") or {})))
+
+
+@router.post(BASE + "/consults/{consult_id}/prescription")
+async def prescribe(request: Request, consult_id: Id, principal: Doctor, form: Form, rt: Rt):
+    posted = parse_rx_form(form)
+    if posted.data is None:
+        return await _console(
+            request,
+            rt,
+            principal,
+            status_code=422,
+            rx=posted,
+            message=("The prescription was not issued. See the marked rows below.", {}),
+        )
+    try:
+        await consult_service.prescribe(
+            rt, actor=principal, consult_id=consult_id, data=posted.data
+        )
+    except ValidationFailed as exc:
+        if exc.code == "prescription_not_allowed":
+            note_refusal(exc, posted, request_language(request))
+        return await _console(
+            request, rt, principal, status_code=422, rx=posted, message=(exc.message, exc.params)
+        )
+    except Conflict as exc:
+        return await _console(
+            request, rt, principal, status_code=409, message=(exc.message, exc.params)
+        )
+    return RedirectResponse(DOCTOR_HOME + "?done=prescribed", status_code=303)
+
+
+@router.post(BASE + "/consults/{consult_id}/complete")
+async def complete_consult(request: Request, consult_id: Id, principal: Doctor, form: Form, rt: Rt):
+    mode = form_text(form, "mode")
+    try:
+        await consult_service.complete_consult(
+            rt, actor=principal, consult_id=consult_id, mode=mode if mode in CONSULT_MODES else None
+        )
+    except Conflict as exc:
+        return await _console(
+            request, rt, principal, status_code=409, message=(exc.message, exc.params)
+        )
+    return RedirectResponse(DOCTOR_HOME + "?done=completed", status_code=303)
+
+
+@router.get(BASE + "/formulary.json")
+async def formulary_search(
+    principal: Doctor, q: Annotated[str, Query(max_length=80)] = ""
+) -> JSONResponse:
+    """Medicines whose generic, other or Bengali name matches ``q``, with their TPG list."""
+    found = formulary_data.load_formulary().search(q, limit=SEARCH_LIMIT)
+    return JSONResponse(
+        {"drugs": [drug_choice(d) for d in found]},
+        headers={"Cache-Control": "private, max-age=3600"},
+    )

@@ -1,0 +1,1 @@
+"""Tests for teleconsultation: network, queue, consults, prescriptions."""
