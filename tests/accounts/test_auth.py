@@ -361,3 +361,32 @@ async def test_service_refuses_odd_usernames(rt, username):
             rt, actor=SYSTEM, username=username, password="long-enough-pw", role="viewer"
         )
     assert "username" in caught.value.details
+
+
+async def test_a_token_carries_the_district_of_every_kind_of_scope(rt, client):
+    """The one-statement token check finds the district of a district, facility, spoke or hub
+    scope (what district-scoped access rules read), and none for the state."""
+    from seba.accounts.service import principal_for_token
+    from seba.telemedicine.models import Doctor
+
+    codes = await factories.network(rt)  # Kolkata hub and spoke, Darjeeling hub and spoke
+    fac = await factories.facility(rt, district_code="howrah")
+    users = {
+        "state": (await factories.user(rt, "state_admin")).username,
+        "district": (await factories.user(rt, "district_admin", "district:nadia")).username,
+        "facility": (await factories.user(rt, "hospital_staff", f"facility:{fac.code}")).username,
+        "spoke": (await factories.cho(rt, codes["hills_spoke"])).username,
+    }
+    doc = await factories.doctor(rt, codes["kolkata_hub"])
+    async with rt.db.read() as s:
+        users["hub"] = (await s.get(StaffUser, (await s.get(Doctor, doc.id)).user_id)).username
+    expected = {
+        "state": None,
+        "district": "nadia",
+        "facility": "howrah",
+        "spoke": "darjeeling",
+        "hub": "kolkata",
+    }
+    for kind, username in users.items():
+        principal = await principal_for_token(rt, await factories.token(client, username))
+        assert (principal.scope_kind, principal.scope_district) == (kind, expected[kind])

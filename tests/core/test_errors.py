@@ -101,6 +101,40 @@ async def test_unhandled_exception_is_a_500_without_the_traceback(rt, settings):
     assert "Traceback" not in r.text and "RuntimeError" not in r.text
 
 
+async def test_a_lost_database_race_is_a_503_try_again_not_a_500(rt, settings):
+    """A deadlock victim (PostgreSQL) or a busy database (SQLite) rolled back whole: the answer
+    says try again, with Retry-After, in the user's language."""
+    from sqlalchemy import text
+
+    from seba.core.db import transactional
+
+    app = create_app(settings, runtime=rt)
+
+    @app.post("/test-only/lose-a-race")
+    async def lose_a_race():
+        async with transactional(rt.db) as session:
+            if rt.db.is_postgresql:
+                # The database itself raises the deadlock error, as its detector would.
+                await session.execute(
+                    text("DO $$ BEGIN RAISE EXCEPTION 'deadlock' USING ERRCODE = '40P01'; END $$")
+                )
+            else:
+                import sqlite3
+
+                from sqlalchemy.exc import OperationalError
+
+                raise OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        bn = await c.post("/test-only/lose-a-race")
+        en = await c.post("/test-only/lose-a-race?lang=en")
+    assert_error_shape(bn, 503, "try_again")
+    assert bn.headers["retry-after"] == "1"
+    assert en.json()["error"]["message"] == "The system is busy. Please try again in a moment."
+    assert bn.json()["error"]["message"] != en.json()["error"]["message"]
+
+
 # --- every error message has a Bengali translation -----------------------------------------
 
 

@@ -150,6 +150,20 @@ def bad_text(exc: Exception) -> bool:
     return getattr(getattr(exc, "orig", None), "sqlstate", None) in _BAD_TEXT_SQLSTATES
 
 
+# A transaction that lost a race inside the database (deadlock victim, serialization failure,
+# lock wait cut off; SQLite's busy timeout) has rolled back whole: nothing was written and the
+# same request will most likely succeed a moment later. Lock order is designed so these do not
+# happen; this is the net, and it says "try again" rather than "we broke".
+_TRANSIENT_SQLSTATES = {"40P01", "40001", "55P03"}
+
+
+def transient_conflict(exc: Exception) -> bool:
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) in _TRANSIENT_SQLSTATES:
+        return True
+    return "database is locked" in str(orig or "")
+
+
 async def unhandled_error_handler(request: Request, exc: Exception) -> Response:
     if bad_text(exc):
         return _json(
@@ -160,8 +174,20 @@ async def unhandled_error_handler(request: Request, exc: Exception) -> Response:
                 "Text must not contain control characters such as NUL.",
             ),
         )
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
     lang = request_language(request)
+    if transient_conflict(exc):
+        log.warning(
+            "transient database conflict on %s %s: %s",
+            request.method,
+            request.url.path,
+            type(getattr(exc, "orig", exc)).__name__,
+        )
+        return _json(
+            503,
+            error_body(lang, "try_again", "The system is busy. Please try again in a moment."),
+            {"Retry-After": "1"},
+        )
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
     return _json(
         500,
         error_body(lang, "internal_error", "Something went wrong on our side. Please try again."),

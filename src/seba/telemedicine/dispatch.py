@@ -6,6 +6,12 @@ the engine would (specialty, language, pool reach) and then makes the choice sti
 an offer is two conditional UPDATEs (the consult must still be queued, the doctor still online
 and free) in the caller's transaction, and UNIQUE(doctor_presence.consult_id) forbids one
 consult held by two doctors whatever happens.
+
+Lock order, the rule that keeps PostgreSQL free of deadlocks here: a write transaction locks at
+most one consultation row and then at most one doctor_presence row, in that order (a CHO's new
+consult is invisible to others until commit, so raising may try a few doctors in turn). Choices
+are made in reads; a doctor's poll claims only for that doctor; the sweep makes each offer in a
+transaction of its own.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from seba.core.runtime import Runtime
 from seba.places.models import Pool
 from seba.telemedicine import routing
-from seba.telemedicine.models import PRIORITIES, Consultation, Doctor, DoctorPresence, DoctorSkill
+from seba.telemedicine.models import PRIORITIES, Consultation, DoctorPresence, DoctorSkill
 
 # How many candidates SQL hands to the engine per decision: the engine's choice is among the
 # longest-idle few; more would only cost time.
@@ -216,25 +222,23 @@ async def route_new_consult(
     return None
 
 
-async def route_for_doctor(
-    session: AsyncSession, rt: Runtime, doctor: Doctor, now: datetime
+async def pick_for_doctor(
+    session: AsyncSession, rt: Runtime, presence: DoctorPresence, now: datetime
 ) -> int | None:
-    """A free doctor asks for work: the engine picks the consult; it may go to a doctor who has
-    waited longer (longest idle first), in which case this doctor gets nothing this time.
-
-    Returns the consult id offered to *this* doctor, if any.
+    """A free doctor asks for work (a read): the consult the engine would offer to *this*
+    doctor now, or None. The engine may prefer a doctor who has waited longer (longest idle
+    first); that doctor gets it on their own poll or the sweep, and this one gets nothing yet.
     """
-    policy = policy_for(rt)
-    skills = (await doctor_skills(session, [doctor.id])).get(doctor.id)
-    if skills is None:
+    if presence.status != "online" or presence.consult_id is not None:
         return None
-    presence = await session.get(DoctorPresence, doctor.id)
-    if presence is None or presence.status != "online" or presence.consult_id is not None:
+    policy = policy_for(rt)
+    skills = (await doctor_skills(session, [presence.doctor_id])).get(presence.doctor_id)
+    if skills is None:
         return None
     me = routing.IdleDoctor(doctor=skills, idle_since=ts(presence.idle_since or now))
     rows = (
-        await session.scalars(
-            select(Consultation)
+        await session.execute(
+            select(*_WAITING_COLUMNS)
             .where(
                 Consultation.status == "queued",
                 Consultation.specialty.in_(sorted(skills.specialties)),
@@ -255,30 +259,39 @@ async def route_for_doctor(
         return None
     wc = next(w for w in waiting if w.id == consult_id)
     idle = await idle_candidates(session, wc, ts(now), policy)
-    if all(i.doctor.id != doctor.id for i in idle):
+    if all(i.doctor.id != presence.doctor_id for i in idle):
         idle.append(me)
     chosen = routing.pick_doctor(wc, idle, ts(now), policy, online)
-    if chosen is None:
-        return None
-    ok = await offer(
-        session, consult_id=consult_id, doctor_id=chosen, now=now, timeout_s=policy.offer_timeout_s
-    )
-    return consult_id if ok and chosen == doctor.id else None
+    return consult_id if chosen == presence.doctor_id else None
 
 
-async def sweep_assign(session: AsyncSession, rt: Runtime, now: datetime) -> int:
-    """Batch assignment over the whole queue (overflow thresholds crossed, offers lapsed)."""
+# What the engine needs of a waiting consult: plain columns, no ORM objects to build.
+_WAITING_COLUMNS = (
+    Consultation.id,
+    Consultation.priority,
+    Consultation.queued_at,
+    Consultation.specialty,
+    Consultation.language,
+    Consultation.pool_code,
+    Consultation.preferred_doctor_id,
+    Consultation.declined_by,
+)
+
+
+async def sweep_plan(session: AsyncSession, rt: Runtime, now: datetime) -> list[Offer]:
+    """Batch assignment over the whole queue (a read): which consult to offer to which idle
+    doctor now (overflow thresholds crossed, offers lapsed, doctors freed)."""
     policy = policy_for(rt)
     rows = (
-        await session.scalars(
-            select(Consultation)
+        await session.execute(
+            select(*_WAITING_COLUMNS)
             .where(Consultation.status == "queued")
             .order_by(Consultation.priority_rank, Consultation.queued_at, Consultation.id)
             .limit(2000)
         )
     ).all()
     if not rows:
-        return 0
+        return []
     idle_rows = (
         await session.execute(
             select(DoctorPresence.doctor_id, DoctorPresence.idle_since).where(
@@ -287,7 +300,7 @@ async def sweep_assign(session: AsyncSession, rt: Runtime, now: datetime) -> int
         )
     ).all()
     if not idle_rows:
-        return 0
+        return []
     skills = await doctor_skills(session, [d for d, _ in idle_rows])
     idle = [
         routing.IdleDoctor(doctor=skills[d], idle_since=ts(t or _EPOCH))
@@ -298,17 +311,7 @@ async def sweep_assign(session: AsyncSession, rt: Runtime, now: datetime) -> int
     waiting = [waiting_consult(c, neighbours) for c in rows]
     preferred = [w.preferred_doctor_id for w in waiting if w.preferred_doctor_id]
     online = await online_ids(session, preferred)
-    made = 0
-    for consult_id, doctor_id in routing.assign(waiting, idle, ts(now), policy, online):
-        if await offer(
-            session,
-            consult_id=consult_id,
-            doctor_id=doctor_id,
-            now=now,
-            timeout_s=policy.offer_timeout_s,
-        ):
-            made += 1
-    return made
+    return [Offer(c, d) for c, d in routing.assign(waiting, idle, ts(now), policy, online)]
 
 
 def priority_rank(priority: str) -> int:

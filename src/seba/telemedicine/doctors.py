@@ -249,18 +249,33 @@ async def set_roster(
 
 
 async def mark_silent_doctors_offline(session: AsyncSession, *, now: datetime, timeout_s: float):
-    """Doctors online but silent past the timeout go offline (busy ones keep their consult)."""
+    """Doctors online but silent past the timeout go offline (busy ones keep their consult).
+
+    The rows are locked in id order, skipping any a doctor's own request holds right now (that
+    doctor is not silent): two sweeps, or a sweep and a poll, never wait on each other.
+    """
     from datetime import timedelta
 
-    result = await session.execute(
-        update(DoctorPresence)
+    silent = (
+        select(DoctorPresence.doctor_id)
         .where(
             DoctorPresence.status.in_(("online", "away")),
+            DoctorPresence.consult_id.is_(None),
             DoctorPresence.last_heartbeat_at < now - timedelta(seconds=timeout_s),
         )
-        .values(status="offline", idle_since=None, updated_at=now)
+        .order_by(DoctorPresence.doctor_id)
+        .with_for_update(skip_locked=True)
     )
-    return result.rowcount or 0
+    ids = list(await session.scalars(silent))
+    if not ids:
+        return 0
+    await session.execute(
+        update(DoctorPresence)
+        .where(DoctorPresence.doctor_id.in_(ids), DoctorPresence.consult_id.is_(None))
+        .values(status="offline", idle_since=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return len(ids)
 
 
 async def roster(rt: Runtime, *, actor: Principal, doctor_id: int) -> list[ShiftIn]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seba.core import audit
@@ -271,6 +271,7 @@ async def set_presence(rt: Runtime, *, actor: Principal, status: str) -> DoctorP
 
     Going offline or away hands back an offer not yet accepted (without counting it as
     missed); a doctor in a consult must finish it first (Conflict ``finish_consult_first``).
+    Going online asks the routing engine for work at once, like a first poll.
     """
     if status not in ("online", "away", "offline"):
         raise ValidationFailed(
@@ -281,24 +282,38 @@ async def set_presence(rt: Runtime, *, actor: Principal, status: str) -> DoctorP
     now = utcnow()
     async with transactional(rt.db) as session:
         doctor = await doctor_for(session, actor)
-        presence = await session.get(DoctorPresence, doctor.id, with_for_update=True)
-        before = presence.status
-        if presence.consult_id is not None:
-            held = await session.get(Consultation, presence.consult_id)
-            if held is not None and held.status in ("accepted", "in_progress"):
-                if status != "online":
-                    raise Conflict("Finish the current consult first.", code="finish_consult_first")
-            elif held is not None and held.status == "offered" and status != "online":
-                await _return_offer(session, held, presence, now, missed=False)
-        if presence.consult_id is None:
-            if status == "online" and presence.status != "online":
-                presence.idle_since = now
-                presence.missed_offers = 0
-            if status != "online":
-                presence.idle_since = None
-            presence.status = status
-        presence.last_heartbeat_at = now
-        presence.updated_at = now
+        # No lock on the presence row first (see dispatch: a consult row is always locked
+        # before a presence row); the write below is conditional instead, and a consult
+        # offered meanwhile sends us round again.
+        before: str | None = None
+        for _ in range(3):
+            presence = await session.get(DoctorPresence, doctor.id, populate_existing=True)
+            before = before or presence.status
+            if presence.consult_id is not None:
+                held = await session.get(Consultation, presence.consult_id, populate_existing=True)
+                if held is not None and held.status in ("accepted", "in_progress"):
+                    if status != "online":
+                        raise Conflict(
+                            "Finish the current consult first.", code="finish_consult_first"
+                        )
+                    break  # online already, in a consult
+                if held is not None and held.status == "offered" and status != "online":
+                    await _return_offer(session, held, doctor.id, now, missed=False)
+                    continue
+                break  # online with an offer: keep it
+            values: dict[str, Any] = {"status": status, "last_heartbeat_at": now, "updated_at": now}
+            if status == "online" and before != "online":
+                values.update(idle_since=now, missed_offers=0)
+            elif status != "online":
+                values["idle_since"] = None
+            moved = await session.execute(
+                update(DoctorPresence)
+                .where(DoctorPresence.doctor_id == doctor.id, DoctorPresence.consult_id.is_(None))
+                .values(**values)
+            )
+            if moved.rowcount == 1:
+                break
+        presence = await session.get(DoctorPresence, doctor.id, populate_existing=True)
         audit.record(
             session,
             actor=actor,
@@ -308,25 +323,34 @@ async def set_presence(rt: Runtime, *, actor: Principal, status: str) -> DoctorP
             before={"status": before},
             after={"status": presence.status},
         )
-        if presence.status == "online" and presence.consult_id is None:
-            await dispatch.route_for_doctor(session, rt, doctor, now)
+    if presence.status == "online" and presence.consult_id is None:
+        await current_offer(rt, actor=actor)
+        async with rt.db.read() as session:
+            presence = await session.get(DoctorPresence, doctor.id)
     return presence
 
 
 async def _return_offer(
     session: AsyncSession,
     consult: Consultation,
-    presence: DoctorPresence,
+    doctor_id: int,
     now: datetime,
     *,
     missed: bool,
     max_missed: int = 2,
 ) -> None:
-    """Put an offered consult back in the queue (same place) and free the doctor."""
-    declined = sorted({*consult.declined_by, presence.doctor_id}) if missed else consult.declined_by
+    """Put an offered consult back in the queue (same place) and free the doctor.
+
+    The consult row first, then the presence row (the lock order of ``dispatch``).
+    """
+    declined = sorted({*consult.declined_by, doctor_id}) if missed else consult.declined_by
     moved = await session.execute(
         update(Consultation)
-        .where(Consultation.id == consult.id, Consultation.status == "offered")
+        .where(
+            Consultation.id == consult.id,
+            Consultation.status == "offered",
+            Consultation.doctor_id == doctor_id,
+        )
         .values(
             status="queued",
             doctor_id=None,
@@ -335,22 +359,33 @@ async def _return_offer(
             declined_by=declined,
             updated_at=now,
         )
+        .execution_options(synchronize_session=False)
     )
     if moved.rowcount != 1:
         return  # someone else (the sweep, the doctor's own poll) returned it already
-    await session.refresh(presence)
-    presence.consult_id = None
+    free: dict[str, Any] = {"consult_id": None, "updated_at": now}
     if missed:
-        presence.missed_offers += 1
         # Two missed offers in a row: the doctor is probably not at the desk.
-        if presence.missed_offers >= max_missed:
-            presence.status, presence.idle_since = "away", None
-        else:
-            presence.status, presence.idle_since = "online", now
+        away = DoctorPresence.missed_offers + 1 >= max_missed
+        free.update(
+            missed_offers=DoctorPresence.missed_offers + 1,
+            status=case((away, "away"), else_="online"),
+            idle_since=case((away, None), else_=now),
+        )
     else:
-        presence.status = "online"
-        presence.idle_since = now
-    presence.updated_at = now
+        free.update(status="online", idle_since=now)
+    await session.execute(
+        update(DoctorPresence)
+        .where(DoctorPresence.doctor_id == doctor_id, DoctorPresence.consult_id == consult.id)
+        .values(**free)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _heartbeat_due(rt: Runtime, presence: DoctorPresence, now: datetime) -> bool:
+    # A third of the timeout: two writes may be lost or late before the doctor is set offline.
+    last = presence.last_heartbeat_at
+    return last is None or (now - last).total_seconds() >= rt.settings.presence_timeout_s / 3
 
 
 async def current_offer(rt: Runtime, *, actor: Principal) -> Consultation | None:
@@ -358,22 +393,42 @@ async def current_offer(rt: Runtime, *, actor: Principal) -> Consultation | None
 
     An idle online doctor asks the routing engine for work here, so the next patient is
     assigned within one poll. A lapsed offer goes back to the queue and counts as missed.
+    The choice is made in a read; a write transaction is opened only to claim a consult,
+    return a lapsed offer or record the heartbeat (at most every third of the presence
+    timeout), so an idle poll with nothing queued writes nothing.
     """
     now = utcnow()
-    async with transactional(rt.db) as session:
+    async with rt.db.read() as session:
         doctor = await doctor_for(session, actor)
         presence = await session.get(DoctorPresence, doctor.id)
-        presence.last_heartbeat_at = now
-        if presence.consult_id is None and presence.status == "online":
-            await dispatch.route_for_doctor(session, rt, doctor, now)
-            await session.refresh(presence)
-        if presence.consult_id is None:
-            return None
-        consult = await session.get(Consultation, presence.consult_id)
-        if consult.status == "offered" and consult.offer_expires_at <= now:
-            await _return_offer(session, consult, presence, now, missed=True)
-            return None
-        return consult
+        held = await session.get(Consultation, presence.consult_id) if presence.consult_id else None
+        lapsed = held is not None and held.status == "offered" and held.offer_expires_at <= now
+        pick = await dispatch.pick_for_doctor(session, rt, presence, now)
+        beat = _heartbeat_due(rt, presence, now)
+    if pick is None and not lapsed and not beat:
+        return held
+    async with transactional(rt.db) as session:
+        if lapsed:
+            await _return_offer(session, held, doctor.id, now, missed=True)
+        elif pick is not None:
+            await dispatch.offer(
+                session,
+                consult_id=pick,
+                doctor_id=doctor.id,
+                now=now,
+                timeout_s=rt.settings.offer_timeout_s,
+            )
+        # Last: the presence row is locked after any consult row (dispatch's lock order).
+        await session.execute(
+            update(DoctorPresence)
+            .where(DoctorPresence.doctor_id == doctor.id)
+            .values(last_heartbeat_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        consult_id = await session.scalar(
+            select(DoctorPresence.consult_id).where(DoctorPresence.doctor_id == doctor.id)
+        )
+        return await session.get(Consultation, consult_id) if consult_id else None
 
 
 async def accept_consult(rt: Runtime, *, actor: Principal, consult_id: int) -> Consultation:
@@ -411,8 +466,7 @@ async def accept_consult(rt: Runtime, *, actor: Principal, consult_id: int) -> C
         elif consult.doctor_id != doctor.id or consult.status != "offered":
             raise Conflict("Another doctor has taken this consult.", code="already_taken")
         elif consult.offer_expires_at <= now:
-            presence = await session.get(DoctorPresence, doctor.id)
-            await _return_offer(session, consult, presence, now, missed=True)
+            await _return_offer(session, consult, doctor.id, now, missed=True)
             raise Conflict("The offer has expired.", code="offer_expired")
         moved = await session.execute(
             update(Consultation)
@@ -805,47 +859,86 @@ async def sweep(rt: Runtime, *, now: datetime | None = None) -> SweepResult:
 
     Lapsed offers return to the queue (the doctor's miss counted; two set them away); consults
     whose CHO did not join become no-shows; silent doctors go offline; then the whole queue is
-    re-assigned, which is when overflow to wider pools happens.
+    re-assigned, which is when overflow to wider pools happens. Each step is a short
+    transaction of its own holding one consult and one presence row at most (dispatch's lock
+    order), so the sweep never deadlocks with doctors' polls, nor with a sweep in another
+    process: the loser of a race finds the row already moved and skips it.
     """
     from seba.telemedicine.doctors import mark_silent_doctors_offline
 
     now = now or utcnow()
     if not await _sweep_has_work(rt, now):
         return SweepResult()
-    async with transactional(rt.db) as session:
-        lapsed = list(
+    async with rt.db.read() as session:
+        lapsed_ids = list(
             await session.scalars(
-                select(Consultation)
+                select(Consultation.id)
                 .where(Consultation.status == "offered", Consultation.offer_expires_at <= now)
+                .order_by(Consultation.id)
                 .limit(500)
             )
         )
-        for consult in lapsed:
-            presence = await session.get(DoctorPresence, consult.doctor_id)
-            await _return_offer(session, consult, presence, now, missed=True)
-        late = list(
+        late_ids = list(
             await session.scalars(
-                select(Consultation)
+                select(Consultation.id)
                 .where(Consultation.status == "accepted", Consultation.join_deadline_at <= now)
+                .order_by(Consultation.id)
                 .limit(500)
             )
         )
-        for consult in late:
-            await _no_show(session, consult, now)
+    lapsed = [cid for cid in lapsed_ids if await _lapse_offer(rt, cid, now)]
+    late = [cid for cid in late_ids if await _record_no_show(rt, cid, now)]
+    async with transactional(rt.db) as session:
         offline = await mark_silent_doctors_offline(
             session, now=now, timeout_s=rt.settings.presence_timeout_s
         )
-        offered = await dispatch.sweep_assign(session, rt, now)
-        if lapsed or late:
-            audit.record(
+    async with rt.db.read() as session:
+        plan = await dispatch.sweep_plan(session, rt, now)
+    offered = 0
+    for proposal in plan:
+        async with transactional(rt.db) as session:
+            offered += await dispatch.offer(
                 session,
-                actor=SYSTEM,
-                action="consult.sweep",
-                entity_type="consultation",
-                entity_id="*",
-                after={"lapsed": [c.id for c in lapsed], "no_show": [c.id for c in late]},
+                consult_id=proposal.consult_id,
+                doctor_id=proposal.doctor_id,
+                now=now,
+                timeout_s=rt.settings.offer_timeout_s,
             )
     return SweepResult(len(lapsed), len(late), offline, offered)
+
+
+async def _lapse_offer(rt: Runtime, consult_id: int, now: datetime) -> bool:
+    async with transactional(rt.db) as session:
+        consult = await session.get(Consultation, consult_id)
+        if consult.status != "offered" or consult.offer_expires_at > now:
+            return False  # accepted or returned meanwhile
+        await _return_offer(session, consult, consult.doctor_id, now, missed=True)
+        audit.record(
+            session,
+            actor=SYSTEM,
+            action="consult.offer_lapsed",
+            entity_type="consultation",
+            entity_id=consult_id,
+            after={"doctor": consult.doctor_id},
+        )
+    return True
+
+
+async def _record_no_show(rt: Runtime, consult_id: int, now: datetime) -> bool:
+    async with transactional(rt.db) as session:
+        consult = await session.get(Consultation, consult_id, with_for_update=True)
+        if consult.status != "accepted" or consult.join_deadline_at > now:
+            return False  # the CHO joined, or the doctor prescribed, meanwhile
+        await _no_show(session, consult, now)
+        audit.record(
+            session,
+            actor=SYSTEM,
+            action="consult.no_show",
+            entity_type="consultation",
+            entity_id=consult_id,
+            after={"doctor": consult.doctor_id},
+        )
+    return True
 
 
 @dataclass(frozen=True)
