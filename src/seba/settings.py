@@ -22,8 +22,11 @@ class Settings(BaseSettings):
     # A facility whose census is older than this is marked stale on every public view.
     stale_after_s: int = 6 * 3600
     token_ttl_s: int = 12 * 3600
-    # Failed logins per username (and per client address) in the window before refusing.
+    # Failed logins per username in the window before refusing (guessing one account).
     login_max_failures: int = 5
+    # Per client address: higher, because a hub's or a district office's staff share one NAT
+    # address, and one person's typos must not lock the whole floor out.
+    login_max_failures_per_client: int = 50
     login_window_s: int = 15 * 60
     default_language: Literal["bn", "en"] = "bn"
     # Reverse proxies whose X-Forwarded-For is believed (comma-separated in the environment).

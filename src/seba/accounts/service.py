@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy import case, delete, func, select, update
 
 from seba.accounts.models import ApiToken, LoginFailure, StaffUser
 from seba.core import audit
@@ -193,10 +193,11 @@ async def issue_token(
 ) -> tuple[str, int, Principal]:
     """Check a password and hand out a fresh bearer token.
 
-    Throttled: after ``login_max_failures`` failures in ``login_window_s`` for the username or
-    for the client address, every attempt is refused (429) until the window passes, right
-    password or not. A failure is recorded in its own transaction so it counts even though the
-    call raises. Raises NotAuthenticated (wrong username or password, same message for both),
+    Throttled: after ``login_max_failures`` failures in ``login_window_s`` for the username,
+    or ``login_max_failures_per_client`` for the client address (many staff share one NAT
+    address), every attempt is refused (429) until the window passes, right password or not.
+    A failure is recorded in its own transaction so it counts even though the call raises.
+    Raises NotAuthenticated (wrong username or password, same message for both),
     TooManyRequests.
     """
     if "\x00" in username or "\x00" in client:
@@ -212,17 +213,25 @@ async def issue_token(
     async with transactional(rt.db) as session:
         attempt = LoginFailure(username=username[:60], client=client[:64], at=now)
         session.add(attempt)
+    recent = LoginFailure.at >= since
     async with rt.db.read() as session:
-        attempts = await session.scalar(
+        for_user = await session.scalar(
             select(func.count())
             .select_from(LoginFailure)
-            .where(LoginFailure.at >= since)
-            .where(or_(LoginFailure.username == username, LoginFailure.client == client))
+            .where(recent, LoginFailure.username == username[:60])
+        )
+        for_client = await session.scalar(
+            select(func.count())
+            .select_from(LoginFailure)
+            .where(recent, LoginFailure.client == client[:64])
         )
         user = await session.scalar(
             select(StaffUser).where(StaffUser.username == username, StaffUser.active.is_(True))
         )
-    if attempts > settings.login_max_failures:
+    if (
+        for_user > settings.login_max_failures
+        or for_client > settings.login_max_failures_per_client
+    ):
         async with transactional(rt.db) as session:
             await session.execute(delete(LoginFailure).where(LoginFailure.id == attempt.id))
         raise TooManyRequests(details={"retry_after_s": settings.login_window_s})
