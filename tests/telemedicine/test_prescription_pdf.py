@@ -297,19 +297,28 @@ def test_an_adult_needs_no_companion() -> None:
         render_prescription(rich_document(patient_age=age, items=ITEMS[:1], advice="-"))
 
 
-def test_missing_fonts_name_the_debian_package(
+def test_missing_fonts_say_where_they_were_looked_for(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(prescription_pdf.FONT_DIR_ENV, str(tmp_path))
-    with pytest.raises(RuntimeError, match="fonts-noto-core") as failure:
+    with pytest.raises(RuntimeError, match="SEBA_FONT_DIR") as failure:
         render_prescription(rich_document())
     assert str(tmp_path) in str(failure.value)
     assert "NotoSansBengali-Regular.ttf" in str(failure.value)
 
 
+def test_the_bundled_fonts_are_used_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No system fonts needed: a fresh machine prints Bengali with the fonts shipped in the code.
+    monkeypatch.delenv(prescription_pdf.FONT_DIR_ENV, raising=False)
+    assert prescription_pdf.font_search_path() == [prescription_pdf.BUNDLED_FONT_DIR]
+    for name in pdf_fonts._FONT_FILES.values():
+        assert (prescription_pdf.BUNDLED_FONT_DIR / name).read_bytes()[:4] == b"\x00\x01\x00\x00"
+    assert (prescription_pdf.BUNDLED_FONT_DIR / "OFL.txt").is_file()
+
+
 def test_font_dir_override_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in pdf_fonts._FONT_FILES.values():
-        (tmp_path / name).symlink_to(prescription_pdf.DEBIAN_FONT_DIR / name)
+        (tmp_path / name).symlink_to(prescription_pdf.BUNDLED_FONT_DIR / name)
     monkeypatch.setenv(prescription_pdf.FONT_DIR_ENV, str(tmp_path))
     assert prescription_pdf.font_search_path() == [tmp_path]
     assert render_prescription(rich_document(items=ITEMS[:2], advice="-")).startswith(b"%PDF")
@@ -326,7 +335,7 @@ def word_image(text: str, *, shaping: bool = True, font: str = "bilingual") -> I
     else:  # a font without Bengali: what a broken font setup would print with
         pdf = FPDF(unit="mm", format=(200, 25))
         pdf.add_font(
-            "latin-only", "", str(prescription_pdf.DEBIAN_FONT_DIR / "NotoSans-Regular.ttf")
+            "latin-only", "", str(prescription_pdf.BUNDLED_FONT_DIR / "NotoSans-Regular.ttf")
         )
         pdf.set_font("latin-only", "", 40)
     pdf.set_text_shaping(shaping)
@@ -339,7 +348,7 @@ def word_image(text: str, *, shaping: bool = True, font: str = "bilingual") -> I
 
 def independent_image(text: str) -> Image.Image:
     """``text`` drawn by Pillow: FreeType glyphs laid out by libraqm, no fpdf2, no pdfium."""
-    path = prescription_pdf.DEBIAN_FONT_DIR / "NotoSansBengali-Regular.ttf"
+    path = prescription_pdf.BUNDLED_FONT_DIR / "NotoSansBengali-Regular.ttf"
     font = ImageFont.truetype(str(path), 160, layout_engine=ImageFont.Layout.RAQM)
     image = Image.new("L", (2600, 400), 255)
     ImageDraw.Draw(image).text((50, 50), text, font=font, fill=0)

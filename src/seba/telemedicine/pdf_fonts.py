@@ -1,10 +1,10 @@
 """Bengali and English text on fpdf2 pages: the Noto fonts, script runs and text shaping.
 
-Bengali needs two things to be readable: a font that has the glyphs (Noto Sans Bengali, Debian
-package ``fonts-noto-core``) and text shaping (HarfBuzz through fpdf2), without which conjuncts
-such as ক্ষ fall apart into letter + virama + letter and vowel signs such as ি sit after their
-consonant instead of before it. Latin text uses Noto Sans; fpdf2's font fallback switches font
-per character, so a typed line may mix both scripts.
+Bengali needs two things to be readable: a font that has the glyphs (Noto Sans Bengali, bundled
+in ``seba/data/fonts`` under the SIL Open Font License) and text shaping (HarfBuzz through
+fpdf2), without which conjuncts such as ক্ষ fall apart into letter + virama + letter and vowel
+signs such as ি sit after their consonant instead of before it. Latin text uses Noto Sans;
+fpdf2's font fallback switches font per character, so a typed line may mix both scripts.
 
 Knows nothing of prescriptions: the e-prescription (``prescription_pdf``) lays its page out
 with these calls.
@@ -22,7 +22,7 @@ from fpdf.text_region import Paragraph
 
 __all__ = [
     "BENGALI",
-    "DEBIAN_FONT_DIR",
+    "BUNDLED_FONT_DIR",
     "FONT_DIR_ENV",
     "LATIN",
     "TOTAL_PAGES",
@@ -34,7 +34,9 @@ __all__ = [
 ]
 
 FONT_DIR_ENV = "SEBA_FONT_DIR"
-DEBIAN_FONT_DIR = Path("/usr/share/fonts/truetype/noto")
+# Bundled with the code (copied from Debian's fonts-noto-core), so a fresh machine prints
+# correct Bengali without system fonts, and every deployment prints the same glyphs.
+BUNDLED_FONT_DIR = Path(__file__).resolve().parents[1] / "data" / "fonts"
 
 # fpdf2 family names. Each stretch of text is set in the font of its script (see _runs), and
 # fpdf2's fallback catches any character that font lacks.
@@ -58,16 +60,16 @@ _LATIN_RANGE = [(0x0000, 0x200B), (0x200E, 0x25CB), (0x25CD, 0xFFFF)]
 
 
 def font_search_path() -> list[Path]:
-    """Where the fonts are looked for: ``$SEBA_FONT_DIR`` alone when set, else Debian's folder.
+    """Where the fonts are looked for: ``$SEBA_FONT_DIR`` alone when set, else the bundled ones.
 
-    An explicit ``SEBA_FONT_DIR`` is not silently supplemented by the system folder: a
-    deployment that bundles its own fonts should fail loudly if they are missing, not print
-    with whatever the host happens to have.
+    An explicit ``SEBA_FONT_DIR`` is not silently supplemented by the bundled folder: a
+    deployment that brings its own fonts should fail loudly if they are missing, not print
+    with another set.
     """
     configured = os.environ.get(FONT_DIR_ENV)
     if configured:
         return [Path(configured)]
-    return [DEBIAN_FONT_DIR]
+    return [BUNDLED_FONT_DIR]
 
 
 def _font_files() -> dict[tuple[str, str], Path]:
@@ -84,8 +86,8 @@ def _font_files() -> dict[tuple[str, str], Path]:
         folders = ", ".join(str(folder) for folder in search)
         raise RuntimeError(
             f"Prescription fonts not found: {', '.join(missing)} (looked in {folders}). "
-            "Install the Debian package fonts-noto-core (apt-get install fonts-noto-core) "
-            f"or point {FONT_DIR_ENV} at a folder holding these Noto Sans files."
+            f"Point {FONT_DIR_ENV} at a folder holding these Noto Sans files, or unset it to "
+            "use the fonts bundled in seba/data/fonts."
         )
     return found
 

@@ -25,7 +25,7 @@ from fpdf.enums import Align
 from seba.core.i18n import bn_digits
 from seba.telemedicine.pdf_fonts import (
     BENGALI,
-    DEBIAN_FONT_DIR,
+    BUNDLED_FONT_DIR,
     FONT_DIR_ENV,
     LATIN,
     TOTAL_PAGES,
@@ -74,7 +74,7 @@ from seba.telemedicine.prescription_layout import (
 
 __all__ = [
     "BENGALI",
-    "DEBIAN_FONT_DIR",
+    "BUNDLED_FONT_DIR",
     "FONT_DIR_ENV",
     "LATIN",
     "QR_BOX",
