@@ -23,7 +23,14 @@ LANG_COOKIE = "seba_lang"
 SESSION_COOKIE = "seba_session"
 
 
-def get_runtime(request: Request) -> Runtime:
+def runtime_of(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+async def get_runtime(request: Request) -> Runtime:
+    """The dependency form. ``async`` on purpose: FastAPI runs a plain ``def`` dependency in
+    its thread pool, a hand-off and two thread switches on every request for an attribute read.
+    """
     return request.app.state.runtime
 
 
@@ -54,7 +61,7 @@ async def current_principal(request: Request) -> Principal:
     token = bearer_token(request)
     if token is None:
         raise NotAuthenticated()
-    principal = await account_service.principal_for_token(get_runtime(request), token)
+    principal = await account_service.principal_for_token(runtime_of(request), token)
     request.state.principal = principal
     return principal
 

@@ -47,7 +47,7 @@ from seba.core.errors import (
     TooManyRequests,
     ValidationFailed,
 )
-from seba.core.http import get_runtime, request_language
+from seba.core.http import get_runtime, request_language, runtime_of
 from seba.core.runtime import Runtime
 from seba.places import queries as place_queries
 from seba.referrals import otp
@@ -177,7 +177,7 @@ def _same(sent: object, expected: str | None) -> bool:
 
 
 def _secure(request: Request) -> bool:
-    return get_runtime(request).settings.env == "prod"
+    return runtime_of(request).settings.env == "prod"
 
 
 def form_id(form: FormData, name: str) -> int | None:
@@ -481,7 +481,7 @@ def _code_page(
         request,
         "referrals/code.html",
         status_code,
-        minutes=max(1, get_runtime(request).settings.otp_ttl_s // 60),
+        minutes=max(1, runtime_of(request).settings.otp_ttl_s // 60),
         last4=last4,
         then=then,
         error=error,

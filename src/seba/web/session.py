@@ -39,7 +39,7 @@ from seba.core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from seba.core.http import SESSION_COOKIE, get_runtime, request_language
+from seba.core.http import SESSION_COOKIE, request_language, runtime_of
 from seba.core.i18n import gettext, number
 from seba.settings import Settings
 from seba.web.render import render
@@ -77,7 +77,7 @@ def _same(sent: object, expected: str | None) -> bool:
 
 
 def _secure(request: Request) -> bool:
-    return get_runtime(request).settings.env == "prod"
+    return runtime_of(request).settings.env == "prod"
 
 
 def safe_next(value: object) -> str:
@@ -103,7 +103,7 @@ async def session_principal(request: Request) -> Principal | None:
     if not token:
         return None
     try:
-        principal = await account_service.principal_for_token(get_runtime(request), token)
+        principal = await account_service.principal_for_token(runtime_of(request), token)
     except NotAuthenticated:
         return None
     request.state.principal = principal
@@ -133,7 +133,7 @@ async def staff_form(
     request: Request, principal: Principal = Depends(page_principal)
 ) -> AsyncIterator[FormData]:
     """The posted form of a signed-in page, after its CSRF value was checked (403 otherwise)."""
-    expected = csrf_token(get_runtime(request).settings, request.state.session_token)
+    expected = csrf_token(runtime_of(request).settings, request.state.session_token)
     async with request.form() as form:
         if not _same(form.get("csrf"), expected):
             raise CsrfRejected()
@@ -212,7 +212,7 @@ def render_staff(
         template,
         status_code,
         principal=principal,
-        csrf=csrf_token(get_runtime(request).settings, token) if token else "",
+        csrf=csrf_token(runtime_of(request).settings, token) if token else "",
         can=lambda action: principal is not None and can(principal, action),
         **context,
     )
