@@ -482,3 +482,37 @@ async def test_roster_is_kept_and_checked(rt, client):
     them = {"Authorization": f"Bearer {await factories.token(client, 'other-doctor')}"}
     assert (await client.get(url, headers=them)).status_code == 404
     assert (await client.put(url, json={"shifts": []}, headers=them)).status_code == 403
+
+
+async def test_idle_doctors_polling_each_find_their_own_consult_longest_idle_first(rt, client):
+    """Two consults waiting, two doctors idle: whoever polls first, the doctor idle longer gets
+    the first consult and the other the second; neither poll comes back empty."""
+    from sqlalchemy import update
+
+    codes, cho_h, doc_h, doctor, patient = await _setup(rt, client)
+    other = await factories.doctor(rt, codes["kolkata_hub"])
+    other_token = await factories.token(client, await _username(rt, other.user_id))
+    other_h = {"Authorization": f"Bearer {other_token}"}
+    first, second = [
+        (await client.post("/api/v1/consultations", json=_consult(patient), headers=cho_h)).json()[
+            "id"
+        ]
+        for _ in range(2)
+    ]
+    now = utcnow()
+    async with rt.db.write_session() as session, session.begin():
+        for doctor_id, idle_for in ((doctor.id, 300), (other.id, 60)):
+            await session.execute(
+                update(DoctorPresence)
+                .where(DoctorPresence.doctor_id == doctor_id)
+                .values(
+                    status="online",
+                    idle_since=now - timedelta(seconds=idle_for),
+                    last_heartbeat_at=now,
+                )
+            )
+    # The doctor idle for a minute polls first: the first consult is kept for the other.
+    got = await client.get("/api/v1/doctors/me/offer", headers=other_h)
+    assert got.status_code == 200 and got.json()["id"] == second
+    got = await client.get("/api/v1/doctors/me/offer", headers=doc_h)
+    assert got.status_code == 200 and got.json()["id"] == first

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seba.core.runtime import Runtime
@@ -31,6 +31,9 @@ from seba.telemedicine.models import PRIORITIES, Consultation, DoctorPresence, D
 # longest-idle few; more would only cost time.
 CANDIDATES = 32
 WAITING_WINDOW = 200
+# Doctors idle longer than the polling one, considered for its poll. While consults wait, few
+# doctors are idle (they would have been given one); this only bounds a pathological case.
+AHEAD_LIMIT = 1000
 
 
 def policy_for(rt: Runtime) -> routing.RoutingPolicy:
@@ -225,17 +228,22 @@ async def route_new_consult(
 async def pick_for_doctor(
     session: AsyncSession, rt: Runtime, presence: DoctorPresence, now: datetime
 ) -> int | None:
-    """A free doctor asks for work (a read): the consult the engine would offer to *this*
-    doctor now, or None. The engine may prefer a doctor who has waited longer (longest idle
-    first); that doctor gets it on their own poll or the sweep, and this one gets nothing yet.
+    """A free doctor asks for work (a read): the consult the engine's batch assignment gives
+    *this* doctor now, or None.
+
+    Consults go in queue order to the longest-idle eligible doctor (``routing.assign``), so
+    only doctors idle at least as long as this one, and the doctors follow-ups wait for, can
+    come first; the assignment is run over them and the waiting consults this doctor could
+    take. Every idle doctor polling at once thus finds their own consult (not all the same
+    one), and none takes a consult from a doctor who has waited longer.
     """
     if presence.status != "online" or presence.consult_id is not None:
         return None
+    me = presence.doctor_id
     policy = policy_for(rt)
-    skills = (await doctor_skills(session, [presence.doctor_id])).get(presence.doctor_id)
+    skills = (await doctor_skills(session, [me])).get(me)
     if skills is None:
         return None
-    me = routing.IdleDoctor(doctor=skills, idle_since=ts(presence.idle_since or now))
     rows = (
         await session.execute(
             select(*_WAITING_COLUMNS)
@@ -252,17 +260,43 @@ async def pick_for_doctor(
         return None
     neighbours = await pool_neighbours(session)
     waiting = [waiting_consult(c, neighbours) for c in rows]
-    preferred = [w.preferred_doctor_id for w in waiting if w.preferred_doctor_id]
+    preferred = sorted({w.preferred_doctor_id for w in waiting if w.preferred_doctor_id})
+    my_idle = presence.idle_since or now
+    ahead = (
+        await session.execute(
+            select(DoctorPresence.doctor_id, DoctorPresence.idle_since)
+            .where(
+                DoctorPresence.status == "online",
+                DoctorPresence.consult_id.is_(None),
+                DoctorPresence.doctor_id.in_(
+                    select(DoctorSkill.doctor_id).where(
+                        DoctorSkill.specialty.in_(sorted({w.specialty for w in waiting})),
+                        DoctorSkill.language.in_(sorted({w.language for w in waiting})),
+                    )
+                ),
+                or_(
+                    DoctorPresence.idle_since <= my_idle,
+                    DoctorPresence.idle_since.is_(None),
+                    DoctorPresence.doctor_id.in_(preferred),
+                ),
+            )
+            .order_by(DoctorPresence.idle_since, DoctorPresence.doctor_id)
+            .limit(AHEAD_LIMIT)
+        )
+    ).all()
+    idle_since = {d: t for d, t in ahead}
+    idle_since[me] = my_idle
+    all_skills = await doctor_skills(session, list(idle_since))
+    idle = [
+        routing.IdleDoctor(doctor=all_skills[d], idle_since=ts(t or _EPOCH))
+        for d, t in idle_since.items()
+        if d in all_skills
+    ]
     online = await online_ids(session, preferred)
-    consult_id = routing.pick_consult(me, waiting, ts(now), policy, online)
-    if consult_id is None:
-        return None
-    wc = next(w for w in waiting if w.id == consult_id)
-    idle = await idle_candidates(session, wc, ts(now), policy)
-    if all(i.doctor.id != presence.doctor_id for i in idle):
-        idle.append(me)
-    chosen = routing.pick_doctor(wc, idle, ts(now), policy, online)
-    return consult_id if chosen == presence.doctor_id else None
+    for consult_id, doctor_id in routing.assign(waiting, idle, ts(now), policy, online):
+        if doctor_id == me:
+            return consult_id
+    return None
 
 
 # What the engine needs of a waiting consult: plain columns, no ORM objects to build.

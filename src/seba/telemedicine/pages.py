@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from seba.core.errors import NotFound
 from seba.core.http import get_runtime
 from seba.core.runtime import Runtime
-from seba.telemedicine import cho_pages, consult_pages, doctor_pages, documents
+from seba.telemedicine import capacity_pages, cho_pages, consult_pages, doctor_pages, documents
 from seba.telemedicine.page_text import MODE_LABELS, SEX_LABELS, TPG_LIST_LABELS, latin_digits
 from seba.web.render import render
 
@@ -25,6 +25,7 @@ router = APIRouter(include_in_schema=False)
 router.include_router(cho_pages.router)
 router.include_router(consult_pages.router)
 router.include_router(doctor_pages.router)
+router.include_router(capacity_pages.router)
 
 VERIFY = "/verify"
 # Codes are three groups of four from an alphabet without look-alikes; people type them with
