@@ -70,6 +70,14 @@ def upgrade_database(url: str | None = None) -> None:
     command.upgrade(config, "head")
 
 
+def _password_from_stdin(password_stdin: bool) -> str:
+    """A password never comes as an argument (shell history, ``ps``): only on standard input."""
+    if not password_stdin:
+        console.print("[red]error[/red] give the password on standard input with --password-stdin")
+        raise typer.Exit(2)
+    return sys.stdin.readline().rstrip("\r\n")
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every migration to SEBA_DATABASE_URL."""
@@ -154,10 +162,7 @@ def user_add(
     from seba.accounts import service as account_service
     from seba.core.access import SYSTEM
 
-    if not password_stdin:
-        console.print("[red]error[/red] give the password on standard input with --password-stdin")
-        raise typer.Exit(2)
-    password = sys.stdin.readline().rstrip("\r\n")
+    password = _password_from_stdin(password_stdin)
     user = _with_runtime(
         lambda rt: account_service.create_user(
             rt,
@@ -195,10 +200,7 @@ def doctor_add(
     from seba.core.access import SYSTEM
     from seba.telemedicine import doctors
 
-    if not password_stdin:
-        console.print("[red]error[/red] give the password on standard input with --password-stdin")
-        raise typer.Exit(2)
-    password = sys.stdin.readline().rstrip("\r\n")
+    password = _password_from_stdin(password_stdin)
     data = doctors.DoctorIn(
         username=username,
         password=password,
