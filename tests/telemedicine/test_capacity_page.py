@@ -50,6 +50,8 @@ async def test_the_alarm_names_the_short_pool_and_the_doctors_needed(rt, client)
     assert short.alarm and short.doctors_online == 0 and short.doctors_needed == 5
     assert bn("Short by {n}", n=5) in html
     assert not live["hills"].alarm
+    # The short pool comes first, before pools in order.
+    assert html.index("কলকাতা–হাওড়া") < html.index("পাহাড়")
     # Today's figures per pool, then per hub: 12 requests waiting, none completed.
     assert bn("{n} waiting", n=12) in html
     by_hub = await client.get(PAGE, params={"by": "hub", "lang": "en"})

@@ -72,7 +72,12 @@ async def capacity(
         errors["by"] = say(request, "Group by hub or pool.")
     shown_day = chosen if "day" not in errors else today
     group = by if "by" not in errors else "pool"
-    live = await stats.live_capacity(rt, actor=principal)
+    # Pools short of doctors first, then the longest queues: what an admin acts on, at the
+    # top of a phone screen.
+    live = sorted(
+        await stats.live_capacity(rt, actor=principal),
+        key=lambda p: (not p.alarm, -p.waiting, p.pool),
+    )
     rows = await stats.daily(rt, actor=principal, day=shown_day, group=group)
     names = await _names(rt, group)
     lang = request_language(request)
