@@ -516,3 +516,51 @@ async def test_idle_doctors_polling_each_find_their_own_consult_longest_idle_fir
     assert got.status_code == 200 and got.json()["id"] == second
     got = await client.get("/api/v1/doctors/me/offer", headers=doc_h)
     assert got.status_code == 200 and got.json()["id"] == first
+
+
+async def test_a_follow_up_may_refill_only_the_patients_own_list_a_medicine(rt, client):
+    """TPG list A on audio: allowed as a refill of what this patient was prescribed before,
+    refused for any other list A medicine (the service reads the earlier prescriptions)."""
+    _, cho_h, doc_h, _doctor, patient = await _setup(rt, client)
+    await client.post("/api/v1/doctors/me/presence", json={"status": "online"}, headers=doc_h)
+    clotrimazole = {
+        "drug": "clotrimazole",
+        "strength": "1%",
+        "form": "cream",
+        "dose": "apply thinly",
+        "frequency": "twice a day",
+        "duration_days": 14,
+    }
+    miconazole = {**clotrimazole, "drug": "miconazole", "strength": "2%"}
+
+    async def consult(**extra) -> int:
+        r = await client.post(
+            "/api/v1/consultations", json=_consult(patient, **extra), headers=cho_h
+        )
+        cid = r.json()["id"]
+        assert (await client.get("/api/v1/doctors/me/offer", headers=doc_h)).json()["id"] == cid
+        accepted = await client.post(f"/api/v1/consultations/{cid}/accept", headers=doc_h)
+        assert accepted.status_code == 200, accepted.text
+        return cid
+
+    first = await consult()
+    r = await client.post(
+        f"/api/v1/consultations/{first}/prescription",
+        json={"mode": "video", "items": [clotrimazole]},
+        headers=doc_h,
+    )
+    assert r.status_code == 201, r.text
+    await client.post(f"/api/v1/consultations/{first}/complete", headers=doc_h)
+
+    follow_up = await consult(follow_up_of=first, priority="follow_up")
+    path = f"/api/v1/consultations/{follow_up}/prescription"
+    refused = await client.post(
+        path,
+        json={"mode": "audio", "items": [miconazole]},
+        headers={**doc_h, "Accept-Language": "en"},
+    )
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "prescription_not_allowed"
+    assert refused.json()["error"]["details"]["items"][0]["code"] == "list_a_refill_only"
+    refill = await client.post(path, json={"mode": "audio", "items": [clotrimazole]}, headers=doc_h)
+    assert refill.status_code == 201, refill.text

@@ -609,7 +609,13 @@ async def prescribe(
         ):
             raise Conflict("This consult already has a prescription.", code="already_prescribed")
         patient = await session.get(Patient, consult.patient_id)
-        earlier = await _earlier_drugs(session, consult.patient_id, consult_id)
+        # Only the follow-up rules (refills, add-ons) look at earlier medicines; the read grows
+        # with the patient's history, so a first consult skips it.
+        earlier = (
+            await _earlier_drugs(session, consult.patient_id, consult_id)
+            if consult.follow_up_of_id is not None
+            else frozenset()
+        )
         ctx = prescribing.PrescribingContext(
             mode=data.mode,
             follow_up=consult.follow_up_of_id is not None,
@@ -649,8 +655,11 @@ async def prescribe(
                 )
                 if p
             )
-        hub = await session.get(Hub, consult.hub_id)
-        hub_facility = await session.get(Facility, hub.facility_id)
+        hub_facility = await session.scalar(
+            select(Facility)
+            .join(Hub, Hub.facility_id == Facility.id)
+            .where(Hub.id == consult.hub_id)
+        )
         from seba.accounts.models import StaffUser
 
         cho = await session.get(StaffUser, consult.cho_user_id)
