@@ -231,7 +231,9 @@ async def test_offer_lapses_back_to_the_queue_and_two_misses_set_away(rt, client
         consult = await session.get(Consultation, cid)
         presence = await session.get(DoctorPresence, doctor.id)
     assert consult.status == "queued" and doctor.id in consult.declined_by
-    assert presence.missed_offers == 1
+    assert presence.missed_offers == 1 and presence.status == "online"
+    # Idle again from the lapse, as a UTC timestamp on both databases.
+    assert abs((utcnow() - presence.idle_since).total_seconds()) < 30
     # Never offered again to the doctor who let it lapse.
     r = await client.get("/api/v1/doctors/me/offer", headers=doc_h)
     assert r.status_code == 204

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import case, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seba.core import audit
@@ -21,7 +21,7 @@ from seba.core.access import SYSTEM, Principal, require
 from seba.core.db import transactional
 from seba.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from seba.core.runtime import Runtime
-from seba.core.types import utcnow
+from seba.core.types import UTCDateTime, utcnow
 from seba.patients import service as patient_service
 from seba.patients.models import Patient
 from seba.patients.schemas import today_in_india
@@ -370,7 +370,7 @@ async def _return_offer(
         free.update(
             missed_offers=DoctorPresence.missed_offers + 1,
             status=case((away, "away"), else_="online"),
-            idle_since=case((away, None), else_=now),
+            idle_since=case((away, None), else_=literal(now, UTCDateTime())),
         )
     else:
         free.update(status="online", idle_since=now)
