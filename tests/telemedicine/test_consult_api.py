@@ -266,6 +266,17 @@ async def test_cho_who_does_not_join_is_a_no_show(rt, client):
         presence = await session.get(DoctorPresence, doctor.id)
     assert consult.status == "no_show" and "join" in consult.closed_reason
     assert presence.status == "online" and presence.consult_id is None
+    async with rt.db.read() as session:
+        recorded = (
+            await session.execute(
+                select(AuditEntry.actor_name, AuditEntry.entity_id).where(
+                    AuditEntry.action == "consult.no_show"
+                )
+            )
+        ).all()
+    assert recorded == [("system", str(cid))]
+    # A second sweep finds nothing more to do.
+    assert (await consult_service.sweep(rt)).no_shows == 0
 
 
 async def test_prescription_refused_per_item_changes_nothing(rt, client):
