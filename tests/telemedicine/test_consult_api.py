@@ -4,7 +4,7 @@ a doctor online is offered it, accepts, prescribes, completes; the CHO gets the 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -90,6 +90,11 @@ async def test_full_lifecycle(rt, client):
     r = await client.post(f"/api/v1/consultations/{cid}/accept", headers=doc_h)
     assert r.status_code == 200 and r.json()["status"] == "accepted"
     assert r.json()["doctor_id"] == doctor.id
+    # The CHO's join window, as the answer tells it.
+    window = datetime.fromisoformat(r.json()["join_deadline_at"]) - datetime.fromisoformat(
+        r.json()["accepted_at"]
+    )
+    assert window == timedelta(seconds=rt.settings.join_timeout_s)
 
     r = await client.post(f"/api/v1/consultations/{cid}/join", headers=cho_h)
     assert r.status_code == 200 and r.json()["status"] == "in_progress"

@@ -104,10 +104,16 @@ async def raise_consult(rt: Runtime, *, actor: Principal, data: ConsultIn) -> Qu
     checked_vitals = vitals_check.validate_vitals(data.vitals or {})
     now = utcnow()
     async with transactional(rt.db) as session:
-        spoke = await session.scalar(select(Spoke).where(Spoke.code == actor.scope_code))
-        if spoke is None or not spoke.active:
+        found = (
+            await session.execute(
+                select(Spoke, Hub)
+                .join(Hub, Hub.id == Spoke.hub_id)
+                .where(Spoke.code == actor.scope_code)
+            )
+        ).first()
+        if found is None or not found[0].active:
             raise PermissionDenied("Your spoke is not active.", code="spoke_inactive")
-        hub = await session.get(Hub, spoke.hub_id)
+        spoke, hub = found
         patient = await patient_service.access_patient(session, actor, data.patient_id)
         age = patient.age_on(today_in_india())
         if age is not None and age < 18 and not (data.adult_companion or "").strip():
@@ -489,7 +495,6 @@ async def accept_consult(rt: Runtime, *, actor: Principal, consult_id: int) -> C
             .where(DoctorPresence.doctor_id == doctor.id)
             .values(missed_offers=0, last_heartbeat_at=now, updated_at=now)
         )
-        await session.refresh(consult)
         audit.record(
             session,
             actor=actor,
@@ -662,7 +667,13 @@ async def prescribe(
         )
         from seba.accounts.models import StaffUser
 
-        cho = await session.get(StaffUser, consult.cho_user_id)
+        cho_full_name, cho_username = (
+            await session.execute(
+                select(StaffUser.full_name, StaffUser.username).where(
+                    StaffUser.id == consult.cho_user_id
+                )
+            )
+        ).one()
         code = "-".join("".join(secrets.choice(CODE_ALPHABET) for _ in range(4)) for _ in range(3))
         document = {
             "consult_kind": "follow_up" if consult.follow_up_of_id else "first",
@@ -676,7 +687,7 @@ async def prescribe(
             "adult_companion": consult.adult_companion,
             "spoke_name": spoke.name,
             "spoke_name_bn": spoke.name_bn,
-            "cho_name": cho.full_name or cho.username,
+            "cho_name": cho_full_name or cho_username,
             "chief_complaint": consult.chief_complaint,
             "history": consult.history,
             "vitals": consult.vitals,
