@@ -181,6 +181,23 @@ async def doctor_for(session: AsyncSession, actor: Principal) -> Doctor:
     return doctor
 
 
+async def doctor_and_presence(
+    session: AsyncSession, actor: Principal
+) -> tuple[Doctor, DoctorPresence]:
+    """``doctor_for`` and the doctor's presence in one query (the console polls this)."""
+    require(actor, "consult.practice")
+    found = (
+        await session.execute(
+            select(Doctor, DoctorPresence)
+            .join(DoctorPresence, DoctorPresence.doctor_id == Doctor.id)
+            .where(Doctor.user_id == actor.user_id)
+        )
+    ).first()
+    if found is None:
+        raise PermissionDenied("This login has no doctor record.", code="not_a_doctor")
+    return found[0], found[1]
+
+
 @dataclass(frozen=True)
 class ShiftIn:
     weekday: int

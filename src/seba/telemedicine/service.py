@@ -28,7 +28,7 @@ from seba.patients.schemas import today_in_india
 from seba.places.models import SPECIALTIES, STATE_POOL_CODE, Facility, Hub, Spoke
 from seba.telemedicine import dispatch, prescribing, queueing
 from seba.telemedicine import vitals as vitals_check
-from seba.telemedicine.doctors import doctor_for
+from seba.telemedicine.doctors import doctor_and_presence, doctor_for
 from seba.telemedicine.formulary import load_formulary
 from seba.telemedicine.models import (
     CONSULT_MODES,
@@ -405,8 +405,7 @@ async def current_offer(rt: Runtime, *, actor: Principal) -> Consultation | None
     """
     now = utcnow()
     async with rt.db.read() as session:
-        doctor = await doctor_for(session, actor)
-        presence = await session.get(DoctorPresence, doctor.id)
+        doctor, presence = await doctor_and_presence(session, actor)
         held = await session.get(Consultation, presence.consult_id) if presence.consult_id else None
         lapsed = held is not None and held.status == "offered" and held.offer_expires_at <= now
         pick = await dispatch.pick_for_doctor(session, rt, presence, now)
