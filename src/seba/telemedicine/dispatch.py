@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from seba.core.runtime import Runtime
 from seba.places.models import Pool
 from seba.telemedicine import routing
-from seba.telemedicine.models import PRIORITIES, Consultation, DoctorPresence, DoctorSkill
+from seba.telemedicine.models import Consultation, DoctorPresence, DoctorSkill
 
 # How many candidates SQL hands to the engine per decision: the engine's choice is among the
 # longest-idle few; more would only cost time.
@@ -346,7 +346,3 @@ async def sweep_plan(session: AsyncSession, rt: Runtime, now: datetime) -> list[
     preferred = [w.preferred_doctor_id for w in waiting if w.preferred_doctor_id]
     online = await online_ids(session, preferred)
     return [Offer(c, d) for c, d in routing.assign(waiting, idle, ts(now), policy, online)]
-
-
-def priority_rank(priority: str) -> int:
-    return PRIORITIES.index(priority)
