@@ -836,9 +836,10 @@ async def cancel_consult(rt: Runtime, *, actor: Principal, consult_id: int, reas
         )
 
 
-async def _sweep_has_work(rt: Runtime, now: datetime) -> bool:
-    """A cheap read first: the sweep runs every second, and an idle second must not take the
-    write lock (on SQLite, the whole database's)."""
+async def _sweep_work(rt: Runtime, now: datetime) -> tuple[bool, bool]:
+    """(consults to move, doctors gone silent), by a cheap read first: the sweep runs every
+    second, and a second with nothing to do must not take the write lock (on SQLite, the whole
+    database's)."""
     silent_before = now - timedelta(seconds=rt.settings.presence_timeout_s)
     async with rt.db.read() as session:
         consult = await session.scalar(
@@ -852,17 +853,16 @@ async def _sweep_has_work(rt: Runtime, now: datetime) -> bool:
             )
             .limit(1)
         )
-        if consult is not None:
-            return True
         silent = await session.scalar(
             select(DoctorPresence.doctor_id)
             .where(
                 DoctorPresence.status.in_(("online", "away")),
+                DoctorPresence.consult_id.is_(None),
                 DoctorPresence.last_heartbeat_at < silent_before,
             )
             .limit(1)
         )
-        return silent is not None
+    return consult is not None, silent is not None
 
 
 @dataclass(frozen=True)
@@ -886,8 +886,15 @@ async def sweep(rt: Runtime, *, now: datetime | None = None) -> SweepResult:
     from seba.telemedicine.doctors import mark_silent_doctors_offline
 
     now = now or utcnow()
-    if not await _sweep_has_work(rt, now):
-        return SweepResult()
+    consults_due, silent_due = await _sweep_work(rt, now)
+    offline = 0
+    if silent_due:
+        async with transactional(rt.db) as session:
+            offline = await mark_silent_doctors_offline(
+                session, now=now, timeout_s=rt.settings.presence_timeout_s
+            )
+    if not consults_due:
+        return SweepResult(offline=offline)
     async with rt.db.read() as session:
         lapsed_ids = list(
             await session.scalars(
@@ -907,10 +914,6 @@ async def sweep(rt: Runtime, *, now: datetime | None = None) -> SweepResult:
         )
     lapsed = [cid for cid in lapsed_ids if await _lapse_offer(rt, cid, now)]
     late = [cid for cid in late_ids if await _record_no_show(rt, cid, now)]
-    async with transactional(rt.db) as session:
-        offline = await mark_silent_doctors_offline(
-            session, now=now, timeout_s=rt.settings.presence_timeout_s
-        )
     async with rt.db.read() as session:
         plan = await dispatch.sweep_plan(session, rt, now)
     offered = 0
