@@ -35,6 +35,13 @@ async def _queue(rt, client, n: int) -> dict[str, str]:
     return codes
 
 
+async def _raised_on(rt) -> str:
+    """The Kolkata day the consults were raised on (the shift above may cross midnight IST)."""
+    async with rt.db.read() as s:
+        created = await s.scalar(select(Consultation.created_at).limit(1))
+    return created.astimezone(stats.KOLKATA).date().isoformat()
+
+
 async def test_the_alarm_names_the_short_pool_and_the_doctors_needed(rt, client):
     await _queue(rt, client, 12)  # 12 in 15 min × 4 min = 3.2 erlangs: 5 doctors needed
     admin = await factories.user(rt, "state_admin")
@@ -52,9 +59,11 @@ async def test_the_alarm_names_the_short_pool_and_the_doctors_needed(rt, client)
     assert not live["hills"].alarm
     # The short pool comes first, before pools in order.
     assert html.index("কলকাতা–হাওড়া") < html.index("পাহাড়")
-    # Today's figures per pool, then per hub: 12 requests waiting, none completed.
-    assert bn("{n} waiting", n=12) in html
-    by_hub = await client.get(PAGE, params={"by": "hub", "lang": "en"})
+    # That day's figures per pool, then per hub: 12 requests waiting, none completed.
+    day = await _raised_on(rt)
+    by_pool = await client.get(PAGE, params={"day": day})
+    assert by_pool.status_code == 200 and bn("{n} waiting", n=12) in by_pool.text
+    by_hub = await client.get(PAGE, params={"day": day, "by": "hub", "lang": "en"})
     assert by_hub.status_code == 200
     assert "Teleconsultation capacity" in by_hub.text and "12 waiting" in by_hub.text
 
@@ -101,7 +110,7 @@ async def test_only_admins_and_viewers_and_only_their_districts_pools(rt, client
     # A Darjeeling admin sees the Hills pool, not Kolkata's queue.
     hills = await factories.user(rt, "district_admin", "district:darjeeling")
     await as_user(client, hills.username)
-    page = await client.get(PAGE)
+    page = await client.get(PAGE, params={"day": await _raised_on(rt)})
     assert page.status_code == 200
     assert "পাহাড়" in page.text and "কলকাতা–হাওড়া" not in page.text
     assert bn("{n} waiting", n=3) not in page.text
