@@ -155,7 +155,7 @@ async def build_network(url: str, *, hubs: int, chos: int, doctors: int) -> Netw
     from seba.accounts import service as account_service
     from seba.core.access import SYSTEM
     from seba.core.runtime import build_runtime
-    from seba.demo import read_csv
+    from seba.data import read_csv
     from seba.places import network as net
     from seba.places import service as place_service
     from seba.places.schemas import FacilityIn

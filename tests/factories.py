@@ -11,7 +11,7 @@ from seba.beds import service as bed_service
 from seba.beds.schemas import CensusUpdate, PoolCensus
 from seba.core.access import SYSTEM
 from seba.core.runtime import Runtime
-from seba.demo import read_csv
+from seba.data import read_csv
 from seba.places import service as place_service
 from seba.places.models import Facility
 from seba.places.schemas import FacilityIn

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from seba.core.errors import DomainError
 from seba.settings import get_settings
-from seba.telemedicine.simulation_cli import simulate
+from seba.telemedicine.simulation.cli import simulate
 
 app = typer.Typer(
     help="Seba (সেবা): West Bengal public-health service platform.", no_args_is_help=True

@@ -7,7 +7,6 @@ import csv
 import io
 import random
 from datetime import timedelta
-from pathlib import Path
 
 from sqlalchemy import select
 
@@ -18,10 +17,10 @@ from seba.beds.schemas import CensusUpdate, PoolCensus
 from seba.core.access import SYSTEM
 from seba.core.runtime import Runtime
 from seba.core.types import utcnow
+from seba.data import read_csv
 from seba.places import service as place_service
 from seba.places.models import Facility
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
 TARGET_HOSPITALS = 264
 # Demo facilities carry the state's 24x7 integrated helpline: a real, public number that is
 # right to call about beds, where an invented number might ring a stranger.
@@ -89,11 +88,6 @@ GENERATED = [
     ),
     ("private_hospital", "private", "{hq} Nursing Home {n}", "{hq_bn} নার্সিং হোম {n_bn}"),
 ]
-
-
-def read_csv(name: str) -> list[dict[str, str]]:
-    with (DATA_DIR / name).open(encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
 
 
 def facility_rows(rng: random.Random) -> list[dict[str, str]]:

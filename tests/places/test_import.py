@@ -18,7 +18,8 @@ from seba.core.access import SYSTEM, Principal
 from seba.core.audit import AuditEntry
 from seba.core.errors import PermissionDenied, ValidationFailed
 from seba.core.types import utcnow
-from seba.demo import DATA_DIR, DEMO_DOCTOR, DEMO_USERS, TARGET_HOSPITALS, load_demo, read_csv
+from seba.data import DATA_DIR, read_csv
+from seba.demo import DEMO_DOCTOR, DEMO_USERS, TARGET_HOSPITALS, load_demo
 from seba.places import service as place_service
 from seba.places.models import District, Facility
 from tests import factories

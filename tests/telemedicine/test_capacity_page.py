@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from seba.telemedicine import stats
+from seba.telemedicine.consults import stats
 from seba.telemedicine.models import Consultation
 from tests import factories
 from tests.telemedicine.test_consult_api import _consult, _patient, _username

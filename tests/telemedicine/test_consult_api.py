@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from seba.core.audit import AuditEntry
 from seba.core.types import utcnow
-from seba.telemedicine import service as consult_service
+from seba.telemedicine.consults import service as consult_service
 from seba.telemedicine.models import Consultation, DoctorPresence
 from tests import factories
 

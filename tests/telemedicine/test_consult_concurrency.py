@@ -14,7 +14,7 @@ import time
 
 from sqlalchemy import func, select, text
 
-from seba.telemedicine import service
+from seba.telemedicine.consults import service
 from seba.telemedicine.models import Consultation, DoctorPresence
 from tests import factories
 from tests.telemedicine.test_consult_api import _consult, _patient, _username

@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 
 from seba.accounts.models import StaffUser
 from seba.core.types import utcnow
-from seba.telemedicine import service as consult_service
+from seba.telemedicine.consults import service as consult_service
 from seba.telemedicine.models import Doctor, DoctorPresence, DoctorSkill
 from tests import factories
 from tests.places.test_import import _seba

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from seba.telemedicine.formulary import (
+from seba.telemedicine.prescriptions.formulary import (
     FORM_STRENGTH_KINDS,
     FORMULARY_PATH,
     TPG_LISTS,

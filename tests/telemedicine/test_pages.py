@@ -17,8 +17,10 @@ from seba.core.i18n import gettext, number
 from seba.core.runtime import Runtime
 from seba.patients.models import Patient
 from seba.referrals.models import AdmissionRequest
-from seba.telemedicine import page_text, prescribing, vitals
+from seba.telemedicine.consults import vitals
 from seba.telemedicine.models import Consultation, Dispensing, DoctorPresence, Prescription
+from seba.telemedicine.pages import text as page_text
+from seba.telemedicine.prescriptions import rules as prescribing
 from tests import factories
 from tests.accounts.test_pages import csrf_of, login
 

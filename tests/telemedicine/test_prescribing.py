@@ -9,9 +9,9 @@ from babel.messages.pofile import read_po
 
 from seba.core.errors import ValidationFailed
 from seba.core.i18n import LOCALE_DIR, gettext
-from seba.telemedicine import vitals
-from seba.telemedicine.formulary import load_formulary, strength_kind
-from seba.telemedicine.prescribing import (
+from seba.telemedicine.consults import vitals
+from seba.telemedicine.prescriptions.formulary import load_formulary, strength_kind
+from seba.telemedicine.prescriptions.rules import (
     MAX_DURATION_DAYS,
     MAX_ITEMS,
     MESSAGES,

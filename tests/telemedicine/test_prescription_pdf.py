@@ -18,8 +18,9 @@ import segno
 from fpdf import FPDF
 from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageStat, features
 
-from seba.telemedicine import pdf_fonts, prescription_pdf
-from seba.telemedicine.prescription_pdf import (
+from seba.telemedicine.prescriptions import fonts as pdf_fonts
+from seba.telemedicine.prescriptions import pdf as prescription_pdf
+from seba.telemedicine.prescriptions.pdf import (
     BENGALI,
     LATIN,
     PrescriptionDocument,

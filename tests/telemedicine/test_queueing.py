@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seba.telemedicine.queueing import (
+from seba.telemedicine.consults.queueing import (
     allen_cunneen_wait_s,
     capacity,
     doctors_needed,

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seba.telemedicine.routing import (
+from seba.telemedicine.consults.routing import (
     PRIORITIES,
     STATE_POOL,
     DoctorSkills,

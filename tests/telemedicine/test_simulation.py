@@ -12,17 +12,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from seba.telemedicine import queueing
-from seba.telemedicine.routing import STATE_POOL
-from seba.telemedicine.simulation import (
-    POLICIES,
-    policy_settings,
-    simulate,
-    simulate_day,
-)
-from seba.telemedicine.simulation_cli import simulate as simulate_command
-from seba.telemedicine.simulation_cli import wait_text
-from seba.telemedicine.simulation_day import (
+from seba.telemedicine.consults import queueing
+from seba.telemedicine.consults.routing import STATE_POOL
+from seba.telemedicine.simulation.cli import simulate as simulate_command
+from seba.telemedicine.simulation.cli import wait_text
+from seba.telemedicine.simulation.day import (
     DATA_DIR,
     TALK_MEAN_S,
     Day,
@@ -36,7 +30,13 @@ from seba.telemedicine.simulation_day import (
     build_day,
     read_pools,
 )
-from seba.telemedicine.simulation_report import erlang_c_wait_fractional, percentile
+from seba.telemedicine.simulation.engine import (
+    POLICIES,
+    policy_settings,
+    simulate,
+    simulate_day,
+)
+from seba.telemedicine.simulation.report import erlang_c_wait_fractional, percentile
 
 SMALL = DayConfig(requests=2_000, doctors=30, seed=7)
 

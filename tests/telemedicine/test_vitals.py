@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from seba.core.errors import ValidationFailed
-from seba.telemedicine.vitals import FLAG_MESSAGES, RANGES, Vitals, flags, validate_vitals
+from seba.telemedicine.consults.vitals import FLAG_MESSAGES, RANGES, Vitals, flags, validate_vitals
 
 # field: (lowest accepted, highest accepted, a step just outside, the exact message)
 BOUNDS = {

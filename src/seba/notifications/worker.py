@@ -48,7 +48,7 @@ async def run_worker(
     """Loop until ``stop`` is set: release expired reservations, sweep the consult queue
     (lapsed offers, no-shows, overflow), then deliver due messages."""
     from seba.referrals import service as referral_service
-    from seba.telemedicine import service as consult_service
+    from seba.telemedicine.consults import service as consult_service
 
     provider = provider or sms_provider(rt.settings)
     while not stop.is_set():

@@ -12,8 +12,11 @@ from seba.core.access import Principal
 from seba.core.http import current_principal, get_runtime
 from seba.core.runtime import Runtime
 from seba.places import network
-from seba.telemedicine import attachments, doctors, documents, prescribing, stats
-from seba.telemedicine import service as consult_service
+from seba.telemedicine import doctors
+from seba.telemedicine.consults import attachments, stats
+from seba.telemedicine.consults import service as consult_service
+from seba.telemedicine.prescriptions import document as documents
+from seba.telemedicine.prescriptions import rules as prescribing
 from seba.telemedicine.schemas import (
     CancelBody,
     CompleteBody,
@@ -268,7 +271,7 @@ async def record_dispensing(consult_id: Id, body: DispensingCreate, principal: S
 
 @router.get("/formulary", summary="Search the formulary (generic or Bengali name), with TPG list")
 async def search_formulary(principal: Staff, q: Annotated[str, Query(min_length=1, max_length=60)]):
-    from seba.telemedicine.formulary import display_name, load_formulary
+    from seba.telemedicine.prescriptions.formulary import display_name, load_formulary
 
     return {
         "drugs": [

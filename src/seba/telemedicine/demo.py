@@ -20,6 +20,7 @@ from seba.core.access import SYSTEM
 from seba.core.db import transactional
 from seba.core.runtime import Runtime
 from seba.core.types import utcnow
+from seba.data import read_csv
 from seba.places import network
 from seba.places.models import Facility, Hub, Spoke
 from seba.telemedicine.models import Doctor, DoctorHub, DoctorPresence, DoctorSkill
@@ -51,8 +52,6 @@ BN = str.maketrans("0123456789", "০১২৩৪৫৬৭৮৯")
 
 
 def read_pools() -> list[network.PoolIn]:
-    from seba.demo import read_csv
-
     return [
         network.PoolIn(
             code=row["code"],
@@ -74,8 +73,6 @@ async def load_network_demo(rt: Runtime, *, seed: int = 2021) -> dict[str, int]:
     await network.save_pools(rt, actor=SYSTEM, pools=pools)
     pool_of = {d: p.code for p in pools for d in p.districts}
     rng = random.Random(seed)
-    from seba.demo import read_csv
-
     districts = {d["code"]: d for d in read_csv("districts.csv")}
     password_hash = account_service.hash_password(f"demo-doctor-{seed}")
     now = utcnow()

@@ -20,6 +20,8 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.text_region import Paragraph
 
+from seba.data import DATA_DIR
+
 __all__ = [
     "BENGALI",
     "BUNDLED_FONT_DIR",
@@ -36,7 +38,7 @@ __all__ = [
 FONT_DIR_ENV = "SEBA_FONT_DIR"
 # Bundled with the code (copied from Debian's fonts-noto-core), so a fresh machine prints
 # correct Bengali without system fonts, and every deployment prints the same glyphs.
-BUNDLED_FONT_DIR = Path(__file__).resolve().parents[1] / "data" / "fonts"
+BUNDLED_FONT_DIR = DATA_DIR / "fonts"
 
 # fpdf2 family names. Each stretch of text is set in the font of its script (see _runs), and
 # fpdf2's fallback catches any character that font lacks.

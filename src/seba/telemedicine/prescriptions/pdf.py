@@ -23,7 +23,7 @@ from fpdf import FPDF
 from fpdf.enums import Align
 
 from seba.core.i18n import bn_digits
-from seba.telemedicine.pdf_fonts import (
+from seba.telemedicine.prescriptions.fonts import (
     BENGALI,
     BUNDLED_FONT_DIR,
     FONT_DIR_ENV,
@@ -34,7 +34,7 @@ from seba.telemedicine.pdf_fonts import (
     printable,
     set_font_for,
 )
-from seba.telemedicine.prescription_layout import (
+from seba.telemedicine.prescriptions.layout import (
     BLACK,
     BOTTOM,
     CONSULT_KINDS,

@@ -16,8 +16,17 @@ from fastapi.responses import RedirectResponse, Response
 from seba.core.errors import NotFound
 from seba.core.http import get_runtime
 from seba.core.runtime import Runtime
-from seba.telemedicine import capacity_pages, cho_pages, consult_pages, doctor_pages, documents
-from seba.telemedicine.page_text import MODE_LABELS, SEX_LABELS, TPG_LIST_LABELS, latin_digits
+from seba.telemedicine.pages import capacity as capacity_pages
+from seba.telemedicine.pages import cho as cho_pages
+from seba.telemedicine.pages import cho_consult as consult_pages
+from seba.telemedicine.pages import doctor as doctor_pages
+from seba.telemedicine.pages.text import (
+    MODE_LABELS,
+    SEX_LABELS,
+    TPG_LIST_LABELS,
+    latin_digits,
+)
+from seba.telemedicine.prescriptions import document as documents
 from seba.web.render import render
 
 router = APIRouter(include_in_schema=False)

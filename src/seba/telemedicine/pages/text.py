@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from seba.telemedicine.vitals import RANGES
+from seba.telemedicine.consults.vitals import RANGES
 
 # The consult as the CHO reads it: an offer not yet accepted is still "waiting for a doctor".
 STATUS_LABELS: Mapping[str, str] = MappingProxyType(

@@ -19,12 +19,12 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from seba.telemedicine import queueing, routing
-from seba.telemedicine.routing import STATE_POOL
-from seba.telemedicine.simulation_day import NOMINAL_DOCTOR_S, WINDOW_OPENS_IST, DayConfig
+from seba.telemedicine.consults import queueing, routing
+from seba.telemedicine.consults.routing import STATE_POOL
+from seba.telemedicine.simulation.day import NOMINAL_DOCTOR_S, WINDOW_OPENS_IST, DayConfig
 
 if TYPE_CHECKING:
-    from seba.telemedicine.simulation import PolicyRun
+    from seba.telemedicine.simulation.engine import PolicyRun
 
 BUCKET_S = 3600.0
 

@@ -26,12 +26,12 @@ from seba.core.runtime import Runtime
 from seba.patients.schemas import today_in_india
 from seba.referrals.models import BED_NEEDS, CONDITIONS
 from seba.referrals.pages import CONDITION_LABELS
-from seba.telemedicine import formulary as formulary_data
-from seba.telemedicine import prescribing, queries
-from seba.telemedicine import service as consult_service
-from seba.telemedicine.cho_pages import BASE, DOCTOR_HOME
+from seba.telemedicine.consults import queries
+from seba.telemedicine.consults import service as consult_service
+from seba.telemedicine.consults.vitals import FLAG_MESSAGES
 from seba.telemedicine.models import CONSULT_MODES
-from seba.telemedicine.page_text import (
+from seba.telemedicine.pages.cho import BASE, DOCTOR_HOME
+from seba.telemedicine.pages.text import (
     DOCTOR_STATUS_LABELS,
     LANGUAGE_NAMES,
     MODE_LABELS,
@@ -43,7 +43,8 @@ from seba.telemedicine.page_text import (
     latin_digits,
     vital_rows,
 )
-from seba.telemedicine.vitals import FLAG_MESSAGES
+from seba.telemedicine.prescriptions import formulary as formulary_data
+from seba.telemedicine.prescriptions import rules as prescribing
 from seba.web.session import (
     StaffRoute,
     form_text,

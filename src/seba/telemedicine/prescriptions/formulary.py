@@ -2,7 +2,7 @@
 
 Prescriptions are chosen from this list, never typed as free text, so that each medicine can be
 checked against the Telemedicine Practice Guidelines 2020 (TPG) lists (``DOMAIN.md`` §2.1) by
-``seba.telemedicine.prescribing``.
+``seba.telemedicine.prescriptions.rules``.
 
 The data is ``seba/data/formulary.csv`` (UTF-8, one medicine per line), columns:
 
@@ -44,9 +44,10 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
-FORMULARY_PATH = Path(__file__).resolve().parent.parent / "data" / "formulary.csv"
+from seba.data import DATA_DIR
+
+FORMULARY_PATH = DATA_DIR / "formulary.csv"
 REQUIRED_COLUMNS = ("generic", "name_bn", "tpg_list", "forms", "strengths", "category")
 TPG_LISTS = ("O", "A", "B", "prohibited")
 

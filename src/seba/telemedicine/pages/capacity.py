@@ -21,8 +21,8 @@ from seba.core.http import get_runtime, request_language
 from seba.core.i18n import bn_digits
 from seba.core.runtime import Runtime
 from seba.places.models import Facility, Hub, Pool
-from seba.telemedicine import stats
-from seba.telemedicine.page_text import latin_digits
+from seba.telemedicine.consults import stats
+from seba.telemedicine.pages.text import latin_digits
 from seba.web.session import StaffRoute, permitted, render_staff, say
 
 router = APIRouter(include_in_schema=False, route_class=StaffRoute)

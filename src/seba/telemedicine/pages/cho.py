@@ -30,11 +30,11 @@ from seba.patients import service as patient_service
 from seba.patients.models import MAX_AGE_YEARS
 from seba.patients.schemas import PatientIn, today_in_india
 from seba.places.models import SPECIALTIES
-from seba.telemedicine import queries
-from seba.telemedicine import service as consult_service
-from seba.telemedicine import vitals as vitals_check
+from seba.telemedicine.consults import queries
+from seba.telemedicine.consults import service as consult_service
+from seba.telemedicine.consults import vitals as vitals_check
 from seba.telemedicine.models import LANGUAGES, PRIORITIES
-from seba.telemedicine.page_text import (
+from seba.telemedicine.pages.text import (
     CONSENT_TEXT,
     LANGUAGE_NAMES,
     LIVE,
@@ -48,7 +48,7 @@ from seba.telemedicine.page_text import (
     fmt_number,
     latin_digits,
 )
-from seba.telemedicine.prescribing import ADULT_AGE_YEARS
+from seba.telemedicine.prescriptions.rules import ADULT_AGE_YEARS
 from seba.web.render import local_time
 from seba.web.session import (
     StaffRoute,

@@ -81,7 +81,7 @@ async def attach(
     Raises ValidationFailed (``attachment_empty``, ``attachment_too_large``,
     ``attachment_type``), Conflict (``consult_closed``, ``too_many_attachments``), NotFound.
     """
-    from seba.telemedicine.service import access_consult
+    from seba.telemedicine.consults.service import access_consult
 
     limit = rt.settings.attachment_max_bytes
     if not data:
@@ -138,7 +138,7 @@ async def attach(
 async def list_attachments(
     rt: Runtime, *, actor: Principal, consult_id: int
 ) -> list[ConsultAttachment]:
-    from seba.telemedicine.service import access_consult
+    from seba.telemedicine.consults.service import access_consult
 
     async with rt.db.read() as session:
         await access_consult(session, actor, consult_id)
@@ -155,7 +155,7 @@ async def read_attachment(
     rt: Runtime, *, actor: Principal, consult_id: int, attachment_id: int
 ) -> tuple[ConsultAttachment, bytes]:
     """The file, for those who may see the consult; the read is audited."""
-    from seba.telemedicine.service import access_consult
+    from seba.telemedicine.consults.service import access_consult
 
     async with transactional(rt.db) as session:
         consult = await access_consult(session, actor, consult_id)

@@ -24,7 +24,7 @@ from seba.core.errors import ValidationFailed
 from seba.core.runtime import Runtime
 from seba.core.types import utcnow
 from seba.places.models import Facility, Hub, Pool, PoolDistrict
-from seba.telemedicine import queueing
+from seba.telemedicine.consults import queueing
 from seba.telemedicine.models import Consultation, DoctorPresence, DoctorSkill
 
 KOLKATA = ZoneInfo("Asia/Kolkata")

@@ -50,7 +50,7 @@ from typing import Any
 
 from seba.core.errors import ValidationFailed
 from seba.core.i18n import bn_digits, gettext
-from seba.telemedicine.formulary import Drug, Formulary, load_formulary, name_key
+from seba.telemedicine.prescriptions.formulary import Drug, Formulary, load_formulary, name_key
 
 MODES = ("video", "audio", "text")
 ADULT_AGE_YEARS = 18

@@ -26,10 +26,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from seba.telemedicine.simulation import POLICIES
-from seba.telemedicine.simulation import simulate as run_simulation
-from seba.telemedicine.simulation_day import DayConfig
-from seba.telemedicine.simulation_report import PolicyReport, SimulationReport
+from seba.telemedicine.simulation.day import DayConfig
+from seba.telemedicine.simulation.engine import POLICIES
+from seba.telemedicine.simulation.engine import simulate as run_simulation
+from seba.telemedicine.simulation.report import PolicyReport, SimulationReport
 
 POLICY_CHOICES = ("both", *POLICIES)
 POOL_TITLES = {"state": "state hubs (24x7)", "all": "all pools"}

@@ -19,7 +19,7 @@ from seba.core.db import transactional
 from seba.core.errors import NotFound
 from seba.core.runtime import Runtime
 from seba.telemedicine.models import Prescription
-from seba.telemedicine.prescription_pdf import PrescriptionDocument, RxLine, render_prescription
+from seba.telemedicine.prescriptions.pdf import PrescriptionDocument, RxLine, render_prescription
 
 VITAL_LABELS = {
     "bp_systolic": ("BP", "mmHg"),
@@ -104,7 +104,7 @@ async def prescription_pdf(rt: Runtime, *, actor: Principal, consult_id: int) ->
     It carries the patient's details, so the read is audited. Raises NotFound (no such consult
     for this actor, or no prescription yet).
     """
-    from seba.telemedicine.service import access_consult
+    from seba.telemedicine.consults.service import access_consult
 
     async with transactional(rt.db) as session:
         consult = await access_consult(session, actor, consult_id)

@@ -32,15 +32,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from seba.telemedicine import routing
-from seba.telemedicine.routing import (
+from seba.telemedicine.consults import routing
+from seba.telemedicine.consults.routing import (
     STATE_POOL,
     DoctorSkills,
     IdleDoctor,
     RoutingPolicy,
     WaitingConsult,
 )
-from seba.telemedicine.simulation_day import (
+from seba.telemedicine.simulation.day import (
     ACCEPT_DELAY_S,
     AWAY_BACK_S,
     DATA_DIR,
@@ -51,7 +51,7 @@ from seba.telemedicine.simulation_day import (
     DoctorShift,
     build_day,
 )
-from seba.telemedicine.simulation_report import (
+from seba.telemedicine.simulation.report import (
     OnlineSeconds,
     PolicyReport,
     SimulationReport,

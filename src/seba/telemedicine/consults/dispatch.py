@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from seba.core.runtime import Runtime
 from seba.places.models import Pool
-from seba.telemedicine import routing
+from seba.telemedicine.consults import routing
 from seba.telemedicine.models import Consultation, DoctorPresence, DoctorSkill
 
 # How many candidates SQL hands to the engine per decision: the engine's choice is among the

@@ -26,10 +26,9 @@ from seba.patients import service as patient_service
 from seba.patients.models import Patient
 from seba.patients.schemas import today_in_india
 from seba.places.models import SPECIALTIES, STATE_POOL_CODE, Facility, Hub, Spoke
-from seba.telemedicine import dispatch, prescribing, queueing
-from seba.telemedicine import vitals as vitals_check
+from seba.telemedicine.consults import dispatch, queueing
+from seba.telemedicine.consults import vitals as vitals_check
 from seba.telemedicine.doctors import doctor_and_presence, doctor_for
-from seba.telemedicine.formulary import load_formulary
 from seba.telemedicine.models import (
     CONSULT_MODES,
     LANGUAGES,
@@ -41,6 +40,8 @@ from seba.telemedicine.models import (
     DoctorSkill,
     Prescription,
 )
+from seba.telemedicine.prescriptions import rules as prescribing
+from seba.telemedicine.prescriptions.formulary import load_formulary
 
 HELD = ("offered", "accepted", "in_progress")
 # Unambiguous characters for codes people read aloud or type (no 0/O, 1/I/L).

@@ -17,10 +17,10 @@ from starlette.datastructures import FormData
 from seba.core.access import Principal
 from seba.core.errors import Conflict, ValidationFailed
 from seba.core.runtime import Runtime
-from seba.telemedicine import documents, prescribing, queries
-from seba.telemedicine import service as consult_service
-from seba.telemedicine.cho_pages import BASE, MAX_REASON, Cho, Form, Id, Message, Rt
-from seba.telemedicine.page_text import (
+from seba.telemedicine.consults import queries
+from seba.telemedicine.consults import service as consult_service
+from seba.telemedicine.pages.cho import BASE, MAX_REASON, Cho, Form, Id, Message, Rt
+from seba.telemedicine.pages.text import (
     LANGUAGE_NAMES,
     LIVE,
     PRIORITY_LABELS,
@@ -30,6 +30,8 @@ from seba.telemedicine.page_text import (
     latin_digits,
     vital_rows,
 )
+from seba.telemedicine.prescriptions import document as documents
+from seba.telemedicine.prescriptions import rules as prescribing
 from seba.web.session import StaffRoute, form_text, permitted, render_staff, say
 
 router = APIRouter(include_in_schema=False, route_class=StaffRoute)

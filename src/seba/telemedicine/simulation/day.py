@@ -18,9 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from seba.telemedicine.routing import STATE_POOL
-
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+from seba.data import DATA_DIR
+from seba.telemedicine.consults.routing import STATE_POOL
 
 # --- The scenario. Each number says what it stands for; the docs explain the choices. ---
 

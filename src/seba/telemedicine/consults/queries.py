@@ -26,8 +26,8 @@ from seba.core.types import utcnow
 from seba.patients import service as patient_service
 from seba.patients.schemas import IST, today_in_india
 from seba.places.models import Spoke
-from seba.telemedicine import service as consult_service
-from seba.telemedicine import vitals as vitals_check
+from seba.telemedicine.consults import service as consult_service
+from seba.telemedicine.consults import vitals as vitals_check
 from seba.telemedicine.models import (
     Consultation,
     Dispensing,

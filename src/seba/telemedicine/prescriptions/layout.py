@@ -21,10 +21,10 @@ from fpdf.enums import Align, MethodReturnValue, WrapMode
 from fpdf.text_region import Paragraph, TextColumns
 
 from seba.core.i18n import bn_digits
-from seba.telemedicine.pdf_fonts import TOTAL_PAGES, printable, set_font_for, write_runs
+from seba.telemedicine.prescriptions.fonts import TOTAL_PAGES, printable, set_font_for, write_runs
 
 if TYPE_CHECKING:
-    from seba.telemedicine.prescription_pdf import PrescriptionDocument
+    from seba.telemedicine.prescriptions.pdf import PrescriptionDocument
 
 INDIA_TZ = ZoneInfo("Asia/Kolkata")
 
