@@ -30,7 +30,7 @@ from seba.referrals import api as referrals_api
 from seba.referrals import pages as referral_pages
 from seba.settings import Settings, get_settings
 from seba.telemedicine import api as telemedicine_api
-from seba.telemedicine.pages import public as telemedicine_pages
+from seba.telemedicine import pages as telemedicine_pages
 
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 # Public views answered by ``http.cached_response`` that depend on nothing but path and query

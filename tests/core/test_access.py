@@ -9,13 +9,19 @@ import pytest
 from seba.core.access import (
     GRANTABLE_ROLES,
     POLICY,
+    REACH_SCOPE_KINDS,
     ROLE_SCOPES,
     ROLES,
     SCOPE_KINDS,
     Principal,
+    Reach,
     can,
     covers,
     covers_district,
+    grantable_roles,
+    home_district,
+    in_district,
+    reach,
     require,
     require_on_facility,
 )
@@ -92,11 +98,12 @@ def test_policy_table_is_the_intended_one():
     assert {action: set(POLICY[action]) for action in INTENDED} == INTENDED
     assert set(ENDPOINT_ACTIONS) <= set(POLICY)
     # Every action names real roles only: a typo would silently grant nobody.
-    assert all(roles <= set(ROLES) for roles in POLICY.values())
+    assert all(set(rules) <= set(ROLES) for rules in POLICY.values())
+    assert all(isinstance(rule, Reach) for rules in POLICY.values() for rule in rules.values())
     assert set(ROLE_SCOPES) == set(ROLES)
     assert all(kinds <= set(SCOPE_KINDS) for kinds in ROLE_SCOPES.values())
     # Only the roles that manage users grant roles; a district admin only the lower ones.
-    assert set(GRANTABLE_ROLES) == POLICY["user.manage"]
+    assert set(GRANTABLE_ROLES) == set(POLICY["user.manage"])
     assert GRANTABLE_ROLES["district_admin"] == {"control_room", "hospital_staff", "viewer", "cho"}
 
 
@@ -113,6 +120,51 @@ def test_can_and_require_follow_the_table(action: str, role: str):
         with pytest.raises(PermissionDenied) as caught:
             require(who, action)
         assert caught.value.details == {"action": action, "role": role}
+
+
+@pytest.mark.parametrize("action", sorted(POLICY))
+@pytest.mark.parametrize("role", ROLES)
+def test_reach_is_the_tables_rule_or_a_refusal(action: str, role: str):
+    who = principal(role, next(iter(sorted(ROLE_SCOPES[role]))))
+    if role in POLICY[action]:
+        assert reach(who, action) is POLICY[action][role]
+        # The rule can be applied to the scope kinds the role may hold.
+        assert ROLE_SCOPES[role] & REACH_SCOPE_KINDS[reach(who, action)]
+    else:
+        with pytest.raises(PermissionDenied) as caught:
+            reach(who, action)
+        assert caught.value.details == {"action": action, "role": role}
+
+
+def test_the_table_refuses_a_rule_no_scope_of_the_role_can_pass(monkeypatch):
+    import seba.core.access as access
+
+    monkeypatch.setattr(
+        access, "POLICY", {"consult.practice": {"cho": Reach.ASSIGNED}}, raising=True
+    )
+    with pytest.raises(AssertionError, match="can never have reach"):
+        access._check_table()
+    monkeypatch.setattr(access, "POLICY", {"x.y": {"janitor": Reach.ANY}}, raising=True)
+    with pytest.raises(AssertionError, match="unknown role"):
+        access._check_table()
+
+
+def test_home_district_and_in_district():
+    state = principal("state_admin")
+    kolkata = principal("district_admin", "district", "kolkata")
+    at_spoke = Principal(1, "c", "cho", "spoke", "hwc-1", scope_district="howrah")
+    lost = Principal(2, "d", "cho", "spoke", "hwc-2", scope_district=None)
+    assert home_district(state) is None and in_district(state, "anything")
+    assert home_district(kolkata) == "kolkata" and in_district(kolkata, "kolkata")
+    assert not in_district(kolkata, "howrah")
+    assert home_district(at_spoke) == "howrah" and in_district(at_spoke, "howrah")
+    # A spoke whose district is unknown reaches no district at all.
+    assert not in_district(lost, "howrah") and not in_district(lost, None)
+
+
+def test_grantable_roles_follow_the_table():
+    assert grantable_roles(principal("state_admin")) == GRANTABLE_ROLES["state_admin"]
+    assert grantable_roles(principal("cho", "spoke", "hwc-1")) == frozenset()
 
 
 def test_an_unknown_action_is_a_programming_error_not_a_grant():

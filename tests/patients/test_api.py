@@ -215,13 +215,13 @@ async def test_a_doctor_reads_a_patient_once_a_check_vouches(client, staff):
     async def assigned(session, actor, patient_id: int) -> bool:
         return actor.user_id == staff.doctor_user_id and patient_id == patient["id"]
 
-    patient_service.register_doctor_access(assigned)
+    patient_service.register_assigned_check(assigned)
     try:
         r = await client.get(path, headers=staff.doctor)
         assert r.status_code == 200
         assert r.json()["id"] == patient["id"]
     finally:
-        patient_service.unregister_doctor_access(assigned)
+        patient_service.unregister_assigned_check(assigned)
     assert (await client.get(path, headers=staff.doctor)).status_code == 404
 
 

@@ -353,8 +353,8 @@ async def test_a_doctor_sees_a_patient_only_when_a_registered_check_says_so(rt, 
 
     with pytest.raises(NotFound):
         await patient_service.get_patient(rt, actor=world.doctor, patient_id=patient.id)
-    patient_service.register_doctor_access(consult_assigned)
-    patient_service.register_doctor_access(consult_assigned)  # twice is once
+    patient_service.register_assigned_check(consult_assigned)
+    patient_service.register_assigned_check(consult_assigned)  # twice is once
     try:
         seen = await patient_service.get_patient(rt, actor=world.doctor, patient_id=patient.id)
         assert seen.id == patient.id
@@ -368,7 +368,7 @@ async def test_a_doctor_sees_a_patient_only_when_a_registered_check_says_so(rt, 
         with pytest.raises(NotFound):
             await patient_service.get_patient(rt, actor=world.hills_cho, patient_id=patient.id)
     finally:
-        patient_service.unregister_doctor_access(consult_assigned)
+        patient_service.unregister_assigned_check(consult_assigned)
     assert (world.doctor.username, patient.id) in asked
     assert all(name == world.doctor.username for name, _ in asked)
     with pytest.raises(NotFound):

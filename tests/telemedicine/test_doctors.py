@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 
 from seba.accounts.models import StaffUser
 from seba.core.types import utcnow
-from seba.telemedicine.consults import service as consult_service
+from seba.telemedicine.consults import sweep
 from seba.telemedicine.models import Doctor, DoctorPresence, DoctorSkill
 from tests import factories
 from tests.places.test_import import _seba
@@ -98,7 +98,7 @@ async def test_silent_doctor_goes_offline_and_gets_no_offer(rt, client):
             .where(DoctorPresence.doctor_id == doctor.id)
             .values(last_heartbeat_at=utcnow() - timedelta(seconds=31))
         )
-    result = await consult_service.sweep(rt)
+    result = await sweep.sweep(rt)
     assert result.offline == 1
     async with rt.db.read() as session:
         assert (await session.get(DoctorPresence, doctor.id)).status == "offline"

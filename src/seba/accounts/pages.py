@@ -12,7 +12,7 @@ from seba.accounts import queries as account_queries
 from seba.accounts import service as account_service
 from seba.accounts.api import client_address
 from seba.beds.census_pages import BED_TYPE_LABELS, SEX_LABELS
-from seba.core.access import GRANTABLE_ROLES, ROLE_SCOPES, ROLES, Principal
+from seba.core.access import ROLE_SCOPES, ROLES, Principal, grantable_roles
 from seba.core.audit import AuditEntry
 from seba.core.errors import Conflict, NotAuthenticated, TooManyRequests, ValidationFailed
 from seba.core.http import get_runtime
@@ -196,7 +196,7 @@ async def _users_page(
 ) -> Response:
     users = await account_service.list_users(rt, actor=principal)
     choices = await place_queries.scope_choices(rt, actor=principal)
-    grantable = GRANTABLE_ROLES.get(principal.role, frozenset())
+    grantable = grantable_roles(principal)
     return render_staff(
         request,
         "accounts/users.html",

@@ -15,11 +15,11 @@ from sqlalchemy import case, delete, func, select, update
 from seba.accounts.models import ApiToken, LoginFailure, StaffUser
 from seba.core import audit
 from seba.core.access import (
-    GRANTABLE_ROLES,
     ROLE_SCOPES,
     ROLES,
     SCOPE_KINDS,
     Principal,
+    grantable_roles,
     require,
 )
 from seba.core.db import transactional
@@ -92,7 +92,7 @@ async def create_user(
         )
     if problems:
         raise ValidationFailed(details=problems)
-    if role not in GRANTABLE_ROLES.get(actor.role, frozenset()):
+    if role not in grantable_roles(actor):
         raise PermissionDenied("You cannot grant this role.", details={"role": role})
     password_hash = await asyncio.to_thread(_hasher.hash, password)
     async with transactional(rt.db) as session:

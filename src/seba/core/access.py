@@ -2,13 +2,24 @@
 
 A staff user has one role and one scope: the whole state, one district, one facility, one
 telemedicine spoke (a CHO) or one hub (a doctor's home hub).
-``POLICY`` says which roles may take an action; ``covers`` says whether a scope reaches a
-facility. Tests walk both tables.
+
+``POLICY`` is the one place that says who may do what where: for each action, the roles that
+may take it and, per role, the *reach* of that role over the action's rows (``Reach``): the
+whole state, the actor's scope, the district their scope lies in, the consults given to them, the
+queued consults routing could offer them, or their own record. Nothing else in the code decides
+on a role: a role gate is ``require`` (a route dependency or a service's first line), and a row
+check is an ``access_*`` function of the domain that owns the rows, which asks ``reach`` which
+rule to apply and applies it. ``tests/core/test_access.py`` walks the table, and every
+(action, role) pair with a row rule is walked with rows inside and outside its reach by the
+owning domain's access tests.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
 from typing import Protocol
 
 from seba.core.errors import PermissionDenied
@@ -36,41 +47,113 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     "doctor": frozenset({"hub"}),
 }
 
-# action -> roles allowed to take it (inside their scope).
-POLICY: dict[str, frozenset[str]] = {
-    "census.update": frozenset({"state_admin", "district_admin", "hospital_staff"}),
-    "facility.read": frozenset(ROLES),
-    "facility.create": frozenset({"state_admin", "district_admin"}),
-    "facility.update": frozenset({"state_admin", "district_admin"}),
-    "facility.import": frozenset({"state_admin"}),
-    "user.read": frozenset({"state_admin", "district_admin"}),
-    "user.manage": frozenset({"state_admin", "district_admin"}),
-    "audit.read": frozenset({"state_admin", "district_admin"}),
-    # Central referral. Patient data: never viewers. The request queue lists families across
-    # the scope, so not hospital staff either (their scope is one facility).
-    "request.create": frozenset({"state_admin", "district_admin", "control_room"}),
-    "request.read": frozenset({"state_admin", "district_admin", "control_room"}),
-    "referral.reserve": frozenset(
-        {"state_admin", "district_admin", "control_room", "hospital_staff"}
-    ),
-    "referral.read": frozenset({"state_admin", "district_admin", "control_room", "hospital_staff"}),
-    "referral.respond": frozenset({"state_admin", "district_admin", "hospital_staff"}),
-    "referral.cancel": frozenset({"state_admin", "district_admin", "control_room"}),
-    "outbox.read": frozenset({"state_admin"}),
-    # Telemedicine. The network (codes of hubs and spokes) is no secret among staff.
-    "network.read": frozenset(ROLES),
-    "network.manage": frozenset({"state_admin"}),
-    # Patient records: the CHOs who register and bring patients, the doctors who treat them
-    # (only through a consult assigned to them), and admins for oversight. Every read audited.
-    "patient.create": frozenset({"cho"}),
-    "patient.read": frozenset({"cho", "doctor", "state_admin", "district_admin"}),
-    "consult.create": frozenset({"cho"}),
-    "consult.read": frozenset({"cho", "doctor", "state_admin", "district_admin"}),
-    # Presence, offers, accept, prescribe, complete: the doctor's own work.
-    "consult.practice": frozenset({"doctor"}),
-    # Counts and waits, no patient data.
-    "telemedicine.stats": frozenset({"state_admin", "district_admin", "viewer"}),
-}
+
+class Reach(StrEnum):
+    """Which rows of an action a role reaches. The rule's code lives with the rows."""
+
+    # Every row: the action has no per-row rule for this role (the network's codes, a
+    # hospital's outgoing referral to any hospital in the state).
+    ANY = "any"
+    # Rows inside the actor's scope (``covers``): everything for the state; a district's
+    # facilities, spokes, hubs, patients and requests; a facility or spoke itself.
+    SCOPE = "scope"
+    # Rows in the district the actor's scope lies in: a CHO's patients are the district's, so
+    # a family moving between two centres of one district is found at either.
+    DISTRICT = "district"
+    # Consults offered to or held by the doctor, and what hangs on them: the patient's record
+    # and history, attachments, the prescription.
+    ASSIGNED = "assigned"
+    # Consults the routing engine could offer this doctor now: their specialty and language,
+    # their pools and then the wider pools that the consult's waiting time opens
+    # (``consults.routing.may_take``), never one they let lapse.
+    POOL = "pool"
+    # The actor's own record (a doctor's roster).
+    SELF = "self"
+
+
+# The scope kinds a reach rule can be applied to: a role holding another scope kind could never
+# pass it, so the table refuses such a pairing when it is built (a typo grants nothing).
+REACH_SCOPE_KINDS: Mapping[Reach, frozenset[str]] = MappingProxyType(
+    {
+        Reach.ANY: frozenset(SCOPE_KINDS),
+        Reach.SCOPE: frozenset(SCOPE_KINDS),
+        Reach.DISTRICT: frozenset({"state", "district", "facility", "spoke"}),
+        Reach.ASSIGNED: frozenset({"hub"}),
+        Reach.POOL: frozenset({"hub"}),
+        Reach.SELF: frozenset(SCOPE_KINDS),
+    }
+)
+
+
+def _rule(reach: Reach, *roles: str) -> dict[str, Reach]:
+    return dict.fromkeys(roles, reach)
+
+
+ANY, SCOPE, DISTRICT, ASSIGNED, POOL, SELF = Reach
+ADMINS = ("state_admin", "district_admin")
+
+# action -> {role: reach}. A role missing from an action may not take it at all.
+POLICY: Mapping[str, Mapping[str, Reach]] = MappingProxyType(
+    {
+        action: MappingProxyType(rules)
+        for action, rules in {
+            # --- places, beds, accounts --------------------------------------------------
+            "census.update": _rule(SCOPE, *ADMINS, "hospital_staff"),
+            "facility.read": _rule(SCOPE, *ROLES),
+            "facility.create": _rule(SCOPE, *ADMINS),
+            "facility.update": _rule(SCOPE, *ADMINS),
+            "facility.import": _rule(SCOPE, "state_admin"),
+            "user.read": _rule(SCOPE, *ADMINS),
+            "user.manage": _rule(SCOPE, *ADMINS),
+            # A district admin's slice: its facilities, and what its staff did (CHOs of its
+            # spokes and doctors of its hubs included).
+            "audit.read": _rule(SCOPE, *ADMINS),
+            # --- central referral --------------------------------------------------------
+            # Patient data: never viewers. The request queue lists families across the scope,
+            # so not hospital staff either (their scope is one facility). A referral is in
+            # scope when its hospital is, or (to read and cancel) its request's district is.
+            "request.create": _rule(SCOPE, *ADMINS, "control_room"),
+            "request.read": _rule(SCOPE, *ADMINS, "control_room"),
+            # Hospital staff may reserve a bed at any hospital: an outgoing referral.
+            "referral.reserve": _rule(SCOPE, *ADMINS, "control_room")
+            | _rule(ANY, "hospital_staff"),
+            "referral.read": _rule(SCOPE, *ADMINS, "control_room", "hospital_staff"),
+            "referral.respond": _rule(SCOPE, *ADMINS, "hospital_staff"),
+            "referral.cancel": _rule(SCOPE, *ADMINS, "control_room"),
+            "outbox.read": _rule(SCOPE, "state_admin"),
+            # --- the telemedicine network ------------------------------------------------
+            # The codes of hubs and spokes are no secret among staff.
+            "network.read": _rule(ANY, *ROLES),
+            "network.manage": _rule(SCOPE, "state_admin"),
+            # Rosters: admins plan them, a doctor sees and keeps their own.
+            "roster.read": _rule(SCOPE, *ADMINS) | _rule(SELF, "doctor"),
+            "roster.manage": _rule(SCOPE, "state_admin") | _rule(SELF, "doctor"),
+            # --- patients (every staff read audited) -------------------------------------
+            # The CHOs who register and bring patients (their spoke's district), the doctors
+            # who treat them (only through a consult given to them), admins for oversight.
+            "patient.create": _rule(DISTRICT, "cho"),
+            "patient.read": _rule(SCOPE, *ADMINS)
+            | _rule(DISTRICT, "cho")
+            | _rule(ASSIGNED, "doctor"),
+            # --- consults ----------------------------------------------------------------
+            # The CHO raises, follows, joins, attaches to, cancels and dispenses for the
+            # consults of their own spoke.
+            "consult.create": _rule(SCOPE, "cho"),
+            "consult.read": _rule(SCOPE, *ADMINS, "cho") | _rule(ASSIGNED, "doctor"),
+            "consult.manage": _rule(SCOPE, "cho"),
+            "attachment.read": _rule(SCOPE, *ADMINS, "cho") | _rule(ASSIGNED, "doctor"),
+            "attachment.create": _rule(SCOPE, "cho"),
+            "prescription.read": _rule(SCOPE, *ADMINS, "cho") | _rule(ASSIGNED, "doctor"),
+            "prescription.dispense": _rule(SCOPE, "cho"),
+            # The doctor's own work: presence, offers, prescribing, completing the consults
+            # given to them; and taking a queued consult, only one routing could offer them.
+            "consult.practice": _rule(ASSIGNED, "doctor"),
+            "consult.take": _rule(POOL, "doctor"),
+            # Counts and waits, no patient data.
+            "telemedicine.stats": _rule(SCOPE, *ADMINS, "viewer"),
+        }.items()
+    }
+)
 
 # A district admin may create these roles inside their district; only a state admin creates
 # state admins and district admins.
@@ -89,7 +172,7 @@ class Principal:
     role: str
     scope_kind: str
     scope_code: str | None = None
-    # The district a district or facility scope lies in (for facility scopes, the facility's).
+    # The district a district, facility or spoke scope lies in.
     scope_district: str | None = None
 
     @property
@@ -108,12 +191,27 @@ class Placed(Protocol):
 
 
 def can(principal: Principal, action: str) -> bool:
+    """The role gate. An unknown action is a programming error (KeyError), never a grant."""
     return principal.role in POLICY[action]
 
 
 def require(principal: Principal, action: str) -> None:
     if not can(principal, action):
         raise PermissionDenied(details={"action": action, "role": principal.role})
+
+
+def reach(principal: Principal, action: str) -> Reach:
+    """The row rule for ``principal`` taking ``action``; PermissionDenied when the role may not
+    take it at all (so a row check is also a role gate)."""
+    rule = POLICY[action].get(principal.role)
+    if rule is None:
+        raise PermissionDenied(details={"action": action, "role": principal.role})
+    return rule
+
+
+def grantable_roles(principal: Principal) -> frozenset[str]:
+    """The roles ``principal`` may give to new staff (none for roles that manage no users)."""
+    return GRANTABLE_ROLES.get(principal.role, frozenset())
 
 
 def covers(principal: Principal, facility: Placed) -> bool:
@@ -132,12 +230,48 @@ def covers_district(principal: Principal, district_code: str) -> bool:
     return False
 
 
+def home_district(principal: Principal) -> str | None:
+    """The district the principal's scope lies in (None for the state: every district).
+
+    Filled for district, facility and spoke scopes when the token is read; a spoke whose
+    district is unknown reaches no district at all.
+    """
+    if principal.scope_kind == "state":
+        return None
+    if principal.scope_kind == "district":
+        return principal.scope_district or principal.scope_code
+    return principal.scope_district
+
+
+def in_district(principal: Principal, district_code: str | None) -> bool:
+    """``Reach.DISTRICT`` (and ``Reach.SCOPE`` for district-wide rows) applied to one row."""
+    if principal.scope_kind == "state":
+        return True
+    home = home_district(principal)
+    return home is not None and district_code == home
+
+
 def require_on_facility(principal: Principal, action: str, facility: Placed) -> None:
-    """Role gate plus scope check for an action on one facility (403 when either fails)."""
-    require(principal, action)
+    """Role gate plus the action's reach over one facility (403 when either fails)."""
+    if reach(principal, action) is Reach.ANY:
+        return
     if not covers(principal, facility):
         raise PermissionDenied(
             "This facility is outside your scope.",
             code="out_of_scope",
             details={"facility": facility.code, "scope": principal.scope_label},
         )
+
+
+def _check_table() -> None:
+    """Refuse, at import, a table that names an unknown role or pairs a role with a reach its
+    scope kinds can never pass."""
+    for action, rules in POLICY.items():
+        for role, rule in rules.items():
+            if role not in ROLES:
+                raise AssertionError(f"{action}: unknown role {role!r}")
+            if not ROLE_SCOPES[role] & REACH_SCOPE_KINDS[rule]:
+                raise AssertionError(f"{action}: {role} can never have reach {rule}")
+
+
+_check_table()

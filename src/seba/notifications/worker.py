@@ -48,13 +48,13 @@ async def run_worker(
     """Loop until ``stop`` is set: release expired reservations, sweep the consult queue
     (lapsed offers, no-shows, overflow), then deliver due messages."""
     from seba.referrals import service as referral_service
-    from seba.telemedicine.consults import service as consult_service
+    from seba.telemedicine.consults import sweep
 
     provider = provider or sms_provider(rt.settings)
     while not stop.is_set():
         try:
             await referral_service.release_expired(rt)
-            await consult_service.sweep(rt)
+            await sweep.sweep(rt)
             report = await deliver_once(rt, provider)
         except Exception:
             log.exception("worker step failed; trying again")

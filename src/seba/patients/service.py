@@ -1,10 +1,11 @@
 """The patient registry's state changes and audited reads.
 
-Who sees whom (``access_patient``): a state admin every patient; a district admin and a CHO the
-patients of their district (a CHO serves the district's families, who move between centres); a
-doctor only patients the telemedicine domain vouches for (a consult assigned to that doctor),
-through a check it registers with ``register_doctor_access`` — with none registered, doctors
-see no one. A patient outside one's reach answers exactly like a missing one (404).
+Who sees whom (``access_patient``) is the policy table's ``patient.read`` row rule: a state
+admin every patient; a district admin and a CHO the patients of their district (a CHO serves the
+district's families, who move between centres); a doctor only the patients the telemedicine
+domain vouches for (``Reach.ASSIGNED``: a consult given to that doctor), through a check it
+registers with ``register_assigned_check`` — with none registered, doctors see no one. A patient
+outside one's reach answers exactly like a missing one (404).
 
 Privacy (DPDP Act; ``ARCHITECTURE.md`` §4.6): every staff read of a patient writes an audit row
 ``patient.read``; every search or duplicate warning that lists patients writes one
@@ -29,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seba.core import audit, idempotency
-from seba.core.access import Principal, require
+from seba.core.access import Principal, Reach, home_district, in_district, reach, require
 from seba.core.db import transactional
 from seba.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from seba.core.ids import InvalidId, parse_abha_number
@@ -53,8 +54,8 @@ DUPLICATE_AGE_YEARS = 2
 MAX_SEARCH_LIMIT = 50
 MIN_NAME_QUERY = 2
 
-DoctorAccess = Callable[[AsyncSession, Principal, int], Awaitable[bool]]
-_doctor_access: list[DoctorAccess] = []
+AssignedCheck = Callable[[AsyncSession, Principal, int], Awaitable[bool]]
+_assigned_checks: list[AssignedCheck] = []
 
 
 class Registration(NamedTuple):
@@ -66,58 +67,56 @@ class Registration(NamedTuple):
 # ---------------------------------------------------------------- access
 
 
-def register_doctor_access(check: DoctorAccess) -> None:
-    """Let a domain vouch for a doctor's patients: ``await check(session, doctor, patient_id)``
-    answers True when that doctor may see the patient (e.g. a consult assigned to them).
+def register_assigned_check(check: AssignedCheck) -> None:
+    """Let a domain vouch for the patients of ``Reach.ASSIGNED`` (a doctor's):
+    ``await check(session, actor, patient_id)`` answers True when a row of that domain given to
+    the actor (a consult assigned to the doctor) concerns the patient.
 
     Checks are asked in turn; one True is enough. Registering the same check twice is a no-op.
     """
-    if check not in _doctor_access:
-        _doctor_access.append(check)
+    if check not in _assigned_checks:
+        _assigned_checks.append(check)
 
 
-def unregister_doctor_access(check: DoctorAccess) -> None:
-    if check in _doctor_access:
-        _doctor_access.remove(check)
+def unregister_assigned_check(check: AssignedCheck) -> None:
+    if check in _assigned_checks:
+        _assigned_checks.remove(check)
 
 
-def _district_of(principal: Principal) -> str | None:
-    if principal.role == "district_admin":
-        return principal.scope_district or principal.scope_code
-    if principal.role == "cho":
-        # Filled from the CHO's spoke when the token is read; None means no reach at all.
-        return principal.scope_district
-    return None
-
-
-async def may_see(session: AsyncSession, principal: Principal, patient: Patient) -> bool:
-    """Whether ``principal`` may see ``patient`` (the row rule; the role gate is separate)."""
-    if principal.role == "state_admin":
-        return True
-    if principal.role in ("district_admin", "cho"):
-        district = _district_of(principal)
-        return district is not None and patient.district_code == district
-    if principal.role == "doctor":
-        for check in list(_doctor_access):
+async def may_see(
+    session: AsyncSession, principal: Principal, patient: Patient, action: str = "patient.read"
+) -> bool:
+    """Whether ``principal`` reaches ``patient`` for ``action``: the row rule of the policy
+    table (``access.reach``). Raises PermissionDenied when the role may not take the action."""
+    rule = reach(principal, action)
+    if rule in (Reach.SCOPE, Reach.DISTRICT):
+        return in_district(principal, patient.district_code)
+    if rule is Reach.ASSIGNED:
+        for check in list(_assigned_checks):
             if await check(session, principal, patient.id):
                 return True
-    return False
+        return False
+    return rule is Reach.ANY
 
 
-async def access_patient(session: AsyncSession, principal: Principal, patient_id: int) -> Patient:
-    """The patient, if ``principal`` may see it. Raises NotFound ``patient_not_found`` for a
-    missing patient and for one outside the principal's reach alike. Checks no role: callers
-    gate the action first (``require``)."""
+async def access_patient(
+    session: AsyncSession, principal: Principal, patient_id: int, action: str = "patient.read"
+) -> Patient:
+    """The patient, if ``principal`` reaches it for ``action``. Raises NotFound
+    ``patient_not_found`` for a missing patient and for one outside the principal's reach alike,
+    PermissionDenied when the role may not take the action at all."""
     patient = await session.get(Patient, patient_id)
-    if patient is None or not await may_see(session, principal, patient):
+    if patient is None or not await may_see(session, principal, patient, action):
         raise NotFound("No such patient.", code="patient_not_found")
     return patient
 
 
 def _scope_clause(principal: Principal) -> ColumnElement[bool] | None:
-    """SQL for the rows a principal may list (None: all). Doctors are checked row by row."""
-    if principal.role in ("district_admin", "cho"):
-        return Patient.district_code == _district_of(principal)
+    """SQL for the rows a principal may list (None: no narrowing in SQL). ``Reach.ASSIGNED``
+    rows are vouched for one by one (``may_see``)."""
+    rule = reach(principal, "patient.read")
+    if rule in (Reach.SCOPE, Reach.DISTRICT) and principal.scope_kind != "state":
+        return Patient.district_code == home_district(principal)
     return None
 
 
@@ -320,7 +319,7 @@ async def update_patient(
     changes = data.changes()
     try:
         async with transactional(rt.db) as session:
-            patient = await access_patient(session, actor, patient_id)
+            patient = await access_patient(session, actor, patient_id, UPDATE_ACTION)
             before = _snapshot(patient)
             if "age_years" in changes:
                 changes["birth_date"] = estimated_birth_date(changes["age_years"], today_in_india())
@@ -436,8 +435,8 @@ async def search_patients(
     scope = _scope_clause(actor)
     if scope is not None:
         query = query.where(scope)
-    # Doctors are vouched for row by row, so look further than the page to fill it.
-    fetch = limit * 5 if actor.role == "doctor" else limit
+    # Assigned patients are vouched for row by row, so look further than the page to fill it.
+    fetch = limit * 5 if reach(actor, "patient.read") is Reach.ASSIGNED else limit
     query = query.order_by(*order, Patient.id).limit(fetch)
     async with transactional(rt.db) as session:
         found = []

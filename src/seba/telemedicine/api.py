@@ -13,20 +13,20 @@ from seba.core.http import current_principal, get_runtime
 from seba.core.runtime import Runtime
 from seba.places import network
 from seba.telemedicine import doctors
-from seba.telemedicine.consults import attachments, stats
+from seba.telemedicine.consults import attachments, offers, stats
 from seba.telemedicine.consults import service as consult_service
-from seba.telemedicine.prescriptions import document as documents
-from seba.telemedicine.prescriptions import rules as prescribing
-from seba.telemedicine.schemas import (
-    CancelBody,
-    CompleteBody,
-    ConsultCreate,
-    DispensingCreate,
-    PrescriptionCreate,
-    PresenceBody,
-    RosterBody,
+from seba.telemedicine.consults.schemas import (
+    CancelIn,
+    CompleteIn,
+    ConsultIn,
+    PresenceIn,
+    QueueState,
     consult_out,
 )
+from seba.telemedicine.prescriptions import service as prescription_service
+from seba.telemedicine.prescriptions.formulary import display_name, load_formulary
+from seba.telemedicine.prescriptions.schemas import DispensingIn, PrescriptionIn
+from seba.telemedicine.schemas import RosterIn
 
 router = APIRouter(prefix="/api/v1", tags=["telemedicine"])
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -51,7 +51,7 @@ async def list_spokes(
     return {"spokes": [row.__dict__ for row in rows], "limit": limit, "offset": offset}
 
 
-def _queued(state: consult_service.QueueState) -> dict:
+def _queued(state: QueueState) -> dict:
     body = consult_out(state.consult)
     # To the CHO an offer not yet accepted is still "waiting for a doctor".
     if body["status"] == "offered":
@@ -65,10 +65,8 @@ def _queued(state: consult_service.QueueState) -> dict:
 
 
 @router.post("/consultations", status_code=201, summary="Raise a consult for a patient (CHO)")
-async def raise_consult(body: ConsultCreate, principal: Staff, rt: Rt):
-    state = await consult_service.raise_consult(
-        rt, actor=principal, data=consult_service.ConsultIn(**body.model_dump())
-    )
+async def raise_consult(body: ConsultIn, principal: Staff, rt: Rt):
+    state = await consult_service.raise_consult(rt, actor=principal, data=body)
     return _queued(state)
 
 
@@ -81,10 +79,8 @@ async def get_consult(consult_id: Id, principal: Staff, rt: Rt):
 
 
 @router.post("/consultations/{consult_id}/cancel", summary="Withdraw a waiting consult (CHO)")
-async def cancel_consult(consult_id: Id, body: CancelBody, principal: Staff, rt: Rt):
-    await consult_service.cancel_consult(
-        rt, actor=principal, consult_id=consult_id, reason=body.reason
-    )
+async def cancel_consult(consult_id: Id, body: CancelIn, principal: Staff, rt: Rt):
+    await consult_service.cancel_consult(rt, actor=principal, consult_id=consult_id, data=body)
     return {"id": consult_id, "status": "cancelled"}
 
 
@@ -96,8 +92,8 @@ async def join_consult(consult_id: Id, principal: Staff, rt: Rt):
 
 
 @router.post("/doctors/me/presence", summary="Go online, away or offline (doctor)")
-async def set_presence(body: PresenceBody, principal: Staff, rt: Rt):
-    presence = await consult_service.set_presence(rt, actor=principal, status=body.status)
+async def set_presence(body: PresenceIn, principal: Staff, rt: Rt):
+    presence = await offers.set_presence(rt, actor=principal, data=body)
     return {"status": presence.status, "consult_id": presence.consult_id}
 
 
@@ -107,7 +103,7 @@ async def set_presence(body: PresenceBody, principal: Staff, rt: Rt):
     responses={204: {"description": "No consult for you right now"}},
 )
 async def current_offer(principal: Staff, rt: Rt):
-    consult = await consult_service.current_offer(rt, actor=principal)
+    consult = await offers.current_offer(rt, actor=principal)
     if consult is None:
         return Response(status_code=204)
     return consult_out(consult)
@@ -115,9 +111,7 @@ async def current_offer(principal: Staff, rt: Rt):
 
 @router.post("/consultations/{consult_id}/accept", summary="Take a consult (doctor); 409 if taken")
 async def accept_consult(consult_id: Id, principal: Staff, rt: Rt):
-    return consult_out(
-        await consult_service.accept_consult(rt, actor=principal, consult_id=consult_id)
-    )
+    return consult_out(await offers.accept_consult(rt, actor=principal, consult_id=consult_id))
 
 
 @router.post(
@@ -125,39 +119,24 @@ async def accept_consult(consult_id: Id, principal: Staff, rt: Rt):
     status_code=201,
     summary="Issue the e-prescription, checked against TPG 2020 (422 per refused item)",
 )
-async def prescribe(consult_id: Id, body: PrescriptionCreate, principal: Staff, rt: Rt):
-    data = consult_service.PrescriptionIn(
-        mode=body.mode,
-        items=[prescribing.RxItemIn(**item.model_dump()) for item in body.items],
-        diagnosis=body.diagnosis,
-        findings=body.findings,
-        investigations=body.investigations,
-        advice=body.advice,
-        follow_up_on=body.follow_up_on,
-        referral=body.referral,
-        admission=consult_service.AdmissionIn(**body.admission.model_dump())
-        if body.admission
-        else None,
-    )
-    rx = await consult_service.prescribe(rt, actor=principal, consult_id=consult_id, data=data)
+async def prescribe(consult_id: Id, body: PrescriptionIn, principal: Staff, rt: Rt):
+    rx = await prescription_service.prescribe(rt, actor=principal, consult_id=consult_id, data=body)
     return {
         "id": rx.id,
         "consultation_id": consult_id,
         "verification_code": rx.verification_code,
         "items": rx.items,
         "pdf": f"/api/v1/consultations/{consult_id}/prescription.pdf",
-        "verify_url": documents.verify_url(rt, rx.verification_code),
+        "verify_url": prescription_service.verify_url(rt, rx.verification_code),
         "referral": rx.document.get("referral"),
     }
 
 
 @router.post("/consultations/{consult_id}/complete", summary="End the consult (doctor)")
 async def complete_consult(
-    consult_id: Id, principal: Staff, rt: Rt, body: CompleteBody | None = None
+    consult_id: Id, principal: Staff, rt: Rt, body: CompleteIn | None = None
 ):
-    consult = await consult_service.complete_consult(
-        rt, actor=principal, consult_id=consult_id, mode=body.mode if body else None
-    )
+    consult = await offers.complete_consult(rt, actor=principal, consult_id=consult_id, data=body)
     return consult_out(consult)
 
 
@@ -168,7 +147,9 @@ async def complete_consult(
     responses={200: {"content": {"application/pdf": {}}}},
 )
 async def prescription_pdf(consult_id: Id, principal: Staff, rt: Rt):
-    pdf, code = await documents.prescription_pdf(rt, actor=principal, consult_id=consult_id)
+    pdf, code = await prescription_service.prescription_pdf(
+        rt, actor=principal, consult_id=consult_id
+    )
     return Response(
         pdf,
         media_type="application/pdf",
@@ -257,12 +238,9 @@ async def read_attachment(consult_id: Id, attachment_id: Id, principal: Staff, r
     status_code=201,
     summary="Record what the spoke handed over, per prescription line (CHO)",
 )
-async def record_dispensing(consult_id: Id, body: DispensingCreate, principal: Staff, rt: Rt):
-    rows = await consult_service.record_dispensing(
-        rt,
-        actor=principal,
-        consult_id=consult_id,
-        items=[consult_service.DispensedIn(**i.model_dump()) for i in body.items],
+async def record_dispensing(consult_id: Id, body: DispensingIn, principal: Staff, rt: Rt):
+    rows = await prescription_service.record_dispensing(
+        rt, actor=principal, consult_id=consult_id, data=body
     )
     return {
         "dispensed": [{"index": r.item_index, "quantity": r.quantity, "note": r.note} for r in rows]
@@ -271,8 +249,6 @@ async def record_dispensing(consult_id: Id, body: DispensingCreate, principal: S
 
 @router.get("/formulary", summary="Search the formulary (generic or Bengali name), with TPG list")
 async def search_formulary(principal: Staff, q: Annotated[str, Query(min_length=1, max_length=60)]):
-    from seba.telemedicine.prescriptions.formulary import display_name, load_formulary
-
     return {
         "drugs": [
             {
@@ -289,17 +265,7 @@ async def search_formulary(principal: Staff, q: Annotated[str, Query(min_length=
 
 
 def _shifts(shifts) -> dict:
-    return {
-        "shifts": [
-            {
-                "weekday": s.weekday,
-                "starts_at": s.starts_at,
-                "ends_at": s.ends_at,
-                "hub": s.hub_code,
-            }
-            for s in shifts
-        ]
-    }
+    return {"shifts": [s.model_dump() for s in shifts]}
 
 
 @router.get("/doctors/{doctor_id}/roster", summary="A doctor's weekly shifts")
@@ -308,7 +274,6 @@ async def get_roster(doctor_id: Id, principal: Staff, rt: Rt):
 
 
 @router.put("/doctors/{doctor_id}/roster", summary="Replace a doctor's weekly shifts")
-async def put_roster(doctor_id: Id, body: RosterBody, principal: Staff, rt: Rt):
-    shifts = [doctors.ShiftIn(s.weekday, s.starts_at, s.ends_at, s.hub) for s in body.shifts]
-    await doctors.set_roster(rt, actor=principal, doctor_id=doctor_id, shifts=shifts)
+async def put_roster(doctor_id: Id, body: RosterIn, principal: Staff, rt: Rt):
+    await doctors.set_roster(rt, actor=principal, doctor_id=doctor_id, data=body)
     return _shifts(await doctors.roster(rt, actor=principal, doctor_id=doctor_id))

@@ -18,12 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from seba.accounts import service as account_service
 from seba.accounts.models import StaffUser
 from seba.core import audit
-from seba.core.access import Principal, require
+from seba.core.access import Principal, Reach, in_district, reach, require
 from seba.core.db import transactional
 from seba.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from seba.core.ids import InvalidId, parse_hpr_id
 from seba.core.runtime import Runtime
-from seba.places.models import Hub
+from seba.places.models import Facility, Hub
 from seba.places.network import check_specialties
 from seba.telemedicine.models import (
     LANGUAGES,
@@ -34,10 +34,10 @@ from seba.telemedicine.models import (
     DoctorSkill,
     RosterShift,
 )
+from seba.telemedicine.schemas import RosterIn, ShiftIn
 
 # "WBMC 12345", "MCI 123456", "NMC/2021/12345": a council abbreviation and a number.
 REGISTRATION_RE = re.compile(r"[A-Z][A-Z.&-]{1,15}[ /-]?[A-Z0-9/-]{2,30}")
-HHMM_RE = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
 
 @dataclass(frozen=True)
@@ -198,36 +198,45 @@ async def doctor_and_presence(
     return found[0], found[1]
 
 
-@dataclass(frozen=True)
-class ShiftIn:
-    weekday: int
-    starts_at: str
-    ends_at: str
-    hub_code: str
-
-
-async def set_roster(
-    rt: Runtime, *, actor: Principal, doctor_id: int, shifts: list[ShiftIn]
-) -> int:
-    """Replace a doctor's weekly roster. Admins for any doctor; a doctor for themself."""
-    for s in shifts:
-        if not (
-            0 <= s.weekday <= 6
-            and HHMM_RE.fullmatch(s.starts_at)
-            and HHMM_RE.fullmatch(s.ends_at)
-            and s.starts_at < s.ends_at
-        ):
-            raise ValidationFailed(
-                "A shift needs a weekday 0–6 and HH:MM times, start before end.",
-                code="invalid_shift",
-                details={"weekday": s.weekday, "starts_at": s.starts_at, "ends_at": s.ends_at},
-            )
-    async with transactional(rt.db) as session:
-        doctor = await session.get(Doctor, doctor_id)
-        if doctor is None:
+async def access_doctor(
+    session: AsyncSession, actor: Principal, doctor_id: int, action: str
+) -> Doctor:
+    """The doctor whose roster ``actor`` reaches for ``action`` (``roster.read`` or
+    ``roster.manage``): their own (``Reach.SELF``), or a doctor with a hub in the actor's scope
+    (``Reach.SCOPE``). Raises NotFound ``unknown_doctor`` (missing, or out of reach for a read)
+    and PermissionDenied (the role may not, or a change out of reach)."""
+    rule = reach(actor, action)
+    doctor = await session.get(Doctor, doctor_id)
+    if doctor is None:
+        raise NotFound("Unknown doctor.", code="unknown_doctor")
+    if rule is Reach.SELF:
+        reached = doctor.user_id is not None and doctor.user_id == actor.user_id
+    elif rule is Reach.SCOPE and actor.scope_kind != "state":
+        districts = await session.scalars(
+            select(Facility.district_code)
+            .join(Hub, Hub.facility_id == Facility.id)
+            .join(DoctorHub, DoctorHub.hub_id == Hub.id)
+            .where(DoctorHub.doctor_id == doctor_id)
+        )
+        reached = any(in_district(actor, d) for d in districts)
+    else:
+        reached = rule in (Reach.SCOPE, Reach.ANY)
+    if not reached:
+        if action == "roster.read":
             raise NotFound("Unknown doctor.", code="unknown_doctor")
-        if not (actor.role == "state_admin" or actor.user_id == doctor.user_id):
-            raise PermissionDenied()
+        raise PermissionDenied(details={"action": action, "role": actor.role})
+    return doctor
+
+
+async def set_roster(rt: Runtime, *, actor: Principal, doctor_id: int, data: RosterIn) -> int:
+    """Replace a doctor's weekly roster (state admins, or the doctor themself).
+
+    Every shift must be at one of the doctor's hubs. Raises ValidationFailed ``not_a_member``,
+    NotFound, PermissionDenied; nothing changes on any error.
+    """
+    shifts = data.shifts
+    async with transactional(rt.db) as session:
+        await access_doctor(session, actor, doctor_id, "roster.manage")
         member_hubs = dict(
             (
                 await session.execute(
@@ -237,7 +246,7 @@ async def set_roster(
                 )
             ).all()
         )
-        if bad := {s.hub_code for s in shifts} - set(member_hubs):
+        if bad := {s.hub for s in shifts} - set(member_hubs):
             raise ValidationFailed(
                 "A shift must be at one of the doctor's hubs.",
                 code="not_a_member",
@@ -248,7 +257,7 @@ async def set_roster(
             session.add(
                 RosterShift(
                     doctor_id=doctor_id,
-                    hub_id=member_hubs[s.hub_code],
+                    hub_id=member_hubs[s.hub],
                     weekday=s.weekday,
                     starts_at=s.starts_at,
                     ends_at=s.ends_at,
@@ -260,7 +269,7 @@ async def set_roster(
             action="doctor.roster",
             entity_type="doctor",
             entity_id=doctor_id,
-            after=[s.__dict__ for s in shifts],
+            after=[s.model_dump() for s in shifts],
         )
     return len(shifts)
 
@@ -296,17 +305,16 @@ async def mark_silent_doctors_offline(session: AsyncSession, *, now: datetime, t
 
 
 async def roster(rt: Runtime, *, actor: Principal, doctor_id: int) -> list[ShiftIn]:
-    """A doctor's weekly shifts (admins, or the doctor themself)."""
+    """A doctor's weekly shifts (admins in scope, or the doctor themself)."""
     async with rt.db.read() as session:
-        doctor = await session.get(Doctor, doctor_id)
-        if doctor is None or not (
-            actor.role in ("state_admin", "district_admin") or actor.user_id == doctor.user_id
-        ):
-            raise NotFound("Unknown doctor.", code="unknown_doctor")
+        await access_doctor(session, actor, doctor_id, "roster.read")
         rows = await session.execute(
             select(RosterShift, Hub.code)
             .join(Hub, Hub.id == RosterShift.hub_id)
             .where(RosterShift.doctor_id == doctor_id)
             .order_by(RosterShift.weekday, RosterShift.starts_at)
         )
-        return [ShiftIn(s.weekday, s.starts_at, s.ends_at, code) for s, code in rows]
+        return [
+            ShiftIn(weekday=s.weekday, starts_at=s.starts_at, ends_at=s.ends_at, hub=code)
+            for s, code in rows
+        ]

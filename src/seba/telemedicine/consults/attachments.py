@@ -22,8 +22,9 @@ from sqlalchemy import func, select
 from seba.core import audit
 from seba.core.access import Principal
 from seba.core.db import transactional
-from seba.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from seba.core.errors import Conflict, NotFound, ValidationFailed
 from seba.core.runtime import Runtime
+from seba.telemedicine.consults.access import access_consult
 from seba.telemedicine.models import ConsultAttachment
 
 MAX_PER_CONSULT = 10
@@ -81,8 +82,6 @@ async def attach(
     Raises ValidationFailed (``attachment_empty``, ``attachment_too_large``,
     ``attachment_type``), Conflict (``consult_closed``, ``too_many_attachments``), NotFound.
     """
-    from seba.telemedicine.consults.service import access_consult
-
     limit = rt.settings.attachment_max_bytes
     if not data:
         raise ValidationFailed("The file is empty.", code="attachment_empty")
@@ -98,9 +97,7 @@ async def attach(
         raise ValidationFailed("Attach a photo (JPEG, PNG, WebP) or a PDF.", code="attachment_type")
     sha256 = hashlib.sha256(data).hexdigest()
     async with transactional(rt.db) as session:
-        consult = await access_consult(session, actor, consult_id)
-        if actor.role != "cho":
-            raise PermissionDenied()
+        consult = await access_consult(session, actor, consult_id, "attachment.create")
         if consult.status not in OPEN:
             raise Conflict("This consult is closed.", code="consult_closed")
         count = await session.scalar(
@@ -138,10 +135,8 @@ async def attach(
 async def list_attachments(
     rt: Runtime, *, actor: Principal, consult_id: int
 ) -> list[ConsultAttachment]:
-    from seba.telemedicine.consults.service import access_consult
-
     async with rt.db.read() as session:
-        await access_consult(session, actor, consult_id)
+        await access_consult(session, actor, consult_id, "attachment.read")
         return list(
             await session.scalars(
                 select(ConsultAttachment)
@@ -155,10 +150,8 @@ async def read_attachment(
     rt: Runtime, *, actor: Principal, consult_id: int, attachment_id: int
 ) -> tuple[ConsultAttachment, bytes]:
     """The file, for those who may see the consult; the read is audited."""
-    from seba.telemedicine.consults.service import access_consult
-
     async with transactional(rt.db) as session:
-        consult = await access_consult(session, actor, consult_id)
+        consult = await access_consult(session, actor, consult_id, "attachment.read")
         row = await session.get(ConsultAttachment, attachment_id)
         if row is None or row.consultation_id != consult_id:
             raise NotFound("Unknown attachment.", code="unknown_attachment")

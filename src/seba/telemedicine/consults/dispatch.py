@@ -1,5 +1,5 @@
 """Between the database and the routing engine: load candidates, let ``routing`` choose,
-write the offer with conditional updates.
+write the offer with conditional updates, and take it back (a lapse, a decline, a no-show).
 
 The engine decides (pure, property-tested); this module only narrows candidates in SQL the way
 the engine would (specialty, language, pool reach) and then makes the choice stick under races:
@@ -18,11 +18,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seba.core.runtime import Runtime
+from seba.core.types import UTCDateTime
 from seba.places.models import Pool
 from seba.telemedicine.consults import routing
 from seba.telemedicine.models import Consultation, DoctorPresence, DoctorSkill
@@ -346,3 +348,78 @@ async def sweep_plan(session: AsyncSession, rt: Runtime, now: datetime) -> list[
     preferred = [w.preferred_doctor_id for w in waiting if w.preferred_doctor_id]
     online = await online_ids(session, preferred)
     return [Offer(c, d) for c, d in routing.assign(waiting, idle, ts(now), policy, online)]
+
+
+# --- taking an offer back -------------------------------------------------------------
+
+
+async def return_offer(
+    session: AsyncSession,
+    consult: Consultation,
+    doctor_id: int,
+    now: datetime,
+    *,
+    missed: bool,
+    max_missed: int = 2,
+) -> None:
+    """Put an offered consult back in the queue (same place) and free the doctor.
+
+    The consult row first, then the presence row (the lock order of ``dispatch``).
+    """
+    declined = sorted({*consult.declined_by, doctor_id}) if missed else consult.declined_by
+    moved = await session.execute(
+        update(Consultation)
+        .where(
+            Consultation.id == consult.id,
+            Consultation.status == "offered",
+            Consultation.doctor_id == doctor_id,
+        )
+        .values(
+            status="queued",
+            doctor_id=None,
+            offered_at=None,
+            offer_expires_at=None,
+            declined_by=declined,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:
+        return  # someone else (the sweep, the doctor's own poll) returned it already
+    free: dict[str, Any] = {"consult_id": None, "updated_at": now}
+    if missed:
+        # Two missed offers in a row: the doctor is probably not at the desk.
+        away = DoctorPresence.missed_offers + 1 >= max_missed
+        free.update(
+            missed_offers=DoctorPresence.missed_offers + 1,
+            status=case((away, "away"), else_="online"),
+            idle_since=case((away, None), else_=literal(now, UTCDateTime())),
+        )
+    else:
+        free.update(status="online", idle_since=now)
+    await session.execute(
+        update(DoctorPresence)
+        .where(DoctorPresence.doctor_id == doctor_id, DoctorPresence.consult_id == consult.id)
+        .values(**free)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def close_no_show(session: AsyncSession, consult: Consultation, now: datetime) -> None:
+    """The CHO did not join within the join window: the consult closes, the doctor is free."""
+    consult.status = "no_show"
+    consult.closed_reason = "The CHO did not join within the join window."
+    consult.completed_at = now
+    consult.updated_at = now
+    await free_doctor(session, consult.doctor_id, consult.id, now)
+
+
+async def free_doctor(
+    session: AsyncSession, doctor_id: int, consult_id: int, now: datetime
+) -> None:
+    """The doctor holding ``consult_id`` is online and idle again (no-op if they are not)."""
+    await session.execute(
+        update(DoctorPresence)
+        .where(DoctorPresence.doctor_id == doctor_id, DoctorPresence.consult_id == consult_id)
+        .values(status="online", consult_id=None, idle_since=now, updated_at=now)
+    )

@@ -1,7 +1,7 @@
 """Reads for the teleconsultation pages: a spoke's consults today, one consult as the CHO or the
 doctor sees it, the patient's earlier consults, and the doctor's own presence.
 
-Reads only. Each checks access the way the service does (``service.access_consult``, the
+Reads only. Each checks access the way the service does (``access.access_consult``, the
 patients domain's ``access_patient``): a consult or patient outside one's reach answers 404
 exactly like a missing one. Every read that shows patient data writes its audit row in the same
 transaction (DPDP Act; ``ARCHITECTURE.md`` §4.6), so "who looked at this person" stays one
@@ -28,6 +28,9 @@ from seba.patients.schemas import IST, today_in_india
 from seba.places.models import Spoke
 from seba.telemedicine.consults import service as consult_service
 from seba.telemedicine.consults import vitals as vitals_check
+from seba.telemedicine.consults.access import access_consult
+from seba.telemedicine.consults.schemas import QueueState
+from seba.telemedicine.doctors import doctor_for
 from seba.telemedicine.models import (
     Consultation,
     Dispensing,
@@ -133,7 +136,7 @@ class PresenceView:
 class Progress:
     """A consult's live state for the CHO's page poll: no patient data, so no audit row."""
 
-    state: consult_service.QueueState
+    state: QueueState
     has_prescription: bool
     join_left_s: int | None
 
@@ -173,7 +176,7 @@ async def consult_view(rt: Runtime, *, actor: Principal, consult_id: int) -> Con
     """
     now = utcnow()
     async with transactional(rt.db) as session:
-        consult = await consult_service.access_consult(session, actor, consult_id)
+        consult = await access_consult(session, actor, consult_id)
         patient = await patient_service.access_patient(session, actor, consult.patient_id)
         spoke = await session.get(Spoke, consult.spoke_id)
         doctor = await session.get(Doctor, consult.doctor_id) if consult.doctor_id else None
@@ -346,7 +349,7 @@ async def patient_history(rt: Runtime, *, actor: Principal, consult_id: int) -> 
     of its spoke, admins in scope). Audited as ``patient.history``. Raises NotFound.
     """
     async with transactional(rt.db) as session:
-        consult = await consult_service.access_consult(session, actor, consult_id)
+        consult = await access_consult(session, actor, consult_id)
         patient = await patient_service.access_patient(session, actor, consult.patient_id)
         rows = await _history_rows(session, patient.id, consult.id)
         audit.record(
@@ -395,8 +398,6 @@ async def doctor_presence(rt: Runtime, *, actor: Principal) -> PresenceView:
 
     Raises PermissionDenied (not a doctor's login).
     """
-    from seba.telemedicine.doctors import doctor_for
-
     async with rt.db.read() as session:
         doctor = await doctor_for(session, actor)
         presence = await session.get(DoctorPresence, doctor.id)

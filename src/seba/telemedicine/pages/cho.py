@@ -17,14 +17,14 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from seba.core.access import Principal, can, require
 from seba.core.errors import Conflict, NotFound, ValidationFailed
-from seba.core.http import get_runtime, request_language
+from seba.core.http import request_language
 from seba.core.runtime import Runtime
 from seba.patients import service as patient_service
 from seba.patients.models import MAX_AGE_YEARS
@@ -33,7 +33,18 @@ from seba.places.models import SPECIALTIES
 from seba.telemedicine.consults import queries
 from seba.telemedicine.consults import service as consult_service
 from seba.telemedicine.consults import vitals as vitals_check
+from seba.telemedicine.consults.schemas import MAX_HISTORY, ConsultIn
 from seba.telemedicine.models import LANGUAGES, PRIORITIES
+from seba.telemedicine.pages.forms import (
+    BASE,
+    DOCTOR_HOME,
+    Cho,
+    Form,
+    Message,
+    Posted,
+    Rt,
+    schema_errors,
+)
 from seba.telemedicine.pages.text import (
     CONSENT_TEXT,
     LANGUAGE_NAMES,
@@ -54,26 +65,13 @@ from seba.web.session import (
     StaffRoute,
     form_text,
     page_principal,
-    permitted,
     render_staff,
     say,
-    staff_form,
 )
 
 router = APIRouter(include_in_schema=False, route_class=StaffRoute)
 
-BASE = "/staff/tele"
-DOCTOR_HOME = BASE + "/doctor"
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
-Cho = Annotated[Principal, Depends(permitted("consult.create"))]
-Rt = Annotated[Runtime, Depends(get_runtime)]
-Form = Annotated[FormData, Depends(staff_form)]
-
 ABHA_DIGITS = 14
-MAX_COMPLAINT = 500
-MAX_HISTORY = 4000
-MAX_COMPANION = 120
-MAX_REASON = 200
 REGISTER_FIELDS = (
     "name",
     "sex",
@@ -85,24 +83,6 @@ REGISTER_FIELDS = (
     "village",
     "abha_number",
 )
-
-Message = tuple[str, dict[str, Any]]
-
-
-@dataclass
-class Posted:
-    """A posted form: what was typed (to show it again) and what is wrong, field by field.
-
-    ``errors`` maps a field name (or ``form``) to an English msgid and its parameters, except
-    vitals, whose messages come already translated from ``vitals.validate_vitals``.
-    """
-
-    values: dict[str, str] = field(default_factory=dict)
-    errors: dict[str, Message] = field(default_factory=dict)
-
-    def shown_errors(self, request: Request) -> dict[str, str]:
-        return {name: say(request, text, **params) for name, (text, params) in self.errors.items()}
-
 
 # --- CHO home: search, register, today's consults ------------------------------------------
 
@@ -290,16 +270,24 @@ async def register_patient(request: Request, principal: Cho, form: Form, rt: Rt)
 
 # --- raising a consult -----------------------------------------------------------------------
 
-CONSULT_FIELD_ERRORS: dict[str, str] = {
-    "chief_complaint": "Describe the complaint in 2 to 500 characters.",
-    "history": "At most {max} characters.",
-    "specialty": "Choose a specialty.",
-    "language": "Choose the patient's language.",
-    "priority": "Choose how urgent it is.",
-    "adult_companion": "Write the name of the adult with the patient (2 to 120 characters).",
-    "consent": "Tick this box only once the patient has agreed: a teleconsultation needs the "
-    "patient's consent.",
-    "follow_up_of": "Choose one of the patient's earlier consults.",
+# ``ConsultIn``'s fields -> what the CHO reads under the box (``form``: no patient to show).
+CONSULT_FIELD_ERRORS: dict[str, Message] = {
+    "patient_id": ("Choose the patient again.", {}),
+    "chief_complaint": ("Describe the complaint in 2 to 500 characters.", {}),
+    "history": ("At most {max} characters.", {"max": MAX_HISTORY}),
+    "specialty": ("Choose a specialty.", {}),
+    "language": ("Choose the patient's language.", {}),
+    "priority": ("Choose how urgent it is.", {}),
+    "adult_companion": (
+        "Write the name of the adult with the patient (2 to 120 characters).",
+        {},
+    ),
+    "consent": (
+        "Tick this box only once the patient has agreed: a teleconsultation needs the "
+        "patient's consent.",
+        {},
+    ),
+    "follow_up_of": ("Choose one of the patient's earlier consults.", {}),
 }
 MINOR_NEEDS_ADULT = (
     "The patient is under 18: write the name of the adult with them (Telemedicine Practice "
@@ -319,37 +307,17 @@ CONSULT_FIELDS = (
 @dataclass
 class ConsultForm(Posted):
     vital_errors: dict[str, str] = field(default_factory=dict)
-    data: consult_service.ConsultIn | None = None
+    data: ConsultIn | None = None
 
 
 def parse_consult_form(form: FormData, lang: str) -> ConsultForm:
-    """Read the consult form. Vitals are checked here with the reader's language, so a wrong
-    value is explained in Bengali or English under its own box and nothing is sent on."""
+    """Read the consult form into ``ConsultIn``. Vitals are checked here with the reader's
+    language, so a wrong value is explained in Bengali or English under its own box and
+    nothing is sent on."""
     posted = ConsultForm(values={name: form_text(form, name).strip() for name in CONSULT_FIELDS})
     v = posted.values
-    patient = latin_digits(form_text(form, "patient").strip())
-    if not (patient.isascii() and patient.isdigit() and 0 < len(patient) <= 10):
-        posted.errors["form"] = ("Choose the patient again.", {})
     consent = form_text(form, "consent") == "yes"
     v["consent"] = "yes" if consent else ""
-    if not consent:
-        posted.errors["consent"] = (CONSULT_FIELD_ERRORS["consent"], {})
-    if not 2 <= len(v["chief_complaint"]) <= MAX_COMPLAINT:
-        posted.errors["chief_complaint"] = (CONSULT_FIELD_ERRORS["chief_complaint"], {})
-    if len(v["history"]) > MAX_HISTORY:
-        posted.errors["history"] = (CONSULT_FIELD_ERRORS["history"], {"max": MAX_HISTORY})
-    for name, allowed in (
-        ("specialty", SPECIALTIES),
-        ("language", LANGUAGES),
-        ("priority", PRIORITIES),
-    ):
-        if v[name] not in allowed:
-            posted.errors[name] = (CONSULT_FIELD_ERRORS[name], {})
-    if v["adult_companion"] and not 2 <= len(v["adult_companion"]) <= MAX_COMPANION:
-        posted.errors["adult_companion"] = (CONSULT_FIELD_ERRORS["adult_companion"], {})
-    follow_up = latin_digits(v["follow_up_of"])
-    if follow_up and not (follow_up.isascii() and follow_up.isdigit() and len(follow_up) <= 10):
-        posted.errors["follow_up_of"] = (CONSULT_FIELD_ERRORS["follow_up_of"], {})
     raw_vitals = {}
     for vital in VITAL_FIELDS:
         typed = form_text(form, vital.name).strip()
@@ -362,20 +330,26 @@ def parse_consult_form(form: FormData, lang: str) -> ConsultForm:
         checked = vitals_check.validate_vitals(raw_vitals, lang)
     except ValidationFailed as exc:
         posted.vital_errors = dict(exc.details or {})
-    if posted.errors or posted.vital_errors or checked is None:
+    payload = {
+        "patient_id": latin_digits(form_text(form, "patient").strip()),
+        "chief_complaint": v["chief_complaint"],
+        "consent": consent,
+        "specialty": v["specialty"],
+        "language": v["language"],
+        "priority": v["priority"],
+        "history": v["history"],
+        "vitals": checked.model_dump(exclude_none=True) if checked else {},
+        "follow_up_of": latin_digits(v["follow_up_of"]) or None,
+        "adult_companion": v["adult_companion"] or None,
+    }
+    try:
+        data = ConsultIn.model_validate(payload)
+    except ValidationError as exc:
+        for loc, message in schema_errors(exc, CONSULT_FIELD_ERRORS).items():
+            posted.errors.setdefault(str(loc[0]), message)
         return posted
-    posted.data = consult_service.ConsultIn(
-        patient_id=int(patient),
-        chief_complaint=v["chief_complaint"],
-        consent=True,
-        specialty=v["specialty"],
-        language=v["language"],
-        priority=v["priority"],
-        history=v["history"],
-        vitals=checked.model_dump(exclude_none=True),
-        follow_up_of=int(follow_up) if follow_up else None,
-        adult_companion=v["adult_companion"] or None,
-    )
+    if not posted.vital_errors and checked is not None:
+        posted.data = data
     return posted
 
 
@@ -452,7 +426,7 @@ async def new_consult(
 async def raise_consult(request: Request, principal: Cho, form: Form, rt: Rt):
     posted = parse_consult_form(form, request_language(request))
     patient = latin_digits(form_text(form, "patient").strip())
-    if "form" in posted.errors:
+    if "form" in posted.errors or "patient_id" in posted.errors:
         # No patient to show the form for: a forged or truncated post.
         raise NotFound("No such patient.", code="patient_not_found")
     if posted.data is None:
@@ -469,14 +443,14 @@ async def raise_consult(request: Request, principal: Cho, form: Form, rt: Rt):
             posted.vital_errors = {k: str(v) for k, v in details.items()}
         for name in details:
             if name in CONSULT_FIELD_ERRORS and name not in posted.errors:
-                posted.errors[name] = (CONSULT_FIELD_ERRORS[name], {"max": MAX_HISTORY})
+                posted.errors[name] = CONSULT_FIELD_ERRORS[name]
         return await _consult_form(
             request, rt, principal, int(patient), status_code=422, posted=posted
         )
     except NotFound as exc:
         if exc.code != "unknown_consult":
             raise
-        posted.errors["follow_up_of"] = (CONSULT_FIELD_ERRORS["follow_up_of"], {})
+        posted.errors["follow_up_of"] = CONSULT_FIELD_ERRORS["follow_up_of"]
         return await _consult_form(
             request, rt, principal, int(patient), status_code=422, posted=posted
         )

@@ -12,6 +12,7 @@ import math
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from seba.core.access import Principal
@@ -19,7 +20,8 @@ from seba.core.errors import Conflict, ValidationFailed
 from seba.core.runtime import Runtime
 from seba.telemedicine.consults import queries
 from seba.telemedicine.consults import service as consult_service
-from seba.telemedicine.pages.cho import BASE, MAX_REASON, Cho, Form, Id, Message, Rt
+from seba.telemedicine.consults.schemas import MAX_REASON, CancelIn
+from seba.telemedicine.pages.forms import BASE, Cho, Form, Id, Message, Rt, schema_errors
 from seba.telemedicine.pages.text import (
     LANGUAGE_NAMES,
     LIVE,
@@ -30,8 +32,9 @@ from seba.telemedicine.pages.text import (
     latin_digits,
     vital_rows,
 )
-from seba.telemedicine.prescriptions import document as documents
-from seba.telemedicine.prescriptions import rules as prescribing
+from seba.telemedicine.prescriptions import service as prescription_service
+from seba.telemedicine.prescriptions.rules import MAX_ITEMS
+from seba.telemedicine.prescriptions.schemas import MAX_NOTE, MAX_QUANTITY, DispensingIn
 from seba.web.session import StaffRoute, form_text, permitted, render_staff, say
 
 router = APIRouter(include_in_schema=False, route_class=StaffRoute)
@@ -137,11 +140,10 @@ async def join_consult(request: Request, consult_id: Id, principal: Cho, form: F
 
 @router.post(BASE + "/consults/{consult_id}/cancel")
 async def cancel_consult(request: Request, consult_id: Id, principal: Cho, form: Form, rt: Rt):
-    reason = form_text(form, "reason").strip()[:MAX_REASON]
+    # The reason is a courtesy to the doctor, not a record: a long one is cut, never refused.
+    data = CancelIn(reason=form_text(form, "reason").strip()[:MAX_REASON])
     try:
-        await consult_service.cancel_consult(
-            rt, actor=principal, consult_id=consult_id, reason=reason
-        )
+        await consult_service.cancel_consult(rt, actor=principal, consult_id=consult_id, data=data)
     except Conflict as exc:
         return await _status_page(
             request, rt, principal, consult_id, status_code=409, message=(exc.message, exc.params)
@@ -149,34 +151,38 @@ async def cancel_consult(request: Request, consult_id: Id, principal: Cho, form:
     return RedirectResponse(f"{BASE}/consults/{consult_id}", status_code=303)
 
 
-MAX_QUANTITY = 10_000
-MAX_NOTE = 200
+QUANTITY_ERROR: Message = ("Enter how many were handed over: 0 to {max}.", {"max": MAX_QUANTITY})
 
 
 def parse_dispensed_form(
     form: FormData, lines: int
-) -> tuple[list[consult_service.DispensedIn], dict[int, Message]]:
-    """Read "what was handed over": a quantity (and an optional note) per prescription line;
-    lines left empty are not recorded. Returns the lines and the errors by line."""
-    found: list[consult_service.DispensedIn] = []
-    errors: dict[int, Message] = {}
+) -> tuple[DispensingIn | None, dict[int, Message]]:
+    """Read "what was handed over" into ``DispensingIn``: a quantity (and an optional note) per
+    prescription line; lines left empty are not recorded. Returns the input, or the errors by
+    line (None when nothing was entered at all)."""
+    typed: list[dict[str, object]] = []
     for index in range(lines):
-        typed = latin_digits(form_text(form, f"qty-{index}").strip())
+        quantity = latin_digits(form_text(form, f"qty-{index}").strip())
         note = form_text(form, f"note-{index}").strip()[:MAX_NOTE]
-        if not typed and not note:
-            continue
-        if not (typed.isascii() and typed.isdigit() and int(typed) <= MAX_QUANTITY):
-            errors[index] = ("Enter how many were handed over: 0 to {max}.", {"max": MAX_QUANTITY})
-            continue
-        found.append(consult_service.DispensedIn(index=index, quantity=int(typed), note=note))
-    return found, errors
+        if quantity or note:
+            typed.append({"index": index, "quantity": quantity, "note": note})
+    if not typed:
+        return None, {}
+    try:
+        return DispensingIn.model_validate({"items": typed}), {}
+    except ValidationError as exc:
+        errors: dict[int, Message] = {}
+        for loc, _ in schema_errors(exc, {"items": QUANTITY_ERROR}).items():
+            row = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else 0
+            errors[int(typed[row]["index"])] = QUANTITY_ERROR  # type: ignore[arg-type]
+        return None, errors
 
 
 @router.post(BASE + "/consults/{consult_id}/dispensed")
 async def record_dispensed(request: Request, consult_id: Id, principal: Cho, form: Form, rt: Rt):
     # At most as many lines as a prescription can have; the service checks the real count.
-    lines, errors = parse_dispensed_form(form, prescribing.MAX_ITEMS)
-    if errors or not lines:
+    data, errors = parse_dispensed_form(form, MAX_ITEMS)
+    if data is None:
         return await _status_page(
             request,
             rt,
@@ -187,8 +193,8 @@ async def record_dispensed(request: Request, consult_id: Id, principal: Cho, for
             dispensing_errors=errors,
         )
     try:
-        await consult_service.record_dispensing(
-            rt, actor=principal, consult_id=consult_id, items=lines
+        await prescription_service.record_dispensing(
+            rt, actor=principal, consult_id=consult_id, data=data
         )
     except ValidationFailed as exc:
         return await _status_page(
@@ -199,10 +205,12 @@ async def record_dispensed(request: Request, consult_id: Id, principal: Cho, for
 
 @router.get(BASE + "/consults/{consult_id}/prescription.pdf")
 async def prescription_pdf(
-    consult_id: Id, rt: Rt, principal: Principal = Depends(permitted("consult.read"))
+    consult_id: Id, rt: Rt, principal: Principal = Depends(permitted("prescription.read"))
 ):
     """The printable prescription, for the CHO of the spoke and the doctor who wrote it."""
-    pdf, code = await documents.prescription_pdf(rt, actor=principal, consult_id=consult_id)
+    pdf, code = await prescription_service.prescription_pdf(
+        rt, actor=principal, consult_id=consult_id
+    )
     return Response(
         pdf,
         media_type="application/pdf",

@@ -10,27 +10,35 @@ the same while the doctor waits, and never while a prescription is being written
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from seba.beds.census_pages import BED_TYPE_LABELS
 from seba.core.access import Principal
 from seba.core.errors import Conflict, PermissionDenied, ValidationFailed
-from seba.core.http import get_runtime, request_language
+from seba.core.http import request_language
 from seba.core.i18n import gettext
 from seba.core.runtime import Runtime
-from seba.patients.schemas import today_in_india
 from seba.referrals.models import BED_NEEDS, CONDITIONS
 from seba.referrals.pages import CONDITION_LABELS
-from seba.telemedicine.consults import queries
-from seba.telemedicine.consults import service as consult_service
+from seba.telemedicine.consults import offers, queries
+from seba.telemedicine.consults.schemas import CompleteIn, PresenceIn
 from seba.telemedicine.consults.vitals import FLAG_MESSAGES
 from seba.telemedicine.models import CONSULT_MODES
-from seba.telemedicine.pages.cho import BASE, DOCTOR_HOME
+from seba.telemedicine.pages.forms import (
+    BASE,
+    DOCTOR_HOME,
+    FORM_INVALID,
+    Doctor,
+    Form,
+    Id,
+    Message,
+    Rt,
+)
 from seba.telemedicine.pages.text import (
     DOCTOR_STATUS_LABELS,
     LANGUAGE_NAMES,
@@ -44,35 +52,30 @@ from seba.telemedicine.pages.text import (
     vital_rows,
 )
 from seba.telemedicine.prescriptions import formulary as formulary_data
-from seba.telemedicine.prescriptions import rules as prescribing
+from seba.telemedicine.prescriptions import rules
+from seba.telemedicine.prescriptions import service as prescription_service
+from seba.telemedicine.prescriptions.schemas import (
+    MAX_ADMIT_NOTES,
+    MAX_ADVICE,
+    MAX_DIAGNOSIS,
+    MAX_FINDINGS,
+    MAX_INVESTIGATIONS,
+    MAX_REFERRAL,
+    PrescriptionIn,
+)
 from seba.web.session import (
     StaffRoute,
     form_text,
-    permitted,
     render_staff,
     say,
-    staff_form,
 )
 
 router = APIRouter(include_in_schema=False, route_class=StaffRoute)
 
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
-Doctor = Annotated[Principal, Depends(permitted("consult.practice"))]
-Rt = Annotated[Runtime, Depends(get_runtime)]
-Form = Annotated[FormData, Depends(staff_form)]
-
 ROWS_SHOWN = 4  # medicine rows shown at first; the script reveals more, up to MAX_ITEMS
 ROW_FIELDS = ("drug", "strength", "form", "dose", "frequency", "days")
-MAX_DIAGNOSIS = 500
-MAX_FINDINGS = 2000
-MAX_ADVICE = 2000
-MAX_REFERRAL = 300
-MAX_INVESTIGATIONS = 20
-MAX_ADMIT_NOTES = 300
 SEARCH_LIMIT = 15
 HELD = ("accepted", "in_progress")
-
-Message = tuple[str, dict[str, Any]]
 
 
 @dataclass
@@ -85,7 +88,7 @@ class RxForm:
     row_errors: dict[int, Message] = field(default_factory=dict)
     errors: dict[str, Message] = field(default_factory=dict)
     problems: list[Message] = field(default_factory=list)
-    data: consult_service.PrescriptionIn | None = None
+    data: PrescriptionIn | None = None
     # Position in ``data.items`` -> the form row it came from (blank rows are skipped).
     row_of_item: list[int] = field(default_factory=list)
     # The service's refusal, already in the reader's language: per row, and for the consult.
@@ -97,96 +100,119 @@ def _blank_rows(n: int) -> list[dict[str, str]]:
     return [dict.fromkeys(ROW_FIELDS, "") for _ in range(n)]
 
 
+# ``PrescriptionIn``'s fields -> what the doctor reads beside the box or the row.
+RX_FIELD_ERRORS: dict[str, Message] = {
+    "mode": ("Choose how the consult was held.", {}),
+    "diagnosis": ("At most {max} characters.", {"max": MAX_DIAGNOSIS}),
+    "findings": ("At most {max} characters.", {"max": MAX_FINDINGS}),
+    "advice": ("At most {max} characters.", {"max": MAX_ADVICE}),
+    "referral": ("At most {max} characters.", {"max": MAX_REFERRAL}),
+    "investigations": (
+        "At most {n} tests, one a line, each under 200 characters.",
+        {"n": MAX_INVESTIGATIONS},
+    ),
+    "follow_up_on": ("Enter the date as day, month and year.", {}),
+    "items": ("Add at least one medicine to the prescription.", {}),
+    "admission": ("Choose the kind of bed the patient needs.", {}),
+}
+RX_ERRORS_BY_TYPE: dict[tuple[str, str], Message] = {
+    ("follow_up_on", "follow_up_in_past"): ("The follow-up date must be today or later.", {}),
+}
+ADMISSION_FIELD_ERRORS: dict[str, tuple[str, Message]] = {
+    "need": ("need", ("Choose the kind of bed the patient needs.", {})),
+    "condition": ("condition", ("Choose how ill the patient is.", {})),
+    "notes": ("admit_notes", ("At most {max} characters.", {"max": MAX_ADMIT_NOTES})),
+}
+# A medicine row's boxes -> what the doctor reads beside the row.
+ROW_ERRORS: dict[str, Message] = {
+    "drug": ("Choose a medicine from the list.", {}),
+    "strength": ("Choose the strength.", {}),
+    "form": ("Choose the form.", {}),
+    "dose": ("Write the dose in at most {max} characters.", {"max": rules.MAX_TEXT_CHARS}),
+    "frequency": (
+        "Write how often to take it in at most {max} characters.",
+        {"max": rules.MAX_TEXT_CHARS},
+    ),
+    "duration_days": (
+        "Days: enter a whole number from 1 to {max}.",
+        {"max": rules.MAX_DURATION_DAYS},
+    ),
+}
+
+
 def parse_rx_form(form: FormData) -> RxForm:
-    """Read the prescription form: the medicine rows (blank ones skipped), the consult's
-    findings, and the mode. Only the shape is checked here; the TPG rules are the service's."""
+    """Read the prescription form into ``PrescriptionIn``: the medicine rows (blank ones
+    skipped), the consult's findings, and the mode. The schema checks the shape here, each
+    problem shown beside its box or row; the TPG rules are the service's."""
     posted = RxForm()
     for name in ("mode", "diagnosis", "findings", "investigations", "advice", "follow_up_on"):
         posted.values[name] = form_text(form, name).strip()
     posted.values["referral"] = form_text(form, "referral").strip()
     v = posted.values
-    if v["mode"] not in CONSULT_MODES:
-        posted.errors["mode"] = ("Choose how the consult was held.", {})
-    for name, limit in (
-        ("diagnosis", MAX_DIAGNOSIS),
-        ("findings", MAX_FINDINGS),
-        ("advice", MAX_ADVICE),
-        ("referral", MAX_REFERRAL),
-    ):
-        if len(v[name]) > limit or "\x00" in v[name]:
-            posted.errors[name] = ("At most {max} characters.", {"max": limit})
-    investigations = [line.strip() for line in v["investigations"].splitlines() if line.strip()]
-    if len(investigations) > MAX_INVESTIGATIONS or any(len(i) > 200 for i in investigations):
-        posted.errors["investigations"] = (
-            "At most {n} tests, one a line, each under 200 characters.",
-            {"n": MAX_INVESTIGATIONS},
-        )
-    follow_up = None
-    if v["follow_up_on"]:
-        try:
-            follow_up = date.fromisoformat(latin_digits(v["follow_up_on"]))
-        except ValueError:
-            posted.errors["follow_up_on"] = ("Enter the date as day, month and year.", {})
-        else:
-            if follow_up < today_in_india():
-                posted.errors["follow_up_on"] = ("The follow-up date must be today or later.", {})
-    admission = None
+    payload: dict[str, Any] = {
+        "mode": v["mode"],
+        "diagnosis": v["diagnosis"],
+        "findings": v["findings"],
+        "advice": v["advice"],
+        "referral": v["referral"] or None,
+        "investigations": [
+            line.strip() for line in v["investigations"].splitlines() if line.strip()
+        ],
+        "follow_up_on": latin_digits(v["follow_up_on"]) or None,
+        "items": [],
+    }
     if form_text(form, "admit") == "yes":
         v["admit"] = "yes"
         for name in ("need", "condition", "admit_notes"):
             v[name] = form_text(form, name).strip()
-        if v["need"] not in BED_NEEDS:
-            posted.errors["need"] = ("Choose the kind of bed the patient needs.", {})
-        if v["condition"] not in CONDITIONS:
-            posted.errors["condition"] = ("Choose how ill the patient is.", {})
-        if len(v["admit_notes"]) > MAX_ADMIT_NOTES:
-            posted.errors["admit_notes"] = ("At most {max} characters.", {"max": MAX_ADMIT_NOTES})
-        admission = consult_service.AdmissionIn(
-            need=v["need"], condition=v["condition"], notes=v["admit_notes"]
-        )
-    items: list[prescribing.RxItemIn] = []
-    for index in range(prescribing.MAX_ITEMS):
+        payload["admission"] = {
+            "need": v["need"],
+            "condition": v["condition"],
+            "notes": v["admit_notes"],
+        }
+    for index in range(rules.MAX_ITEMS):
         row = {name: form_text(form, f"{name}-{index}").strip() for name in ROW_FIELDS}
         posted.rows.append(row)
         if not any(row.values()):
             continue
-        days = latin_digits(row["days"])
-        if not (days.isascii() and days.isdigit() and len(days) <= 3):
-            posted.row_errors[index] = (
-                "Days: enter a whole number from 1 to {max}.",
-                {"max": prescribing.MAX_DURATION_DAYS},
-            )
-            continue
-        items.append(
-            prescribing.RxItemIn(
-                drug=row["drug"][:80],
-                strength=row["strength"][:40],
-                form=row["form"][:30],
-                dose=row["dose"][:80],
-                frequency=row["frequency"][:80],
-                duration_days=int(days),
-            )
+        payload["items"].append(
+            {
+                "drug": row["drug"],
+                "strength": row["strength"],
+                "form": row["form"],
+                "dose": row["dose"],
+                "frequency": row["frequency"],
+                "duration_days": latin_digits(row["days"]),
+            }
         )
         posted.row_of_item.append(index)
     # Trim trailing blank rows, but keep at least the first few on the page.
     while len(posted.rows) > ROWS_SHOWN and not any(posted.rows[-1].values()):
         posted.rows.pop()
-    if not items and not posted.row_errors:
-        posted.problems.append(("Add at least one medicine to the prescription.", {}))
-    if posted.errors or posted.row_errors or posted.problems:
-        return posted
-    posted.data = consult_service.PrescriptionIn(
-        mode=v["mode"],
-        items=items,
-        diagnosis=v["diagnosis"],
-        findings=v["findings"],
-        investigations=investigations,
-        advice=v["advice"],
-        follow_up_on=follow_up,
-        referral=v["referral"] or None,
-        admission=admission,
-    )
+    try:
+        posted.data = PrescriptionIn.model_validate(payload)
+    except ValidationError as exc:
+        _note_schema_errors(exc, posted)
     return posted
+
+
+def _note_schema_errors(exc: ValidationError, posted: RxForm) -> None:
+    for error in exc.errors():
+        loc = tuple(error.get("loc") or ())
+        name = str(loc[0]) if loc else ""
+        if name == "items" and len(loc) >= 3 and isinstance(loc[1], int):
+            row = posted.row_of_item[loc[1]]
+            posted.row_errors.setdefault(row, ROW_ERRORS.get(str(loc[2]), FORM_INVALID))
+        elif name == "items":
+            posted.problems.append(RX_FIELD_ERRORS["items"])
+        elif name == "admission" and len(loc) >= 2 and str(loc[1]) in ADMISSION_FIELD_ERRORS:
+            box, message = ADMISSION_FIELD_ERRORS[str(loc[1])]
+            posted.errors.setdefault(box, message)
+        elif name in RX_FIELD_ERRORS:
+            precise = RX_ERRORS_BY_TYPE.get((name, error["type"]))
+            posted.errors.setdefault(name, precise or RX_FIELD_ERRORS[name])
+        else:
+            posted.problems.append(FORM_INVALID)
 
 
 def drug_choice(drug: formulary_data.Drug) -> dict[str, Any]:
@@ -219,7 +245,7 @@ async def _console(
     rx: RxForm | None = None,
 ) -> Response:
     # The offer poll first: it is the heartbeat, and it may assign the next patient now.
-    consult = await consult_service.current_offer(rt, actor=principal)
+    consult = await offers.current_offer(rt, actor=principal)
     presence = await queries.doctor_presence(rt, actor=principal)
     view = history = None
     if consult is not None:
@@ -245,7 +271,7 @@ async def _console(
         row_errors=row_errors,
         rx_errors={k: say(request, t, **p) for k, (t, p) in rx.errors.items()},
         rx_problems=[say(request, t, **p) for t, p in rx.problems] + rx.refused_problems,
-        max_items=prescribing.MAX_ITEMS,
+        max_items=rules.MAX_ITEMS,
         drugs=book.drugs,
         dosage_forms=formulary_data.FORMS,
         message=say(request, message[0], **message[1]) if message else None,
@@ -285,7 +311,7 @@ async def doctor_console(request: Request, principal: Doctor, rt: Rt):
 @router.get(DOCTOR_HOME + "/state.json")
 async def doctor_state(request: Request, principal: Doctor, rt: Rt):
     """The console's poll (and heartbeat): what the doctor holds now, no patient data."""
-    consult = await consult_service.current_offer(rt, actor=principal)
+    consult = await offers.current_offer(rt, actor=principal)
     presence = await queries.doctor_presence(rt, actor=principal)
     body: dict[str, Any] = {
         "presence": presence.status,
@@ -299,8 +325,17 @@ async def doctor_state(request: Request, principal: Doctor, rt: Rt):
 @router.post(DOCTOR_HOME + "/presence")
 async def set_presence(request: Request, principal: Doctor, form: Form, rt: Rt):
     try:
-        await consult_service.set_presence(rt, actor=principal, status=form_text(form, "status"))
-    except (Conflict, ValidationFailed) as exc:
+        data = PresenceIn(status=form_text(form, "status"))  # type: ignore[arg-type]
+        await offers.set_presence(rt, actor=principal, data=data)
+    except ValidationError:
+        return await _console(
+            request,
+            rt,
+            principal,
+            status_code=422,
+            message=("Status must be online, away or offline.", {}),
+        )
+    except Conflict as exc:
         return await _console(
             request, rt, principal, status_code=exc.status_code, message=(exc.message, exc.params)
         )
@@ -310,7 +345,7 @@ async def set_presence(request: Request, principal: Doctor, form: Form, rt: Rt):
 @router.post(BASE + "/consults/{consult_id}/accept")
 async def accept_consult(request: Request, consult_id: Id, principal: Doctor, form: Form, rt: Rt):
     try:
-        await consult_service.accept_consult(rt, actor=principal, consult_id=consult_id)
+        await offers.accept_consult(rt, actor=principal, consult_id=consult_id)
     except (Conflict, PermissionDenied) as exc:
         if exc.code == "forbidden":
             raise
@@ -351,7 +386,7 @@ async def prescribe(request: Request, consult_id: Id, principal: Doctor, form: F
             message=("The prescription was not issued. See the marked rows below.", {}),
         )
     try:
-        await consult_service.prescribe(
+        await prescription_service.prescribe(
             rt, actor=principal, consult_id=consult_id, data=posted.data
         )
     except ValidationFailed as exc:
@@ -370,10 +405,9 @@ async def prescribe(request: Request, consult_id: Id, principal: Doctor, form: F
 @router.post(BASE + "/consults/{consult_id}/complete")
 async def complete_consult(request: Request, consult_id: Id, principal: Doctor, form: Form, rt: Rt):
     mode = form_text(form, "mode")
+    data = CompleteIn(mode=mode if mode in CONSULT_MODES else None)  # type: ignore[arg-type]
     try:
-        await consult_service.complete_consult(
-            rt, actor=principal, consult_id=consult_id, mode=mode if mode in CONSULT_MODES else None
-        )
+        await offers.complete_consult(rt, actor=principal, consult_id=consult_id, data=data)
     except Conflict as exc:
         return await _console(
             request, rt, principal, status_code=409, message=(exc.message, exc.params)

@@ -1,25 +1,148 @@
-"""Issued prescriptions as documents: the PDF (from the immutable snapshot) and the public
-verification a pharmacist does by scanning the QR code.
+"""The prescription as a document: the frozen snapshot of every printed field, built once at
+issue (``build_document``), and what is made from it later — the PDF's fields
+(``document_for``) and the public check a pharmacist sees (``verification_for``).
 
-The PDF is built from ``Prescription.document``, the fields as issued, so a later change to a
-doctor's or patient's record never changes a prescription already handed out.
+Pure: no database, no runtime. A prescription is an immutable record, so a later change to a
+doctor's or patient's record never changes a prescription already handed out: everything the
+PDF and ``/verify`` show comes from ``Prescription.document`` and ``Prescription.items``.
 """
 
 from __future__ import annotations
 
-import asyncio
+import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import select
+from seba.core.ids import format_abha
+from seba.patients.models import Patient
+from seba.telemedicine.models import Consultation, Doctor, Prescription
+from seba.telemedicine.prescriptions.schemas import PrescriptionIn
 
-from seba.core import audit
-from seba.core.access import Principal
-from seba.core.db import transactional
-from seba.core.errors import NotFound
-from seba.core.runtime import Runtime
-from seba.telemedicine.models import Prescription
-from seba.telemedicine.prescriptions.pdf import PrescriptionDocument, RxLine, render_prescription
+# Unambiguous characters for codes people read aloud or type (no 0/O, 1/I/L).
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+VERIFICATION_CODE = "XXXX-XXXX-XXXX"
+
+
+@dataclass(frozen=True)
+class RxLine:
+    """One medicine. ``generic`` is printed in capitals whatever its case (TPG)."""
+
+    generic: str
+    strength: str
+    form: str
+    dose: str
+    frequency: str
+    duration_days: int
+    tpg_list: str
+    name_bn: str | None = None
+
+
+@dataclass(frozen=True)
+class PrescriptionDocument:
+    """Everything printed on one e-prescription. Free texts may be Bengali, English or both."""
+
+    verification_code: str
+    verify_url: str
+    issued_at: datetime
+    mode: str
+    consult_kind: str
+    doctor_name: str
+    doctor_qualification: str
+    doctor_registration: str
+    doctor_hpr_id: str | None
+    hub_name: str
+    hub_name_bn: str
+    patient_name: str
+    patient_age: str
+    patient_sex: str
+    patient_phone: str
+    patient_address: str
+    patient_abha: str | None
+    adult_companion: str | None
+    spoke_name: str
+    spoke_name_bn: str
+    cho_name: str
+    chief_complaint: str
+    history: str
+    vitals: list[tuple[str, str]]
+    findings: str
+    diagnosis: str
+    investigations: list[str]
+    items: list[RxLine]
+    advice: str
+    follow_up_on: date | None
+    referral: str | None
+
+
+def new_verification_code() -> str:
+    """Three groups of four unambiguous characters: 31^12 ≈ 8·10^17 codes, so a guessed code
+    finds nothing (the public check shows initials only, never a name)."""
+    return "-".join("".join(secrets.choice(CODE_ALPHABET) for _ in range(4)) for _ in range(3))
+
+
+def patient_identity(patient: Patient, day: date) -> dict[str, Any]:
+    """The patient as TPG 2020 asks a prescription to identify them, frozen at issue."""
+    address = ", ".join(p for p in (patient.village, patient.address) if p)
+    return {
+        "name": patient.name,
+        "age": str(patient.age_on(day)),
+        "sex": patient.sex,
+        "phone": patient.phone,
+        "address": address,
+        "abha": format_abha(patient.abha_number) if patient.abha_number else None,
+    }
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """Where and by whom a prescription was issued, as printed."""
+
+    doctor: Doctor
+    hub_name: str
+    hub_name_bn: str
+    spoke_name: str
+    spoke_name_bn: str
+    cho_name: str
+
+
+def build_document(
+    *,
+    consult: Consultation,
+    patient: Patient,
+    issuer: Issuer,
+    data: PrescriptionIn,
+    referral: str | None,
+    day: date,
+) -> dict[str, Any]:
+    """Every field the prescription prints besides its medicines (TPG 2020: the doctor with
+    qualification and registration, the patient's identity, complaints, findings, diagnosis,
+    investigations, advice, follow-up, referral), frozen as issued on ``day``."""
+    doctor = issuer.doctor
+    return {
+        "consult_kind": "follow_up" if consult.follow_up_of_id else "first",
+        "doctor_name": doctor.name,
+        "doctor_qualification": doctor.qualification,
+        "doctor_registration": doctor.registration,
+        "doctor_hpr_id": doctor.hpr_id,
+        "hub_name": issuer.hub_name,
+        "hub_name_bn": issuer.hub_name_bn,
+        "patient": patient_identity(patient, day),
+        "adult_companion": consult.adult_companion,
+        "spoke_name": issuer.spoke_name,
+        "spoke_name_bn": issuer.spoke_name_bn,
+        "cho_name": issuer.cho_name,
+        "chief_complaint": consult.chief_complaint,
+        "history": consult.history,
+        "vitals": consult.vitals,
+        "findings": data.findings,
+        "diagnosis": data.diagnosis,
+        "investigations": list(data.investigations),
+        "advice": data.advice,
+        "follow_up_on": data.follow_up_on.isoformat() if data.follow_up_on else None,
+        "referral": referral,
+    }
+
 
 VITAL_LABELS = {
     "bp_systolic": ("BP", "mmHg"),
@@ -30,10 +153,6 @@ VITAL_LABELS = {
     "blood_glucose_mg_dl": ("Glucose", "mg/dL"),
     "respiratory_rate": ("Resp. rate", "/min"),
 }
-
-
-def verify_url(rt: Runtime, code: str) -> str:
-    return f"{rt.settings.public_base_url.rstrip('/')}/verify/{code}"
 
 
 def vitals_pairs(vitals: dict) -> list[tuple[str, str]]:
@@ -48,12 +167,13 @@ def vitals_pairs(vitals: dict) -> list[tuple[str, str]]:
     return pairs
 
 
-def document_for(rt: Runtime, rx: Prescription) -> PrescriptionDocument:
+def document_for(rx: Prescription, verify_url: str) -> PrescriptionDocument:
+    """The PDF's fields, from the snapshot frozen at issue."""
     d = rx.document
     p = d["patient"]
     return PrescriptionDocument(
         verification_code=rx.verification_code,
-        verify_url=verify_url(rt, rx.verification_code),
+        verify_url=verify_url,
         issued_at=rx.issued_at,
         mode=rx.mode,
         consult_kind=d["consult_kind"],
@@ -98,35 +218,6 @@ def document_for(rt: Runtime, rx: Prescription) -> PrescriptionDocument:
     )
 
 
-async def prescription_pdf(rt: Runtime, *, actor: Principal, consult_id: int) -> tuple[bytes, str]:
-    """The PDF of a consult's prescription for the CHO, the doctor or an admin in scope.
-
-    It carries the patient's details, so the read is audited. Raises NotFound (no such consult
-    for this actor, or no prescription yet).
-    """
-    from seba.telemedicine.consults.service import access_consult
-
-    async with transactional(rt.db) as session:
-        consult = await access_consult(session, actor, consult_id)
-        rx = await session.scalar(
-            select(Prescription).where(Prescription.consultation_id == consult.id)
-        )
-        if rx is None:
-            raise NotFound("This consult has no prescription yet.", code="no_prescription")
-        audit.record(
-            session,
-            actor=actor,
-            action="prescription.read",
-            entity_type="patient",
-            entity_id=consult.patient_id,
-            after={"prescription": rx.id},
-        )
-        doc = document_for(rt, rx)
-    # Rendering is CPU work (text shaping): off the event loop.
-    pdf = await asyncio.to_thread(render_prescription, doc)
-    return pdf, rx.verification_code
-
-
 @dataclass(frozen=True)
 class Verification:
     code: str
@@ -146,18 +237,9 @@ def _initials(name: str) -> str:
     return " ".join(part[0] + "." for part in name.split() if part)
 
 
-async def verify(rt: Runtime, *, code: str) -> Verification:
-    """Public check of a prescription by its code: enough for a pharmacist to match the paper
-    (doctor, registration, date, medicines, patient's initials, age and sex), no more."""
-    code = code.strip().upper()
-    if len(code) > 20:
-        raise NotFound("No prescription has this code.", code="unknown_prescription")
-    async with rt.db.read() as session:
-        rx = await session.scalar(
-            select(Prescription).where(Prescription.verification_code == code)
-        )
-    if rx is None:
-        raise NotFound("No prescription has this code.", code="unknown_prescription")
+def verification_for(rx: Prescription) -> Verification:
+    """What the public check shows: enough for a pharmacist to match the paper (doctor,
+    registration, date, medicines, patient's initials, age and sex), no more."""
     d = rx.document
     return Verification(
         code=rx.verification_code,

@@ -24,7 +24,7 @@ from seba.core.i18n import bn_digits
 from seba.telemedicine.prescriptions.fonts import TOTAL_PAGES, printable, set_font_for, write_runs
 
 if TYPE_CHECKING:
-    from seba.telemedicine.prescriptions.pdf import PrescriptionDocument
+    from seba.telemedicine.prescriptions.document import PrescriptionDocument
 
 INDIA_TZ = ZoneInfo("Asia/Kolkata")
 

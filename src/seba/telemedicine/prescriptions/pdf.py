@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
 
 from fpdf import FPDF
 from fpdf.enums import Align
 
 from seba.core.i18n import bn_digits
+from seba.telemedicine.prescriptions.document import PrescriptionDocument, RxLine
 from seba.telemedicine.prescriptions.fonts import (
     BENGALI,
     BUNDLED_FONT_DIR,
@@ -102,57 +101,6 @@ _RX_COLUMNS: tuple[tuple[str, str, float], ...] = (
     ("তালিকা", "TPG list", 15.0),
 )
 _CELL_PAD = 1.2
-
-
-@dataclass(frozen=True)
-class RxLine:
-    """One medicine. ``generic`` is printed in capitals whatever its case (TPG)."""
-
-    generic: str
-    strength: str
-    form: str
-    dose: str
-    frequency: str
-    duration_days: int
-    tpg_list: str
-    name_bn: str | None = None
-
-
-@dataclass(frozen=True)
-class PrescriptionDocument:
-    """Everything printed on one e-prescription. Free texts may be Bengali, English or both."""
-
-    verification_code: str
-    verify_url: str
-    issued_at: datetime
-    mode: str
-    consult_kind: str
-    doctor_name: str
-    doctor_qualification: str
-    doctor_registration: str
-    doctor_hpr_id: str | None
-    hub_name: str
-    hub_name_bn: str
-    patient_name: str
-    patient_age: str
-    patient_sex: str
-    patient_phone: str
-    patient_address: str
-    patient_abha: str | None
-    adult_companion: str | None
-    spoke_name: str
-    spoke_name_bn: str
-    cho_name: str
-    chief_complaint: str
-    history: str
-    vitals: list[tuple[str, str]]
-    findings: str
-    diagnosis: str
-    investigations: list[str]
-    items: list[RxLine]
-    advice: str
-    follow_up_on: date | None
-    referral: str | None
 
 
 def _check(doc: PrescriptionDocument) -> None:

@@ -28,8 +28,8 @@ from rich.table import Table
 
 from seba.telemedicine.simulation.day import DayConfig
 from seba.telemedicine.simulation.engine import POLICIES
-from seba.telemedicine.simulation.engine import simulate as run_simulation
 from seba.telemedicine.simulation.report import PolicyReport, SimulationReport
+from seba.telemedicine.simulation.run import simulate as run_simulation
 
 POLICY_CHOICES = ("both", *POLICIES)
 POOL_TITLES = {"state": "state hubs (24x7)", "all": "all pools"}

@@ -26,11 +26,9 @@ import bisect
 import heapq
 import math
 import random
-import time
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import replace
-from pathlib import Path
 
 from seba.telemedicine.consults import routing
 from seba.telemedicine.consults.routing import (
@@ -43,20 +41,11 @@ from seba.telemedicine.consults.routing import (
 from seba.telemedicine.simulation.day import (
     ACCEPT_DELAY_S,
     AWAY_BACK_S,
-    DATA_DIR,
     DRAIN_S,
     LEAD_S,
     Day,
-    DayConfig,
-    DoctorShift,
-    build_day,
 )
-from seba.telemedicine.simulation.report import (
-    OnlineSeconds,
-    PolicyReport,
-    SimulationReport,
-    policy_report,
-)
+from seba.telemedicine.simulation.online import OnlineSeconds
 
 POLICIES = ("seba", "strict")
 POLICY_DESCRIPTIONS = {
@@ -458,55 +447,3 @@ class PolicyRun:
             raise InvariantBroken(f"at {now:.3f}s a consult is held by two doctors")
         if self.waiting_count != len(waiting):
             raise InvariantBroken(f"at {now:.3f}s the waiting index lost a consult")
-
-
-def simulate_day(
-    day: Day,
-    policy: str,
-    progress: Callable[[int], None] | None = None,
-    check_invariants: bool = False,
-) -> PolicyReport:
-    """Run one policy over the day. ``progress`` is called with the number of consults newly
-    settled (served, or left unserved at the end). ``check_invariants`` re-checks after every
-    event that no idle doctor could take a waiting consult and no consult has two doctors
-    (slow: for tests). Raises ValueError on an unknown policy, InvariantBroken on a violation.
-    """
-    started = time.perf_counter()
-    run = PolicyRun(day, policy, progress, check_invariants)
-    run.run()
-    if progress is not None:
-        progress(len(day.requests) - (run.done - run.done % 1000))
-    return policy_report(run, time.perf_counter() - started)
-
-
-def simulate(
-    config: DayConfig,
-    policies: Sequence[str] = POLICIES,
-    progress: Callable[[int], None] | None = None,
-    data_dir: Path = DATA_DIR,
-) -> SimulationReport:
-    """Build the day from ``config`` and run each policy on it (the same day for each)."""
-    for policy in policies:
-        policy_settings(policy)
-    day = build_day(config, data_dir)
-    reports = tuple(simulate_day(day, p, progress) for p in policies)
-    shifts = day.shifts
-    network = {
-        "pools": {p.code: list(p.districts) for p in day.network.pools},
-        "neighbours": {p.code: sorted(p.neighbours) for p in day.network.pools},
-        "hubs": len(day.network.hubs),
-        "state_hubs": sorted(h.code for h in day.network.hubs if h.pool == STATE_POOL),
-        "specialty_level": day.network.specialty_level,
-        "doctor_shifts": len(shifts),
-        "peak_doctors_online": _peak_online(shifts),
-    }
-    return SimulationReport(config=config, network=network, policies=reports)
-
-
-def _peak_online(shifts: Sequence[DoctorShift]) -> int:
-    changes = sorted([(s.on_at, 1) for s in shifts] + [(s.off_at, -1) for s in shifts])
-    peak = online = 0
-    for _, delta in changes:
-        online += delta
-        peak = max(peak, online)
-    return peak

@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 from seba.telemedicine.consults import queueing, routing
 from seba.telemedicine.consults.routing import STATE_POOL
 from seba.telemedicine.simulation.day import NOMINAL_DOCTOR_S, WINDOW_OPENS_IST, DayConfig
+from seba.telemedicine.simulation.online import BUCKET_S, bucket_length
 
 if TYPE_CHECKING:
     from seba.telemedicine.simulation.engine import PolicyRun
 
-BUCKET_S = 3600.0
 
 # --- Results ---
 
@@ -176,54 +176,6 @@ def erlang_c_wait_fractional(load: float, doctors: float, mean_consult_s: float)
     return wait_low * (1 - share) + wait_high * share
 
 
-class OnlineSeconds:
-    """Doctor-seconds online per group and hour of the window (for time averages)."""
-
-    def __init__(self, window_s: float) -> None:
-        self.window_s = window_s
-        self.buckets = max(1, math.ceil(window_s / BUCKET_S))
-        self.count: dict[str, int] = defaultdict(int)
-        self.since: dict[str, float] = {}
-        self.seconds: dict[str, list[float]] = defaultdict(lambda: [0.0] * self.buckets)
-
-    def change(self, row: str, hub: str, delta: int, now: float) -> None:
-        for group in (f"row:{row}", f"hub:{hub}", "all"):
-            self._add(group, now)
-            self.count[group] += delta
-
-    def _add(self, group: str, now: float) -> None:
-        start = self.since.get(group, now)
-        self.since[group] = now
-        count = self.count[group]
-        if count == 0:
-            return
-        lo, hi = max(start, 0.0), min(now, self.window_s)
-        if hi <= lo:
-            return
-        seconds = self.seconds[group]
-        b = int(lo // BUCKET_S)
-        while lo < hi:
-            edge = min(hi, (b + 1) * BUCKET_S)
-            seconds[b] += count * (edge - lo)
-            lo, b = edge, b + 1
-
-    def close(self, now: float) -> None:
-        for group in list(self.count):
-            self._add(group, now)
-
-    def per_bucket(self, group: str) -> list[float]:
-        """Mean doctors online in each hour of the window."""
-        seconds = self.seconds.get(group, [0.0] * self.buckets)
-        return [s / _bucket_length(b, self.window_s) for b, s in enumerate(seconds)]
-
-    def mean(self, group: str) -> float:
-        return sum(self.seconds.get(group, [0.0])) / self.window_s
-
-
-def _bucket_length(b: int, window_s: float) -> float:
-    return min(BUCKET_S, window_s - b * BUCKET_S)
-
-
 def policy_report(run: PolicyRun, wall_s: float) -> PolicyReport:
     """The report of one finished run."""
     day, net = run.day, run.day.network
@@ -286,7 +238,7 @@ def policy_report(run: PolicyRun, wall_s: float) -> PolicyReport:
             online = run.online_acc.per_bucket(online_group)
             counts = arrivals[arrival_group]
             for b in range(buckets):
-                load = counts[b] / _bucket_length(b, window_s) * h
+                load = counts[b] / bucket_length(b, window_s) * h
                 if load > 0 and load >= online[b]:
                     alarms += 1
                 if counts[b]:
@@ -309,7 +261,7 @@ def policy_report(run: PolicyRun, wall_s: float) -> PolicyReport:
     hours = []
     all_online = run.online_acc.per_bucket("all")
     for b in range(buckets):
-        load = arrivals["row:all"][b] / _bucket_length(b, window_s) * h
+        load = arrivals["row:all"][b] / bucket_length(b, window_s) * h
         waits = sorted(hour_waits[b])
         clock = WINDOW_OPENS_IST + b * BUCKET_S
         hours.append(

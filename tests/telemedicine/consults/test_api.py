@@ -10,69 +10,17 @@ from sqlalchemy import select
 
 from seba.core.audit import AuditEntry
 from seba.core.types import utcnow
-from seba.telemedicine.consults import service as consult_service
+from seba.telemedicine.consults import sweep
 from seba.telemedicine.models import Consultation, DoctorPresence
 from tests import factories
-
-PARACETAMOL = {
-    "drug": "paracetamol",
-    "strength": "500 mg",
-    "form": "tablet",
-    "dose": "1 tablet",
-    "frequency": "three times a day",
-    "duration_days": 3,
-}
-
-
-async def _setup(rt, client):
-    codes = await factories.network(rt)
-    cho = await factories.cho(rt, codes["kolkata_spoke"])
-    cho_h = {"Authorization": f"Bearer {await factories.token(client, cho.username)}"}
-    doctor = await factories.doctor(rt, codes["kolkata_hub"])
-    doc_user = await _username(rt, doctor.user_id)
-    doc_h = {"Authorization": f"Bearer {await factories.token(client, doc_user)}"}
-    patient = await _patient(client, cho_h)
-    return codes, cho_h, doc_h, doctor, patient
-
-
-async def _username(rt, user_id: int) -> str:
-    from seba.accounts.models import StaffUser
-
-    async with rt.db.read() as session:
-        return (await session.get(StaffUser, user_id)).username
-
-
-async def _patient(client, cho_h, **overrides) -> int:
-    body = {
-        "name": "Rina Das",
-        "sex": "female",
-        "age_years": 34,
-        "phone": "9830012345",
-        "village": "Behala",
-        "address": "12 Diamond Harbour Road",
-    }
-    body.update(overrides)
-    r = await client.post("/api/v1/patients", json=body, headers=cho_h)
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
-
-
-def _consult(patient_id: int, **overrides) -> dict:
-    body = {
-        "patient_id": patient_id,
-        "chief_complaint": "Fever for three days",
-        "consent": True,
-        "vitals": {"bp_systolic": 124, "bp_diastolic": 82, "pulse": 96, "temperature_c": 38.6},
-    }
-    body.update(overrides)
-    return body
+from tests.telemedicine import factories as tele
 
 
 async def test_full_lifecycle(rt, client):
-    _, cho_h, doc_h, doctor, patient = await _setup(rt, client)
+    _, cho_h, doc_h, doctor, patient = await tele.setup(rt, client)
     assert (await client.get("/api/v1/doctors/me/offer", headers=doc_h)).status_code == 204
 
-    r = await client.post("/api/v1/consultations", json=_consult(patient), headers=cho_h)
+    r = await client.post("/api/v1/consultations", json=tele.consult_body(patient), headers=cho_h)
     assert r.status_code == 201, r.text
     created = r.json()
     assert created["status"] == "queued" and created["position"] == 1
@@ -101,7 +49,7 @@ async def test_full_lifecycle(rt, client):
 
     r = await client.post(
         f"/api/v1/consultations/{cid}/prescription",
-        json={"mode": "video", "items": [PARACETAMOL], "diagnosis": "Viral fever"},
+        json={"mode": "video", "items": [tele.PARACETAMOL], "diagnosis": "Viral fever"},
         headers=doc_h,
     )
     assert r.status_code == 201, r.text
@@ -131,14 +79,14 @@ async def test_full_lifecycle(rt, client):
 
 
 async def test_raise_is_offered_at_once_to_an_idle_doctor_and_estimates_wait(rt, client):
-    _, cho_h, doc_h, _doctor, patient = await _setup(rt, client)
+    _, cho_h, doc_h, _doctor, patient = await tele.setup(rt, client)
     await client.post("/api/v1/doctors/me/presence", json={"status": "online"}, headers=doc_h)
     first = (
-        await client.post("/api/v1/consultations", json=_consult(patient), headers=cho_h)
+        await client.post("/api/v1/consultations", json=tele.consult_body(patient), headers=cho_h)
     ).json()
     assert first["estimated_wait_s"] == 0 and first["doctors_online"] == 1
     second = (
-        await client.post("/api/v1/consultations", json=_consult(patient), headers=cho_h)
+        await client.post("/api/v1/consultations", json=tele.consult_body(patient), headers=cho_h)
     ).json()
     assert second["position"] == 1  # the first is with the doctor, not in the queue
     assert second["estimated_wait_s"] > 0
@@ -147,13 +95,15 @@ async def test_raise_is_offered_at_once_to_an_idle_doctor_and_estimates_wait(rt,
 
 
 async def test_priority_goes_first(rt, client):
-    _, cho_h, doc_h, _, patient = await _setup(rt, client)
+    _, cho_h, doc_h, _, patient = await tele.setup(rt, client)
     routine = (
-        await client.post("/api/v1/consultations", json=_consult(patient), headers=cho_h)
+        await client.post("/api/v1/consultations", json=tele.consult_body(patient), headers=cho_h)
     ).json()
     urgent = (
         await client.post(
-            "/api/v1/consultations", json=_consult(patient, priority="emergency"), headers=cho_h
+            "/api/v1/consultations",
+            json=tele.consult_body(patient, priority="emergency"),
+            headers=cho_h,
         )
     ).json()
     assert urgent["position"] == 1
@@ -165,12 +115,12 @@ async def test_priority_goes_first(rt, client):
 
 
 async def test_two_doctors_accept_the_same_consult_at_once(rt, client):
-    codes, cho_h, doc_h, _, patient = await _setup(rt, client)
+    codes, cho_h, doc_h, _, patient = await tele.setup(rt, client)
     other = await factories.doctor(rt, codes["kolkata_hub"])
-    other_token = await factories.token(client, await _username(rt, other.user_id))
+    other_token = await factories.token(client, await tele.username(rt, other.user_id))
     other_h = {"Authorization": f"Bearer {other_token}"}
     cid = (
-        await client.post("/api/v1/consultations", json=_consult(patient), headers=cho_h)
+        await client.post("/api/v1/consultations", json=tele.consult_body(patient), headers=cho_h)
     ).json()["id"]
     # Both online (neither was idle when it was raised), then both take it at the same moment.
     await _online_without_dispatch(rt)
@@ -192,24 +142,6 @@ async def test_two_doctors_accept_the_same_consult_at_once(rt, client):
     assert len(holders) == 1 and consult.doctor_id == holders[0] and consult.status == "accepted"
 
 
-async def _time_passes(rt, seconds: float) -> None:
-    """Move every consult's clocks back, as if ``seconds`` had passed."""
-    from sqlalchemy import update
-
-    shift = timedelta(seconds=seconds)
-    async with rt.db.write_session() as session, session.begin():
-        for consult in list(await session.scalars(select(Consultation))):
-            await session.execute(
-                update(Consultation)
-                .where(Consultation.id == consult.id)
-                .values(
-                    queued_at=consult.queued_at - shift,
-                    offer_expires_at=consult.offer_expires_at and consult.offer_expires_at - shift,
-                    join_deadline_at=consult.join_deadline_at and consult.join_deadline_at - shift,
-                )
-            )
-
-
 async def _online_without_dispatch(rt) -> None:
     """Doctors online and free, while the consult stays queued (as between two polls)."""
     from sqlalchemy import update
@@ -224,13 +156,13 @@ async def _online_without_dispatch(rt) -> None:
 
 
 async def test_offer_lapses_back_to_the_queue_and_two_misses_set_away(rt, client):
-    _codes, cho_h, doc_h, doctor, patient = await _setup(rt, client)
+    _codes, cho_h, doc_h, doctor, patient = await tele.setup(rt, client)
     await client.post("/api/v1/doctors/me/presence", json={"status": "online"}, headers=doc_h)
     cid = (
-        await client.post("/api/v1/consultations", json=_consult(patient), headers=cho_h)
+        await client.post("/api/v1/consultations", json=tele.consult_body(patient), headers=cho_h)
     ).json()["id"]
-    await _time_passes(rt, rt.settings.offer_timeout_s + 1)
-    result = await consult_service.sweep(rt)
+    await tele.time_passes(rt, rt.settings.offer_timeout_s + 1)
+    result = await sweep.sweep(rt)
     assert result.offers_lapsed == 1
     async with rt.db.read() as session:
         consult = await session.get(Consultation, cid)
@@ -244,27 +176,27 @@ async def test_offer_lapses_back_to_the_queue_and_two_misses_set_away(rt, client
     assert r.status_code == 204
     # A second consult, a second miss: the doctor is set away.
     cid2 = (
-        await client.post("/api/v1/consultations", json=_consult(patient), headers=cho_h)
+        await client.post("/api/v1/consultations", json=tele.consult_body(patient), headers=cho_h)
     ).json()["id"]
     async with rt.db.read() as session:
         assert (await session.get(Consultation, cid2)).status == "offered"
-    await _time_passes(rt, rt.settings.offer_timeout_s + 1)
-    await consult_service.sweep(rt)
+    await tele.time_passes(rt, rt.settings.offer_timeout_s + 1)
+    await sweep.sweep(rt)
     async with rt.db.read() as session:
         assert (await session.get(DoctorPresence, doctor.id)).status == "away"
 
 
 async def test_cho_who_does_not_join_is_a_no_show(rt, client):
-    _, cho_h, doc_h, doctor, patient = await _setup(rt, client)
+    _, cho_h, doc_h, doctor, patient = await tele.setup(rt, client)
     await client.post("/api/v1/doctors/me/presence", json={"status": "online"}, headers=doc_h)
     cid = (
-        await client.post("/api/v1/consultations", json=_consult(patient), headers=cho_h)
+        await client.post("/api/v1/consultations", json=tele.consult_body(patient), headers=cho_h)
     ).json()["id"]
     assert (
         await client.post(f"/api/v1/consultations/{cid}/accept", headers=doc_h)
     ).status_code == 200
-    await _time_passes(rt, rt.settings.join_timeout_s + 1)
-    result = await consult_service.sweep(rt)
+    await tele.time_passes(rt, rt.settings.join_timeout_s + 1)
+    result = await sweep.sweep(rt)
     assert result.no_shows == 1
     async with rt.db.read() as session:
         consult = await session.get(Consultation, cid)
@@ -281,21 +213,21 @@ async def test_cho_who_does_not_join_is_a_no_show(rt, client):
         ).all()
     assert recorded == [("system", str(cid))]
     # A second sweep finds nothing more to do.
-    assert (await consult_service.sweep(rt)).no_shows == 0
+    assert (await sweep.sweep(rt)).no_shows == 0
 
 
 async def test_prescription_refused_per_item_changes_nothing(rt, client):
-    _, cho_h, doc_h, _, patient = await _setup(rt, client)
+    _, cho_h, doc_h, _, patient = await tele.setup(rt, client)
     await client.post("/api/v1/doctors/me/presence", json={"status": "online"}, headers=doc_h)
     cid = (
-        await client.post("/api/v1/consultations", json=_consult(patient), headers=cho_h)
+        await client.post("/api/v1/consultations", json=tele.consult_body(patient), headers=cho_h)
     ).json()["id"]
     await client.post(f"/api/v1/consultations/{cid}/accept", headers=doc_h)
-    morphine = {**PARACETAMOL, "drug": "morphine", "strength": "10 mg"}
-    enalapril = {**PARACETAMOL, "drug": "enalapril", "strength": "5 mg"}
+    morphine = {**tele.PARACETAMOL, "drug": "morphine", "strength": "10 mg"}
+    enalapril = {**tele.PARACETAMOL, "drug": "enalapril", "strength": "5 mg"}
     r = await client.post(
         f"/api/v1/consultations/{cid}/prescription",
-        json={"mode": "audio", "items": [PARACETAMOL, morphine, enalapril]},
+        json={"mode": "audio", "items": [tele.PARACETAMOL, morphine, enalapril]},
         headers={**doc_h, "Accept-Language": "en"},
     )
     assert r.status_code == 422, r.text
@@ -309,12 +241,12 @@ async def test_prescription_refused_per_item_changes_nothing(rt, client):
 
 
 async def test_bad_consult_input_is_refused_and_writes_nothing(rt, client):
-    _, cho_h, _, _, patient = await _setup(rt, client)
+    _, cho_h, _, _, patient = await tele.setup(rt, client)
     cases = [
-        (_consult(patient, consent=False), "validation_failed"),
-        (_consult(patient, vitals={"spo2": 140}), "invalid_vitals"),
-        (_consult(patient, specialty="astrology"), "validation_failed"),
-        (_consult(patient + 999), "not_found"),
+        (tele.consult_body(patient, consent=False), "validation_failed"),
+        (tele.consult_body(patient, vitals={"spo2": 140}), "invalid_vitals"),
+        (tele.consult_body(patient, specialty="astrology"), "validation_failed"),
+        (tele.consult_body(patient + 999), "not_found"),
     ]
     for body, code in cases:
         r = await client.post("/api/v1/consultations", json=body, headers=cho_h)
@@ -325,28 +257,28 @@ async def test_bad_consult_input_is_refused_and_writes_nothing(rt, client):
 
 
 async def test_minor_needs_an_adult(rt, client):
-    _, cho_h, _, _, _ = await _setup(rt, client)
-    child = await _patient(
+    _, cho_h, _, _, _ = await tele.setup(rt, client)
+    child = await tele.patient(
         client, cho_h, name="Tuktuki Das", age_years=6, relation_to_phone_owner="child"
     )
-    r = await client.post("/api/v1/consultations", json=_consult(child), headers=cho_h)
+    r = await client.post("/api/v1/consultations", json=tele.consult_body(child), headers=cho_h)
     assert r.status_code == 422 and r.json()["error"]["code"] == "minor_needs_adult"
     r = await client.post(
         "/api/v1/consultations",
-        json=_consult(child, adult_companion="Rina Das (mother)"),
+        json=tele.consult_body(child, adult_companion="Rina Das (mother)"),
         headers=cho_h,
     )
     assert r.status_code == 201
 
 
 async def test_roles_and_scopes(rt, client):
-    codes, cho_h, doc_h, _, patient = await _setup(rt, client)
+    codes, cho_h, doc_h, _, patient = await tele.setup(rt, client)
     cid = (
-        await client.post("/api/v1/consultations", json=_consult(patient), headers=cho_h)
+        await client.post("/api/v1/consultations", json=tele.consult_body(patient), headers=cho_h)
     ).json()["id"]
     # A doctor cannot raise consults; a CHO cannot take them.
     assert (
-        await client.post("/api/v1/consultations", json=_consult(patient), headers=doc_h)
+        await client.post("/api/v1/consultations", json=tele.consult_body(patient), headers=doc_h)
     ).status_code == 403
     r = await client.post(f"/api/v1/consultations/{cid}/accept", headers=cho_h)
     assert r.status_code == 403
@@ -370,10 +302,10 @@ async def test_network_lists(rt, client):
 
 
 async def _in_consult(rt, client):
-    codes, cho_h, doc_h, _doctor, patient = await _setup(rt, client)
+    codes, cho_h, doc_h, _doctor, patient = await tele.setup(rt, client)
     await client.post("/api/v1/doctors/me/presence", json={"status": "online"}, headers=doc_h)
     cid = (
-        await client.post("/api/v1/consultations", json=_consult(patient), headers=cho_h)
+        await client.post("/api/v1/consultations", json=tele.consult_body(patient), headers=cho_h)
     ).json()["id"]
     assert (
         await client.post(f"/api/v1/consultations/{cid}/accept", headers=doc_h)
@@ -387,7 +319,7 @@ async def test_referral_for_admission_joins_the_control_room_queue(rt, client):
     _, _cho_h, doc_h, cid = await _in_consult(rt, client)
     body = {
         "mode": "video",
-        "items": [PARACETAMOL],
+        "items": [tele.PARACETAMOL],
         "diagnosis": "Pneumonia, SpO2 91%",
         "admission": {"need": "oxygen", "condition": "severe", "notes": "Needs oxygen today"},
     }
@@ -414,7 +346,7 @@ async def test_bad_admission_writes_neither_prescription_nor_request(rt, client)
     from seba.referrals.models import AdmissionRequest
 
     _, _, doc_h, cid = await _in_consult(rt, client)
-    body = {"mode": "video", "items": [PARACETAMOL], "admission": {"need": "spa"}}
+    body = {"mode": "video", "items": [tele.PARACETAMOL], "admission": {"need": "spa"}}
     r = await client.post(f"/api/v1/consultations/{cid}/prescription", json=body, headers=doc_h)
     assert r.status_code == 422
     async with rt.db.read() as session:
@@ -431,7 +363,7 @@ async def test_dispensing_is_recorded_per_line(rt, client):
     ).status_code == 404
     await client.post(
         f"/api/v1/consultations/{cid}/prescription",
-        json={"mode": "video", "items": [PARACETAMOL]},
+        json={"mode": "video", "items": [tele.PARACETAMOL]},
         headers=doc_h,
     )
     r = await client.post(url, json={"items": [{"index": 3, "quantity": 9}]}, headers=cho_h)
@@ -454,7 +386,7 @@ async def test_dispensing_is_recorded_per_line(rt, client):
 
 async def test_refusal_reasons_come_in_the_callers_language(rt, client):
     _, _, doc_h, cid = await _in_consult(rt, client)
-    morphine = {**PARACETAMOL, "drug": "morphine", "strength": "10 mg"}
+    morphine = {**tele.PARACETAMOL, "drug": "morphine", "strength": "10 mg"}
     body = {"mode": "video", "items": [morphine]}
     url = f"/api/v1/consultations/{cid}/prescription"
     en = (await client.post(url, json=body, headers={**doc_h, "Accept-Language": "en"})).json()
@@ -507,14 +439,16 @@ async def test_idle_doctors_polling_each_find_their_own_consult_longest_idle_fir
     the first consult and the other the second; neither poll comes back empty."""
     from sqlalchemy import update
 
-    codes, cho_h, doc_h, doctor, patient = await _setup(rt, client)
+    codes, cho_h, doc_h, doctor, patient = await tele.setup(rt, client)
     other = await factories.doctor(rt, codes["kolkata_hub"])
-    other_token = await factories.token(client, await _username(rt, other.user_id))
+    other_token = await factories.token(client, await tele.username(rt, other.user_id))
     other_h = {"Authorization": f"Bearer {other_token}"}
     first, second = [
-        (await client.post("/api/v1/consultations", json=_consult(patient), headers=cho_h)).json()[
-            "id"
-        ]
+        (
+            await client.post(
+                "/api/v1/consultations", json=tele.consult_body(patient), headers=cho_h
+            )
+        ).json()["id"]
         for _ in range(2)
     ]
     now = utcnow()
@@ -539,7 +473,7 @@ async def test_idle_doctors_polling_each_find_their_own_consult_longest_idle_fir
 async def test_a_follow_up_may_refill_only_the_patients_own_list_a_medicine(rt, client):
     """TPG list A on audio: allowed as a refill of what this patient was prescribed before,
     refused for any other list A medicine (the service reads the earlier prescriptions)."""
-    _, cho_h, doc_h, _doctor, patient = await _setup(rt, client)
+    _, cho_h, doc_h, _doctor, patient = await tele.setup(rt, client)
     await client.post("/api/v1/doctors/me/presence", json={"status": "online"}, headers=doc_h)
     clotrimazole = {
         "drug": "clotrimazole",
@@ -553,7 +487,7 @@ async def test_a_follow_up_may_refill_only_the_patients_own_list_a_medicine(rt, 
 
     async def consult(**extra) -> int:
         r = await client.post(
-            "/api/v1/consultations", json=_consult(patient, **extra), headers=cho_h
+            "/api/v1/consultations", json=tele.consult_body(patient, **extra), headers=cho_h
         )
         cid = r.json()["id"]
         assert (await client.get("/api/v1/doctors/me/offer", headers=doc_h)).json()["id"] == cid

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from seba.telemedicine.consults import stats
 from seba.telemedicine.models import Consultation
 from tests import factories
-from tests.telemedicine.test_consult_api import _consult, _patient, _username
-from tests.telemedicine.test_pages import as_user, bn
+from tests.telemedicine import factories as tele
+from tests.telemedicine.pages.test_pages import as_user, bn
 
 PAGE = "/staff/tele/capacity"
 
@@ -23,9 +23,11 @@ async def _queue(rt, client, n: int) -> dict[str, str]:
     codes = await factories.network(rt)
     cho = await factories.cho(rt, codes["kolkata_spoke"])
     headers = {"Authorization": f"Bearer {await factories.token(client, cho.username)}"}
-    patient = await _patient(client, headers)
+    patient = await tele.patient(client, headers)
     for _ in range(n):
-        r = await client.post("/api/v1/consultations", json=_consult(patient), headers=headers)
+        r = await client.post(
+            "/api/v1/consultations", json=tele.consult_body(patient), headers=headers
+        )
         assert r.status_code == 201, r.text
     async with rt.db.write_session() as s, s.begin():
         for consult in await s.scalars(select(Consultation)):
@@ -105,7 +107,7 @@ async def test_only_admins_and_viewers_and_only_their_districts_pools(rt, client
     await as_user(client, cho.username)
     assert (await client.get(PAGE)).status_code == 403
     doctor = await factories.doctor(rt, codes["kolkata_hub"])
-    await as_user(client, await _username(rt, doctor.user_id))
+    await as_user(client, await tele.username(rt, doctor.user_id))
     assert (await client.get(PAGE)).status_code == 403
     # A Darjeeling admin sees the Hills pool, not Kolkata's queue.
     hills = await factories.user(rt, "district_admin", "district:darjeeling")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from seba.core.audit import AuditEntry
 from seba.telemedicine.models import ConsultAttachment
 from tests import factories
-from tests.telemedicine.test_consult_api import _consult, _setup
+from tests.telemedicine import factories as tele
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 PDF = b"%PDF-1.4\n" + b"1 0 obj\n" * 8
@@ -22,12 +22,12 @@ def _stored_files(settings) -> list[bytes]:
 
 
 async def _consult_id(client, cho_h, patient) -> int:
-    r = await client.post("/api/v1/consultations", json=_consult(patient), headers=cho_h)
+    r = await client.post("/api/v1/consultations", json=tele.consult_body(patient), headers=cho_h)
     return r.json()["id"]
 
 
 async def test_attach_list_and_read_back(rt, client, settings):
-    _, cho_h, _, _, patient = await _setup(rt, client)
+    _, cho_h, _, _, patient = await tele.setup(rt, client)
     cid = await _consult_id(client, cho_h, patient)
     files = {"file": ("../../etc/rash photo.png", PNG, "text/plain")}
     r = await client.post(f"/api/v1/consultations/{cid}/attachments", files=files, headers=cho_h)
@@ -47,7 +47,7 @@ async def test_attach_list_and_read_back(rt, client, settings):
 
 
 async def test_bad_files_are_refused_and_store_nothing(rt, client, settings):
-    _, cho_h, _, _, patient = await _setup(rt, client)
+    _, cho_h, _, _, patient = await tele.setup(rt, client)
     cid = await _consult_id(client, cho_h, patient)
     too_big = b"%PDF-" + b"x" * settings.attachment_max_bytes
     cases = [
@@ -69,7 +69,7 @@ async def test_bad_files_are_refused_and_store_nothing(rt, client, settings):
 
 
 async def test_only_those_who_see_the_consult_get_its_files(rt, client):
-    codes, cho_h, doc_h, _, patient = await _setup(rt, client)
+    codes, cho_h, doc_h, _, patient = await tele.setup(rt, client)
     cid = await _consult_id(client, cho_h, patient)
     r = await client.post(
         f"/api/v1/consultations/{cid}/attachments",

@@ -1,9 +1,5 @@
-"""Teleconsultation pages: the CHO's search, registration and consult form (``cho_pages``),
-one consult's status page (``consult_pages``), the doctor's console (``doctor_pages``) and the
-public prescription check a pharmacist reaches from the QR code (here).
-
-``router`` carries all of them; the app includes it once.
-"""
+"""The public prescription check a pharmacist reaches from the QR code: no login, no more
+patient data than it takes to match the paper (initials, age, sex)."""
 
 from __future__ import annotations
 
@@ -16,25 +12,16 @@ from fastapi.responses import RedirectResponse, Response
 from seba.core.errors import NotFound
 from seba.core.http import get_runtime
 from seba.core.runtime import Runtime
-from seba.telemedicine.pages import capacity as capacity_pages
-from seba.telemedicine.pages import cho as cho_pages
-from seba.telemedicine.pages import cho_consult as consult_pages
-from seba.telemedicine.pages import doctor as doctor_pages
 from seba.telemedicine.pages.text import (
     MODE_LABELS,
     SEX_LABELS,
     TPG_LIST_LABELS,
     latin_digits,
 )
-from seba.telemedicine.prescriptions import document as documents
+from seba.telemedicine.prescriptions import service as prescription_service
 from seba.web.render import render
 
 router = APIRouter(include_in_schema=False)
-# cho_pages first: its /consults/new must match before consult_pages' /consults/{id}.
-router.include_router(cho_pages.router)
-router.include_router(consult_pages.router)
-router.include_router(doctor_pages.router)
-router.include_router(capacity_pages.router)
 
 VERIFY = "/verify"
 # Codes are three groups of four from an alphabet without look-alikes; people type them with
@@ -100,7 +87,7 @@ async def verify_code(
     data than a pharmacist needs to match the paper (initials, age, sex)."""
     normal = normalise_code(code) or code
     try:
-        found = await documents.verify(rt, code=normal)
+        found = await prescription_service.verify(rt, code=normal)
     except NotFound:
         return _verify_page(
             request,

@@ -14,10 +14,10 @@ import time
 
 from sqlalchemy import func, select, text
 
-from seba.telemedicine.consults import service
+from seba.telemedicine.consults import sweep
 from seba.telemedicine.models import Consultation, DoctorPresence
 from tests import factories
-from tests.telemedicine.test_consult_api import _consult, _patient, _username
+from tests.telemedicine import factories as tele
 
 DOCTORS = 6
 CHOS = 4
@@ -39,11 +39,11 @@ async def test_chos_doctors_and_the_sweep_at_once(rt, client):
     for i in range(CHOS):
         cho = await factories.cho(rt, codes["kolkata_spoke"])
         headers = {"Authorization": f"Bearer {await factories.token(client, cho.username)}"}
-        chos.append((headers, await _patient(client, headers, phone=f"98300{i:05d}")))
+        chos.append((headers, await tele.patient(client, headers, phone=f"98300{i:05d}")))
     doctors = []
     for _ in range(DOCTORS):
         doctor = await factories.doctor(rt, codes["kolkata_hub"])
-        token = await factories.token(client, await _username(rt, doctor.user_id))
+        token = await factories.token(client, await tele.username(rt, doctor.user_id))
         doctors.append({"Authorization": f"Bearer {token}"})
     deadlocks_before = await _deadlocks(rt)
     failures: list[str] = []
@@ -60,7 +60,7 @@ async def test_chos_doctors_and_the_sweep_at_once(rt, client):
     async def cho_loop(headers, patient_id):
         for _ in range(CONSULTS_PER_CHO):
             r = await client.post(
-                "/api/v1/consultations", json=_consult(patient_id), headers=headers
+                "/api/v1/consultations", json=tele.consult_body(patient_id), headers=headers
             )
             check(r, 201)
             await asyncio.sleep(0)
@@ -88,7 +88,7 @@ async def test_chos_doctors_and_the_sweep_at_once(rt, client):
 
     async def sweep_loop():
         while len(done) < total and time.monotonic() < deadline and not failures:
-            await service.sweep(rt)
+            await sweep.sweep(rt)
             await asyncio.sleep(0.005)
 
     await asyncio.gather(

@@ -12,31 +12,29 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from seba.data import DATA_DIR
 from seba.telemedicine.consults import queueing
 from seba.telemedicine.consults.routing import STATE_POOL
 from seba.telemedicine.simulation.cli import simulate as simulate_command
 from seba.telemedicine.simulation.cli import wait_text
 from seba.telemedicine.simulation.day import (
-    DATA_DIR,
     TALK_MEAN_S,
     Day,
     DayConfig,
     DoctorShift,
+    Request,
+    build_day,
+)
+from seba.telemedicine.simulation.engine import POLICIES, policy_settings
+from seba.telemedicine.simulation.network import (
     HubSpec,
     Network,
     PoolSpec,
-    Request,
     apportion,
-    build_day,
     read_pools,
 )
-from seba.telemedicine.simulation.engine import (
-    POLICIES,
-    policy_settings,
-    simulate,
-    simulate_day,
-)
 from seba.telemedicine.simulation.report import erlang_c_wait_fractional, percentile
+from seba.telemedicine.simulation.run import simulate, simulate_day
 
 SMALL = DayConfig(requests=2_000, doctors=30, seed=7)
 

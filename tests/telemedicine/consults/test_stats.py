@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from tests import factories
-from tests.telemedicine.test_consult_api import _consult, _setup, _time_passes
+from tests.telemedicine import factories as tele
 
 
 async def test_daily_stats_count_waits_and_no_shows(rt, client):
-    codes, cho_h, doc_h, _, patient = await _setup(rt, client)
+    codes, cho_h, doc_h, _, patient = await tele.setup(rt, client)
     admin = await factories.staff(client, rt, "state_admin")
     ids = [
-        (await client.post("/api/v1/consultations", json=_consult(patient), headers=cho_h)).json()[
-            "id"
-        ]
+        (
+            await client.post(
+                "/api/v1/consultations", json=tele.consult_body(patient), headers=cho_h
+            )
+        ).json()["id"]
         for _ in range(3)
     ]
     # The first waited 100 s before a doctor came online and took it.
-    await _time_passes(rt, 100)
+    await tele.time_passes(rt, 100)
     await client.post("/api/v1/doctors/me/presence", json={"status": "online"}, headers=doc_h)
     assert (
         await client.post(f"/api/v1/consultations/{ids[0]}/accept", headers=doc_h)
@@ -47,12 +49,12 @@ async def test_stats_input_and_roles(rt, client):
 
 
 async def test_capacity_alarm_when_load_reaches_doctors_online(rt, client):
-    _, cho_h, doc_h, _, patient = await _setup(rt, client)
+    _, cho_h, doc_h, _, patient = await tele.setup(rt, client)
     viewer = await factories.staff(client, rt, "viewer")
     await client.post("/api/v1/doctors/me/presence", json={"status": "online"}, headers=doc_h)
     # 5 requests in 15 minutes at 4 minutes each is 1.33 Erlangs on one doctor online.
     for _ in range(5):
-        await client.post("/api/v1/consultations", json=_consult(patient), headers=cho_h)
+        await client.post("/api/v1/consultations", json=tele.consult_body(patient), headers=cho_h)
     pools = {
         p["pool"]: p
         for p in (await client.get("/api/v1/telemedicine/capacity", headers=viewer)).json()["pools"]
