@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, and_, or_, select
+from sqlalchemy import JSON, ForeignKey, Index, Select, String, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -58,10 +58,13 @@ def record(
 
 @dataclass(frozen=True)
 class AuditScope:
-    """A slice of the log: entries by these actors, or about these entities (type → ids)."""
+    """A slice of the log: entries by these actors, or about these entities (type → ids).
 
-    actor_ids: frozenset[int] = frozenset()
-    entities: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    Ids are a collection or a ``SELECT`` of one column (kept in the database: a district's
+    slice names thousands of staff and patients)."""
+
+    actor_ids: Collection[int] | Select = frozenset()
+    entities: Mapping[str, Collection[str] | Select] = field(default_factory=dict)
 
 
 async def list_entries(
