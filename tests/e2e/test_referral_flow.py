@@ -20,6 +20,7 @@ from seba.cli import upgrade_database
 from seba.core.runtime import build_runtime
 from seba.settings import Settings
 from tests import factories
+from tests.e2e.staff import log_in
 from tests.servers import Server, running_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -90,14 +91,6 @@ def _code_from_sms(sms_file: Path, phone: str, timeout_s: float = 20.0) -> str:
     raise AssertionError(f"no code for {phone} in {sms_file}")
 
 
-def _log_in(page: Page, server: Server, username: str) -> None:
-    page.goto(server.url + "/staff/login")
-    page.get_by_label("ইউজারনেম").fill(username)
-    page.get_by_label("পাসওয়ার্ড").fill(factories.PASSWORD)
-    page.get_by_role("button", name="লগ ইন করুন").click()
-    page.wait_for_url(server.url + "/staff")
-
-
 def _free_now(page: Page, server: Server, facility_id: int) -> str:
     page.goto(server.url + "/?district=nadia&bed_type=oxygen")
     return page.locator(f"li#f-{facility_id} .free .n").inner_text()
@@ -141,7 +134,7 @@ def test_family_request_reserved_seen_live_by_the_hospital_and_admitted(flow_ser
         expect(family.locator(".ref-state")).to_contain_text("শয্যার অপেক্ষায়")
 
         # The hospital's page is open, listening, before anything is reserved.
-        _log_in(ward, server, seeded.ward)
+        log_in(ward, server, seeded.ward)
         ward.get_by_role("link", name=re.compile("আসন্ন রেফারাল ও ভর্তি")).click()
         ward.wait_for_url(re.compile(rf"/staff/facilities/{seeded.facility_id}/referrals$"))
         expect(ward.locator("#live-status")).to_have_text("সরাসরি হালনাগাদ চালু")
@@ -149,7 +142,7 @@ def test_family_request_reserved_seen_live_by_the_hospital_and_admitted(flow_ser
         ward.evaluate("window.notReloaded = true")
 
         # The control room reserves the first suggested bed for this request.
-        _log_in(operator, server, seeded.operator)
+        log_in(operator, server, seeded.operator)
         operator.goto(server.url + "/staff/control-room")
         card = operator.locator("#queue li.ref-card", has_text=reference)
         expect(card).to_contain_text("নদিয়া পরীক্ষা হাসপাতাল")

@@ -25,6 +25,7 @@ from seba.cli import upgrade_database
 from seba.core.runtime import build_runtime
 from seba.settings import Settings
 from tests import factories
+from tests.e2e.staff import log_in
 from tests.servers import Server, running_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -75,14 +76,6 @@ def screens(tmp_path: Path) -> Path:
     return folder
 
 
-def _log_in(page: Page, server: Server, username: str) -> None:
-    page.goto(server.url + "/staff/login")
-    page.get_by_label("ইউজারনেম").fill(username)
-    page.get_by_label("পাসওয়ার্ড").fill(factories.PASSWORD)
-    page.get_by_role("button", name="লগ ইন করুন").click()
-    page.wait_for_url(server.url + "/staff")
-
-
 def _medicine(row, *values: str) -> None:
     labels = ("ওষুধ (জেনেরিক নাম)", "শক্তি", "রূপ", "মাত্রা", "কতবার", "কত দিন")
     for label, value in zip(labels, values, strict=True):
@@ -107,7 +100,7 @@ def test_a_consult_from_request_to_printed_prescription(tele_server, browser, sc
         doctor = new_page(viewport={"width": 1280, "height": 900}, locale="bn-IN")
 
         # The doctor goes online and waits with the console open.
-        _log_in(doctor, server, seeded.doctor)
+        log_in(doctor, server, seeded.doctor)
         doctor.get_by_role("link", name="ডাক্তারের কনসোল").click()
         doctor.wait_for_url(server.url + "/staff/tele/doctor")
         doctor.get_by_role("button", name="অনলাইন হোন").click()
@@ -115,7 +108,7 @@ def test_a_consult_from_request_to_printed_prescription(tele_server, browser, sc
         doctor.evaluate("window.notReloaded = true")
 
         # The CHO registers the patient and fills the consult form.
-        _log_in(cho, server, seeded.cho)
+        log_in(cho, server, seeded.cho)
         cho.get_by_role("link", name="টেলিকনসালটেশন").click()
         cho.wait_for_url(server.url + "/staff/tele")
         cho.get_by_text("নতুন রোগী নথিভুক্ত করুন").click()

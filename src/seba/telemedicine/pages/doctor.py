@@ -118,11 +118,13 @@ RX_FIELD_ERRORS: dict[str, Message] = {
 RX_ERRORS_BY_TYPE: dict[tuple[str, str], Message] = {
     ("follow_up_on", "follow_up_in_past"): ("The follow-up date must be today or later.", {}),
 }
-ADMISSION_FIELD_ERRORS: dict[str, tuple[str, Message]] = {
-    "need": ("need", ("Choose the kind of bed the patient needs.", {})),
-    "condition": ("condition", ("Choose how ill the patient is.", {})),
-    "notes": ("admit_notes", ("At most {max} characters.", {"max": MAX_ADMIT_NOTES})),
+ADMISSION_FIELD_ERRORS: dict[str, Message] = {
+    "need": ("Choose the kind of bed the patient needs.", {}),
+    "condition": ("Choose how ill the patient is.", {}),
+    "notes": ("At most {max} characters.", {"max": MAX_ADMIT_NOTES}),
 }
+# ``AdmissionIn``'s fields -> the form's boxes.
+ADMISSION_BOXES = {"need": "need", "condition": "condition", "notes": "admit_notes"}
 # A medicine row's boxes -> what the doctor reads beside the row.
 ROW_ERRORS: dict[str, Message] = {
     "drug": ("Choose a medicine from the list.", {}),
@@ -206,8 +208,10 @@ def _note_schema_errors(exc: ValidationError, posted: RxForm) -> None:
         elif name == "items":
             posted.problems.append(RX_FIELD_ERRORS["items"])
         elif name == "admission" and len(loc) >= 2 and str(loc[1]) in ADMISSION_FIELD_ERRORS:
-            box, message = ADMISSION_FIELD_ERRORS[str(loc[1])]
-            posted.errors.setdefault(box, message)
+            field_name = str(loc[1])
+            posted.errors.setdefault(
+                ADMISSION_BOXES[field_name], ADMISSION_FIELD_ERRORS[field_name]
+            )
         elif name in RX_FIELD_ERRORS:
             precise = RX_ERRORS_BY_TYPE.get((name, error["type"]))
             posted.errors.setdefault(name, precise or RX_FIELD_ERRORS[name])
