@@ -21,11 +21,13 @@ from seba.beds import pages as beds_pages
 from seba.core import http
 from seba.core.errors import DomainError
 from seba.core.fast_path import PublicFastPath
+from seba.core.limits import KB, BodyLimit, RouteClass
 from seba.core.runtime import Runtime, build_runtime
 from seba.notifications import api as notifications_api
 from seba.patients import api as patients_api
 from seba.places import api as places_api
 from seba.places import pages as places_pages
+from seba.places import service as place_service
 from seba.referrals import api as referrals_api
 from seba.referrals import pages as referral_pages
 from seba.settings import Settings, get_settings
@@ -33,6 +35,9 @@ from seba.telemedicine import api as telemedicine_api
 from seba.telemedicine import pages as telemedicine_pages
 
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
+# Every JSON body and form of the app is far smaller: a prescription of 20 medicines with
+# findings and advice is under 16 KB.
+JSON_AND_FORMS_MAX_BYTES = 64 * KB
 # Public views answered by ``http.cached_response`` that depend on nothing but path and query
 # (no caller, cookie or language): the fast path may answer them from their stored bytes.
 PUBLIC_VIEWS = (
@@ -114,6 +119,20 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(referral_pages.router)
     app.include_router(telemedicine_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(
+        BodyLimit,
+        default_bytes=JSON_AND_FORMS_MAX_BYTES,
+        classes=(
+            # A photo or PDF for a consult, with room for the multipart envelope.
+            RouteClass.of(
+                r"^/api/v1/consultations/\d+/attachments$",
+                settings.attachment_max_bytes + 64 * KB,
+            ),
+            # A facility CSV; the page refuses a declared oversize itself with its reason.
+            RouteClass.of(r"^/api/v1/facilities/import$", place_service.MAX_IMPORT_BYTES),
+            RouteClass.of(r"^/staff/facilities/import$", 2 * places_pages.MAX_IMPORT_BODY),
+        ),
+    )
     app.fast_path = PublicFastPath(paths=PUBLIC_VIEWS, versions=lambda: app.state.runtime.versions)
     return app
 

@@ -105,15 +105,25 @@ async def domain_error_handler(request: Request, exc: DomainError) -> Response:
     )
 
 
+# A body with thousands of wrong keys gets the first few explained, not a megabyte of errors:
+# the answer stays small whatever was sent.
+MAX_FIELD_ERRORS = 20
+MAX_ERROR_TEXT = 200
+
+
 def _clean_validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     cleaned = []
-    for err in errors:
+    for err in errors[:MAX_FIELD_ERRORS]:
+        field = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query"))
         item = {
-            "field": ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query")),
+            "field": field[:MAX_ERROR_TEXT],
             "type": err.get("type"),
-            "message": str(err.get("msg", "")).removeprefix("Value error, "),
+            "message": str(err.get("msg", "")).removeprefix("Value error, ")[:MAX_ERROR_TEXT],
         }
         cleaned.append(item)
+    if len(errors) > MAX_FIELD_ERRORS:
+        more = len(errors) - MAX_FIELD_ERRORS
+        cleaned.append({"field": "", "type": "more_errors", "message": f"{more} more"})
     # Inputs may hold anything (bytes, NaN); make sure the answer is always JSON.
     return json.loads(json.dumps(cleaned, default=str))
 
