@@ -21,6 +21,7 @@ from seba.beds import pages as beds_pages
 from seba.core import http
 from seba.core.errors import DomainError
 from seba.core.fast_path import PublicFastPath
+from seba.core.headers import SecurityHeaders, api_headers
 from seba.core.limits import KB, BodyLimit, RouteClass
 from seba.core.runtime import Runtime, build_runtime
 from seba.notifications import api as notifications_api
@@ -133,7 +134,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             RouteClass.of(r"^/staff/facilities/import$", 2 * places_pages.MAX_IMPORT_BODY),
         ),
     )
-    app.fast_path = PublicFastPath(paths=PUBLIC_VIEWS, versions=lambda: app.state.runtime.versions)
+    https_only = settings.env == "prod"
+    app.add_middleware(SecurityHeaders, https_only=https_only)
+    app.fast_path = PublicFastPath(
+        paths=PUBLIC_VIEWS,
+        versions=lambda: app.state.runtime.versions,
+        extra_headers=api_headers(https_only=https_only),
+    )
     return app
 
 

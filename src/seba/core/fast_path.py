@@ -48,7 +48,7 @@ class StoredAnswer:
     not_modified: Headers
 
 
-def stored_answer(entry: CachedBody, media_type: str) -> StoredAnswer:
+def stored_answer(entry: CachedBody, media_type: str, extra: Headers = ()) -> StoredAnswer:
     # The headers Starlette's Response writes for ``http.cached_response``, in its order.
     content_type = media_type
     if media_type.startswith("text/") and "charset=" not in media_type.lower():
@@ -57,6 +57,7 @@ def stored_answer(entry: CachedBody, media_type: str) -> StoredAnswer:
         (b"etag", entry.etag.encode("latin-1")),
         (b"cache-control", b"no-cache"),
         (b"vary", b"Accept-Encoding"),
+        *extra,
     )
     return StoredAnswer(
         entry=entry,
@@ -132,7 +133,10 @@ class PublicFastPath:
         paths: Iterable[str],
         versions: Callable[[], VersionSource],
         max_entries: int = 1024,
+        extra_headers: Headers = (),
     ) -> None:
+        # Sent with every stored answer (the security headers the middleware adds elsewhere).
+        self._extra = tuple(extra_headers)
         self._eligible = _path_pattern(paths).fullmatch
         self._get_versions = versions
         self._versions: VersionSource | None = None
@@ -200,7 +204,7 @@ class PublicFastPath:
         if key not in self._answers and len(self._answers) >= self._max:
             # Bounded against floods of distinct query strings; the oldest goes first.
             del self._answers[next(iter(self._answers))]
-        self._answers[key] = stored_answer(entry, media_type)
+        self._answers[key] = stored_answer(entry, media_type, self._extra)
 
 
 def remember(scope: Scope, entry: CachedBody, media_type: str) -> None:
