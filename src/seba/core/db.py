@@ -8,7 +8,9 @@ transactions stay deferred, so readers never wait on writers (WAL).
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -23,6 +25,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
+
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -111,6 +115,7 @@ _in_transaction: contextvars.ContextVar[bool] = contextvars.ContextVar(
 )
 
 AfterCommit = Callable[[], Awaitable[None]]
+AFTER_COMMIT_RETRY_S = 1.0
 
 
 def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
@@ -139,4 +144,27 @@ async def transactional(db: Database) -> AsyncIterator[AsyncSession]:
     finally:
         _in_transaction.reset(token)
     for callback in callbacks:
+        await _run_after_commit(callback)
+
+
+async def _run_after_commit(callback: AfterCommit) -> None:
+    """An after-commit step (a cache bump, a live event) never changes the answer: the write
+    is committed whatever happens here. A failure is logged and tried once more shortly after,
+    in the background; the next write or the version poll repairs what still fails."""
+    try:
         await callback()
+    except Exception as exc:
+        log.warning("after-commit step failed (%s); retrying in the background", exc)
+        _retries.add(task := asyncio.get_running_loop().create_task(_retry(callback)))
+        task.add_done_callback(_retries.discard)
+
+
+_retries: set[asyncio.Task[None]] = set()
+
+
+async def _retry(callback: AfterCommit) -> None:
+    await asyncio.sleep(AFTER_COMMIT_RETRY_S)
+    try:
+        await callback()
+    except Exception as exc:
+        log.warning("after-commit step failed again (%s); left to the next write", exc)

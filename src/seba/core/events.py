@@ -18,6 +18,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "seba:events:"
+PUBLISH_TIMEOUT_S = 0.5
+LISTEN_RETRY_S = 1.0
 
 
 class EventBus:
@@ -28,6 +30,7 @@ class EventBus:
         self._prefix = f"{CHANNEL_PREFIX}{namespace}:"
         self._subscribers: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
         self._listener: asyncio.Task[None] | None = None
+        self._redis_down = False
 
     async def start(self) -> None:
         if self._redis is not None and self._listener is None:
@@ -42,15 +45,28 @@ class EventBus:
                 await self._listener
             self._listener = None
 
-    async def publish(self, topic: str, data: dict[str, Any]) -> None:
-        if self._redis is None:
+    async def publish(self, topic: str, data: dict[str, Any], *, local: bool = False) -> None:
+        """Deliver ``data`` to every subscriber of ``topic``: on every worker through Redis, or
+        in this process only (``local``, no Redis, or Redis away). Never raises: a lost
+        live-page nudge must not fail the write that caused it."""
+        if self._redis is None or local:
             self._deliver(topic, data)
             return
         try:
-            await self._redis.publish(self._prefix + topic, json.dumps(data))
-        except Exception:  # a lost live-page nudge must never fail the write that caused it
-            log.exception("event publish failed; delivering locally only")
+            await asyncio.wait_for(
+                self._redis.publish(self._prefix + topic, json.dumps(data)), PUBLISH_TIMEOUT_S
+            )
+        except Exception as exc:
+            self._warn_once(exc)
             self._deliver(topic, data)
+        else:
+            self._redis_down = False
+
+    def _warn_once(self, exc: BaseException) -> None:
+        # One line per outage, not one per event: a flood of tracebacks helps nobody.
+        if not self._redis_down:
+            self._redis_down = True
+            log.warning("Redis unavailable for live events (%s): this worker's pages only", exc)
 
     @contextlib.asynccontextmanager
     async def subscribe(self, topic: str) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
@@ -73,6 +89,9 @@ class EventBus:
             try:
                 pubsub = self._redis.pubsub()
                 await pubsub.psubscribe(self._prefix + "*")
+                if self._redis_down:
+                    log.warning("Redis is back: live events across workers again")
+                self._redis_down = False
                 ready.set()
                 async for message in pubsub.listen():
                     if message.get("type") != "pmessage":
@@ -83,7 +102,7 @@ class EventBus:
                     self._deliver(topic.removeprefix(self._prefix), json.loads(message["data"]))
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("redis event listener failed; reconnecting")
+            except Exception as exc:
+                self._warn_once(exc)
                 ready.set()
-                await asyncio.sleep(1)
+                await asyncio.sleep(LISTEN_RETRY_S)

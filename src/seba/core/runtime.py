@@ -10,7 +10,13 @@ from typing import Any
 
 from seba.core.db import Database
 from seba.core.events import EventBus
-from seba.core.versions import DbVersions, LocalVersions, RedisVersions, VersionSource
+from seba.core.versions import (
+    DbVersions,
+    LocalVersions,
+    RedisVersions,
+    ResilientVersions,
+    VersionSource,
+)
 from seba.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,23 +37,27 @@ class Runtime:
 
     async def start(self) -> None:
         await self.bus.start()
-        if isinstance(self.versions, DbVersions):
+        if isinstance(self.versions, DbVersions | ResilientVersions):
             self._poller = asyncio.create_task(self._poll_siblings())
 
     async def _poll_siblings(self) -> None:
-        """Without Redis, sibling workers' writes reach this worker's live pages by polling the
-        version row once a second per process (never per client)."""
-        seen = await self.versions.current("beds")
+        """Without Redis (or while it is away), sibling workers' writes reach this worker's
+        live pages by polling the version row once a second per process (never per client).
+        With Redis up the bus carries them and this only watches for an outage to end."""
+        seen: int | None = None
         while True:
             await asyncio.sleep(SIBLING_POLL_S)
+            if isinstance(self.versions, ResilientVersions) and not self.versions.degraded:
+                seen = None
+                continue
             try:
                 now = await self.versions.current("beds")
-            except Exception:
-                log.exception("version poll failed")
+            except Exception as exc:
+                log.warning("version poll failed: %s", exc)
                 continue
-            if now != seen:
-                seen = now
-                await self.bus.publish("beds", {"version": now})
+            if seen is not None and now != seen:
+                await self.bus.publish("beds", {"version": now}, local=True)
+            seen = now
 
     async def close(self) -> None:
         if self._poller is not None:
@@ -69,7 +79,7 @@ def build_runtime(settings: Settings, *, workers: int = 1) -> Runtime:
 
         redis = redis_asyncio.from_url(settings.redis_url)
         namespace = str(redis.connection_pool.connection_kwargs.get("db", 0))
-        versions = RedisVersions(redis)
+        versions = ResilientVersions(RedisVersions(redis), DbVersions(db))
     elif max(workers, settings.workers) > 1:
         versions = DbVersions(db)
     else:
