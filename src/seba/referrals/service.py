@@ -22,7 +22,7 @@ from seba.core import audit, idempotency, outbox
 from seba.core.access import SYSTEM, Principal, can, covers, covers_district, require
 from seba.core.db import after_commit, transactional
 from seba.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from seba.core.i18n import gettext
+from seba.core.i18n import gettext, local_time
 from seba.core.runtime import Runtime
 from seba.core.types import utcnow
 from seba.core.versions import bump_in_transaction
@@ -59,8 +59,6 @@ def new_reference() -> str:
 
 
 def local_hhmm(at: datetime, lang: str) -> str:
-    from seba.web.render import local_time
-
     return local_time(at, lang)
 
 
