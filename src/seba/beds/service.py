@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from seba.beds.live import beds_changed
 from seba.beds.models import BedEvent, BedPool
 from seba.beds.schemas import CensusUpdate
 from seba.core import audit
@@ -22,9 +23,7 @@ from seba.core.db import transactional
 from seba.core.errors import Conflict, NotFound
 from seba.core.runtime import Runtime
 from seba.core.types import utcnow
-from seba.core.versions import bump_in_transaction
 from seba.places.models import Facility
-from seba.places.service import publish_beds_changed
 
 
 @dataclass(frozen=True)
@@ -273,8 +272,7 @@ async def update_census(
             before=before,
             after=census_state(current),
         )
-        await bump_in_transaction(session, "beds")
-        publish_beds_changed(
+        await beds_changed(
             rt, session, facility_id=facility.id, census_version=facility.census_version
         )
     return current

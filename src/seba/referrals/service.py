@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seba.beds import ledger
+from seba.beds.live import beds_changed
 from seba.core import audit, idempotency, outbox
 from seba.core.access import SYSTEM, Principal, can, covers, covers_district, require
 from seba.core.db import after_commit, transactional
@@ -25,9 +26,7 @@ from seba.core.errors import Conflict, NotFound, PermissionDenied, ValidationFai
 from seba.core.i18n import gettext, local_time
 from seba.core.runtime import Runtime
 from seba.core.types import utcnow
-from seba.core.versions import bump_in_transaction
 from seba.places.models import District, Facility
-from seba.places.service import publish_beds_changed
 from seba.referrals.models import HOLDING, AdmissionRequest, Referral
 from seba.referrals.schemas import (
     CallerRequest,
@@ -149,11 +148,8 @@ async def _publish_moved_beds(rt: Runtime, session: AsyncSession) -> None:
     hold in pool X held X and the version row, then waited for pool Y, held by another
     reservation that was waiting for the version row.
     """
-    moved = session.info.pop("beds_moved", [])
-    if moved:
-        await bump_in_transaction(session, "beds")
-        for facility_id in moved:
-            publish_beds_changed(rt, session, facility_id=facility_id)
+    for facility_id in session.info.pop("beds_moved", []):
+        await beds_changed(rt, session, facility_id=facility_id)
 
 
 async def _release_expired(rt: Runtime, session: AsyncSession, now: datetime) -> int:
