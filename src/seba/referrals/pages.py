@@ -50,6 +50,8 @@ from seba.core.errors import (
 from seba.core.http import get_runtime, request_language, runtime_of
 from seba.core.runtime import Runtime
 from seba.places import queries as place_queries
+from seba.referrals import admissions as referral_admissions
+from seba.referrals import board as referral_board
 from seba.referrals import otp
 from seba.referrals import service as referral_service
 from seba.referrals.models import BED_NEEDS, CONDITIONS, COVID_STATUSES, HOLDING, PATIENT_SEXES
@@ -695,7 +697,7 @@ CONTROL_PATH = "/staff/control-room"
 
 
 async def _queue(request: Request, rt: Runtime, principal: Principal) -> dict[str, Any]:
-    items, active = await referral_service.control_queue(rt, actor=principal)
+    items, active = await referral_board.control_queue(rt, actor=principal)
     bn = request_language(request) == "bn"
     names = {d["code"]: d["name_bn"] if bn else d["name"] for d in await _districts(rt)}
     return {"items": items, "active": active, "district_names": names}
@@ -922,7 +924,7 @@ async def record_caller(
 
 
 async def _board(rt: Runtime, principal: Principal) -> dict[str, Any]:
-    return await referral_service.control_board(rt, actor=principal)
+    return await referral_board.control_board(rt, actor=principal)
 
 
 @staff.get(CONTROL_PATH + "/board")
@@ -958,7 +960,7 @@ def hospital_path(facility_id: int) -> str:
 async def _hospital_lists(
     rt: Runtime, principal: Principal, facility_id: int
 ) -> dict[str, list[dict[str, Any]]]:
-    items = await referral_service.facility_referrals(rt, actor=principal, facility_id=facility_id)
+    items = await referral_board.facility_referrals(rt, actor=principal, facility_id=facility_id)
     return {
         "holds": [i for i in items if i["status"] in HOLDING],
         "admitted": [i for i in items if i["status"] == "admitted"],
@@ -1093,7 +1095,7 @@ async def admit(
     rt: Runtime = Depends(get_runtime),
 ):
     async def step(key: str | None):
-        return await referral_service.admit_referral(
+        return await referral_admissions.admit_referral(
             rt, actor=principal, referral_id=referral_id, idempotency_key=key
         )
 
@@ -1112,7 +1114,7 @@ async def discharge(
         data = _model(
             DischargeBody, outcome=form_text(form, "outcome"), reason=form_text(form, "reason")
         )
-        return await referral_service.discharge_admission(
+        return await referral_admissions.discharge_admission(
             rt, actor=principal, admission_id=admission_id, data=data, idempotency_key=key
         )
 
@@ -1134,7 +1136,7 @@ async def transfer(
             condition=form_text(form, "condition"),
             reason=form_text(form, "reason"),
         )
-        return await referral_service.transfer_admission(
+        return await referral_admissions.transfer_admission(
             rt, actor=principal, admission_id=admission_id, data=data, idempotency_key=key
         )
 
@@ -1164,7 +1166,7 @@ async def walk_in(
     try:
         if data is None:
             raise ValidationFailed(FIX_BELOW)
-        result, _ = await referral_service.admit_walk_in(
+        result, _ = await referral_admissions.admit_walk_in(
             rt,
             actor=principal,
             facility_id=facility_id,

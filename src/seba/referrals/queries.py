@@ -6,7 +6,6 @@ from __future__ import annotations
 import statistics
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,11 +14,11 @@ from seba.beds.ledger import POOL_SEXES
 from seba.beds.models import BedPool
 from seba.beds.queries import haversine_km, is_stale
 from seba.core.access import Principal
+from seba.core.i18n import IST
 from seba.places.models import District, Facility
 from seba.referrals.models import HOLDING, AdmissionRequest, Referral
-from seba.referrals.service import referral_dict, request_dict
+from seba.referrals.shapes import family_referral_dict, referral_dict, request_dict
 
-IST = ZoneInfo("Asia/Kolkata")
 SUGGESTIONS = 5
 
 
@@ -115,6 +114,19 @@ async def referrals_for_facility(
         )
     ).all()
     return [referral_dict(ref, req, fac) for ref, req, fac in rows]
+
+
+async def family_referrals(session: AsyncSession, request_id: int) -> list[dict[str, Any]]:
+    """Every bed a request has had, newest first, as the family's status page shows them."""
+    rows = (
+        await session.execute(
+            select(Referral, Facility)
+            .join(Facility, Facility.id == Referral.facility_id)
+            .where(Referral.request_id == request_id)
+            .order_by(Referral.id.desc())
+        )
+    ).all()
+    return [family_referral_dict(ref, fac) for ref, fac in rows]
 
 
 async def active_referrals(session: AsyncSession, actor: Principal) -> list[dict[str, Any]]:
