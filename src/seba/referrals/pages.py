@@ -7,16 +7,15 @@ script only refreshes the list parts when the event stream says something change
 changes and reads are the referral service's: these routes parse a form, call it, and render
 its answer or its error in the reader's language.
 
-Citizens have no staff session: their forms carry a double-submit CSRF value (a random cookie
-echoed in the form, as on the staff login form), and a verified code gives a phone-session
-cookie that the request form and the status page need.
+Citizens have no staff session: their forms carry a signed double-submit CSRF value
+(``web.csrf.CITIZEN``), and a verified code gives a phone-session cookie that the request form
+and the status page need.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import re
 import secrets
@@ -68,9 +67,9 @@ from seba.referrals.schemas import (
     WalkIn,
     normalise_phone,
 )
+from seba.web import csrf
 from seba.web.render import render
 from seba.web.session import (
-    CsrfRejected,
     StaffRoute,
     form_text,
     permitted,
@@ -84,8 +83,8 @@ M = TypeVar("M", bound=BaseModel)
 
 PHONE_COOKIE = "seba_phone"  # the API reads the same cookie name
 OTP_COOKIE = "seba_otp"
-CITIZEN_CSRF_COOKIE = "seba_admission_csrf"
-CITIZEN_PATH = "/admission"
+# Every cookie of the family's pages (CSRF, code, phone session) is scoped to this path.
+CITIZEN_PATH = csrf.CITIZEN.path
 # Where a verified code leads: only these two places (no open redirect).
 THEN = {"request": CITIZEN_PATH, "status": CITIZEN_PATH + "/status"}
 _OTP_VALUE = re.compile(r"^(\d{1,10})\.(\d{4})$")
@@ -170,16 +169,6 @@ LIVE_KEYS = ("referral_id", "request_id", "facility_id", "status")
 
 
 # ---------------------------------------------------------------- shared parsing and context
-
-
-def _same(sent: object, expected: str | None) -> bool:
-    if not isinstance(sent, str) or not expected:
-        return False
-    return hmac.compare_digest(sent.encode(), expected.encode())
-
-
-def _secure(request: Request) -> bool:
-    return runtime_of(request).settings.env == "prod"
 
 
 def form_id(form: FormData, name: str) -> int | None:
@@ -345,20 +334,10 @@ def _citizen_render(
     request: Request, template: str, status_code: int = 200, **context: Any
 ) -> Response:
     """A citizen page with its form's CSRF value; never stored (it may show patient details)."""
-    value = request.cookies.get(CITIZEN_CSRF_COOKIE, "")
-    if not 20 <= len(value) <= 64:
-        value = secrets.token_urlsafe(32)
+    value = csrf.CITIZEN.value_for(request)
     response = render(request, template, status_code, csrf=value, **labels(request), **context)
     response.headers["Cache-Control"] = "no-store"
-    if request.cookies.get(CITIZEN_CSRF_COOKIE) != value:
-        response.set_cookie(
-            CITIZEN_CSRF_COOKIE,
-            value,
-            path=CITIZEN_PATH,
-            httponly=True,
-            samesite="lax",
-            secure=_secure(request),
-        )
+    csrf.CITIZEN.remember(request, response, value)
     return response
 
 
@@ -369,14 +348,6 @@ def _citizen_error(request: Request, status_code: int, exc: DomainError) -> Resp
         status_code,
         message=say(request, exc.message, **exc.params),
     )
-
-
-async def citizen_form(request: Request) -> AsyncIterator[FormData]:
-    """A posted citizen form whose CSRF value matches the double-submit cookie (403 otherwise)."""
-    async with request.form() as form:
-        if not _same(form.get("csrf"), request.cookies.get(CITIZEN_CSRF_COOKIE)):
-            raise CsrfRejected()
-        yield form
 
 
 async def verified_phone(request: Request, rt: Runtime) -> str | None:
@@ -421,7 +392,7 @@ async def phone_step(request: Request):
 @citizen.post("/admission/phone")
 async def send_code(
     request: Request,
-    form: FormData = Depends(citizen_form),
+    form: FormData = Depends(csrf.CITIZEN.form),
     rt: Runtime = Depends(get_runtime),
 ):
     then = _then(form.get("then"))
@@ -460,7 +431,7 @@ async def send_code(
         path=CITIZEN_PATH,
         httponly=True,
         samesite="lax",
-        secure=_secure(request),
+        secure=csrf.secure_cookies(request),
     )
     return response
 
@@ -506,7 +477,7 @@ async def code_step(request: Request):
 @citizen.post("/admission/code")
 async def check_code(
     request: Request,
-    form: FormData = Depends(citizen_form),
+    form: FormData = Depends(csrf.CITIZEN.form),
     rt: Runtime = Depends(get_runtime),
 ):
     then = _then(form.get("then"))
@@ -555,14 +526,14 @@ async def check_code(
         path=CITIZEN_PATH,
         httponly=True,
         samesite="lax",
-        secure=_secure(request),
+        secure=csrf.secure_cookies(request),
     )
     response.delete_cookie(OTP_COOKIE, path=CITIZEN_PATH)
     return response
 
 
 @citizen.post("/admission/forget")
-async def forget_phone(request: Request, form: FormData = Depends(citizen_form)):
+async def forget_phone(request: Request, form: FormData = Depends(csrf.CITIZEN.form)):
     """ "Not your phone?": this browser forgets the verified number (a shared phone)."""
     response = RedirectResponse(CITIZEN_PATH, status_code=303)
     response.delete_cookie(PHONE_COOKIE, path=CITIZEN_PATH)
@@ -611,7 +582,7 @@ async def _request_page(
 @citizen.post("/admission")
 async def submit_request(
     request: Request,
-    form: FormData = Depends(citizen_form),
+    form: FormData = Depends(csrf.CITIZEN.form),
     rt: Runtime = Depends(get_runtime),
 ):
     phone = await verified_phone(request, rt)
