@@ -14,23 +14,20 @@ and the status page need.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import re
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from seba.accounts import service as account_service
 from seba.accounts.api import client_address
 from seba.beds import public
 from seba.beds.census_pages import BED_TYPE_LABELS
@@ -68,6 +65,7 @@ from seba.referrals.schemas import (
     normalise_phone,
 )
 from seba.web import csrf
+from seba.web.live import event_stream
 from seba.web.render import render
 from seba.web.session import (
     StaffRoute,
@@ -75,6 +73,7 @@ from seba.web.session import (
     permitted,
     render_staff,
     say,
+    session_alive,
     staff_form,
 )
 
@@ -1161,14 +1160,6 @@ async def walk_in(
 # ---------------------------------------------------------------- live
 
 
-async def _session_alive(rt: Runtime, token: str) -> bool:
-    try:
-        await account_service.principal_for_token(rt, token)
-    except NotAuthenticated:
-        return False
-    return True
-
-
 @staff.get("/staff/events")
 async def staff_events(
     request: Request,
@@ -1181,42 +1172,13 @@ async def staff_events(
     missed some), so the stream needs no history. At each heartbeat the session is checked
     again: a logout ends the stream.
     """
-    heartbeat = rt.settings.sse_heartbeat_s
     token = request.state.session_token
-
-    async def stream() -> AsyncIterator[bytes]:
-        async with contextlib.AsyncExitStack() as stack:
-            queues = {
-                topic: await stack.enter_async_context(rt.bus.subscribe(topic))
-                for topic in LIVE_TOPICS
-            }
-            pending: dict[str, asyncio.Future] = {}
-            try:
-                yield b"retry: 3000\n\n"
-                while True:
-                    for topic, queue in queues.items():
-                        if topic not in pending:
-                            pending[topic] = asyncio.ensure_future(queue.get())
-                    done, _ = await asyncio.wait(
-                        pending.values(), timeout=heartbeat, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    if not done:
-                        if not await _session_alive(rt, token):
-                            return
-                        yield b": ping\n\n"
-                        continue
-                    for topic in [t for t, f in pending.items() if f in done]:
-                        data = pending.pop(topic).result()
-                        shown = {k: data[k] for k in LIVE_KEYS if k in data}
-                        yield f"event: {topic}\ndata: {json.dumps(shown)}\n\n".encode()
-            finally:
-                for future in pending.values():
-                    future.cancel()
-
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    return event_stream(
+        request,
+        rt,
+        topics=LIVE_TOPICS,
+        keep=LIVE_KEYS,
+        still_allowed=lambda: session_alive(rt, token),
     )
 
 

@@ -36,6 +36,7 @@ from seba.core.errors import (
 )
 from seba.core.http import SESSION_COOKIE, request_language, runtime_of
 from seba.core.i18n import gettext, number
+from seba.core.runtime import Runtime
 from seba.web import csrf
 from seba.web.csrf import CsrfRejected as CsrfRejected
 from seba.web.render import render
@@ -83,6 +84,15 @@ async def session_principal(request: Request) -> Principal | None:
     request.state.principal = principal
     request.state.session_token = token
     return principal
+
+
+async def session_alive(rt: Runtime, token: str) -> bool:
+    """Whether a page session is still open (for long-lived responses such as event streams)."""
+    try:
+        await account_service.principal_for_token(rt, token)
+    except NotAuthenticated:
+        return False
+    return True
 
 
 async def page_principal(request: Request) -> Principal:
