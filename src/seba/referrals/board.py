@@ -1,5 +1,6 @@
-"""What the control room and the hospitals watch: the waiting queue with the holds in flight, a
-hospital's incoming referrals and admissions, and the board's counts and timings.
+"""What the control room and the hospitals watch: the waiting queue with the holds in flight,
+where a hold can move, a hospital's incoming referrals and admissions, and the board's counts
+and timings.
 
 The queue and a hospital's list show patients, so reading them writes an audit row (in a
 transaction of its own); the board holds no patient data and is a plain read.
@@ -44,6 +45,25 @@ async def control_queue(
             after={"requests": [i["id"] for i in items], "referrals": [a["id"] for a in active]},
         )
     return items, active
+
+
+async def move_choices(
+    rt: Runtime, *, actor: Principal, facility_id: int, bed_type: str, patient_sex: str
+) -> list[dict[str, Any]]:
+    """Hospitals a hold at ``facility_id`` can move to, nearest first: a free bed of the type
+    for the patient, in the actor's district when their scope is one (no patient data)."""
+    require(actor, "referral.cancel")
+    district = actor.scope_code if actor.scope_kind == "district" else None
+    async with rt.db.read() as session:
+        return await queries.move_choices(
+            session,
+            leaving=facility_id,
+            bed_type=bed_type,
+            patient_sex=patient_sex,
+            district=district,
+            now=utcnow(),
+            stale_after_s=rt.settings.stale_after_s,
+        )
 
 
 async def facility_referrals(

@@ -31,10 +31,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from seba.accounts.api import client_address
 from seba.beds import public
 from seba.beds.census_pages import BED_TYPE_LABELS
-from seba.beds.ledger import POOL_SEXES
 from seba.beds.pages import LABELS as PUBLIC_LABELS
 from seba.beds.pages import directions_href, tel_href
-from seba.beds.queries import MAX_LIMIT, AvailabilityFilter
 from seba.core.access import Principal
 from seba.core.errors import (
     DomainError,
@@ -158,8 +156,6 @@ NOTICES = {
 PATIENT_FIELDS = ("name", "age", "sex", "phone")
 REQUEST_FIELDS = ("district", "condition", "need", "covid_status", "abha_number", "notes")
 MAX_NOTES = 500
-# Hospitals offered when moving a hold: the nearest ones with a matching free bed.
-MOVE_CHOICES = 30
 MAX_REASON = 400
 # Bus topics forwarded to staff pages, and the only keys passed on (ids and a status: the
 # stream carries no patient data, whoever listens).
@@ -787,33 +783,23 @@ async def _move_page(
     message: str | None = None,
 ) -> Response:
     """The hold and the hospitals in the operator's area with a matching free bed, nearest to
-    the hospital it is leaving first (the public availability view, which is cached)."""
+    the hospital it is leaving first."""
     hold = await referral_service.read_referral(rt, actor=principal, referral_id=referral_id)
     bed_type = bed_type if bed_type in BED_NEEDS else hold["bed_type"]
-    here = json.loads((await public.facility(rt, hold["facility_id"])).body)
-    near = (here["lat"], here["lon"]) if here["lat"] is not None else None
-    district = principal.scope_code if principal.scope_kind == "district" else None
-    view = await public.availability(
+    choices = await referral_board.move_choices(
         rt,
-        AvailabilityFilter(
-            district=district, bed_type=bed_type, available_only=True, near=near, limit=MAX_LIMIT
-        ),
+        actor=principal,
+        facility_id=hold["facility_id"],
+        bed_type=bed_type,
+        patient_sex=hold["patient"]["sex"],
     )
-    sexes = POOL_SEXES[hold["patient"]["sex"]]
-    options = []
-    for fac in json.loads(view.body)["facilities"]:
-        free = sum(
-            b["available"] for b in fac["beds"] if b["bed_type"] == bed_type and b["sex"] in sexes
-        )
-        if free > 0 and fac["id"] != hold["facility_id"]:
-            options.append({**fac, "free": free})
     return render_staff(
         request,
         "referrals/move.html",
         status_code,
         hold=hold,
         bed_type=bed_type,
-        options_list=options[:MOVE_CHOICES],
+        options_list=choices,
         message=message,
         **labels(request),
     )
