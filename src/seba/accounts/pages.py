@@ -11,7 +11,7 @@ from starlette.datastructures import FormData
 from seba.accounts import queries as account_queries
 from seba.accounts import service as account_service
 from seba.accounts.api import client_address
-from seba.beds.census_pages import BED_TYPE_LABELS, SEX_LABELS
+from seba.beds.labels import BED_TYPE_LABELS, SEX_LABELS
 from seba.core.access import GRANTABLE_ROLES, ROLE_SCOPES, ROLES, Principal
 from seba.core.audit import AuditEntry
 from seba.core.errors import Conflict, NotAuthenticated, TooManyRequests, ValidationFailed

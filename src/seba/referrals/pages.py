@@ -30,8 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from seba.accounts.api import client_address
 from seba.beds import public
-from seba.beds.census_pages import BED_TYPE_LABELS
-from seba.beds.pages import LABELS as PUBLIC_LABELS
+from seba.beds.labels import BED_TYPE_LABELS, PUBLIC_LABELS
 from seba.beds.pages import directions_href, tel_href
 from seba.core.access import Principal
 from seba.core.errors import (
@@ -48,6 +47,17 @@ from seba.referrals import admissions as referral_admissions
 from seba.referrals import board as referral_board
 from seba.referrals import otp
 from seba.referrals import service as referral_service
+from seba.referrals.labels import (
+    CONDITION_HINTS,
+    CONDITION_LABELS,
+    COVID_LABELS,
+    FIELD_MESSAGES,
+    FIX_BELOW,
+    NOTICES,
+    PATIENT_SEX_LABELS,
+    SOURCE_LABELS,
+    STATUS_LABELS,
+)
 from seba.referrals.models import BED_NEEDS, CONDITIONS, COVID_STATUSES, HOLDING, PATIENT_SEXES
 from seba.referrals.otp import PHONE_SESSION_S
 from seba.referrals.schemas import (
@@ -88,71 +98,6 @@ _OTP_VALUE = re.compile(r"^(\d{1,10})\.(\d{4})$")
 _REFERENCE = re.compile(r"^[A-Z0-9-]{4,20}$")
 _LATIN_DIGITS = str.maketrans("০১২৩৪৫৬৭৮৯", "0123456789")
 
-CONDITION_LABELS = {"severe": "Severe", "moderate": "Moderate", "mild": "Mild"}
-# The Covid severity classes of the national clinical guidance, in words a family can check.
-CONDITION_HINTS = {
-    "severe": "Very breathless, or oxygen level below 90%.",
-    "moderate": "Breathless, or oxygen level 90 to 93%.",
-    "mild": "Fever or cough, no breathlessness, oxygen level 94% or more.",
-}
-PATIENT_SEX_LABELS = {"male": "Male", "female": "Female", "other": "Other"}
-COVID_LABELS = {
-    "positive": "Covid positive",
-    "suspected": "Covid suspected",
-    "negative": "Covid negative",
-    "unknown": "Not tested or not known",
-}
-STATUS_LABELS = {
-    "reserved": "Bed reserved",
-    "confirmed": "Confirmed by the hospital",
-    "admitted": "Admitted",
-    "rejected": "Hospital could not take",
-    "cancelled": "Cancelled",
-    "expired": "Hold ran out",
-    "discharged": "Discharged",
-    "died": "Died",
-    "transferred": "Transferred",
-}
-SOURCE_LABELS = {
-    "citizen": "Online form",
-    "control_room": "Phone call",
-    "hospital": "Hospital",
-    "walk_in": "Walk-in",
-    "transfer": "Transfer",
-}
-# Pydantic explains problems in developer English; the forms say what to type instead.
-FIELD_MESSAGES = {
-    "name": "Write the patient's name (2 to 120 letters).",
-    "age": "Write the age in years, from 0 to 125.",
-    "sex": "Choose the patient's sex.",
-    "phone": "Enter a 10-digit mobile number, like 98300 12345.",
-    "district": "Choose a district from the list.",
-    "condition": "Choose how ill the patient is.",
-    "need": "Choose the kind of bed needed.",
-    "bed_type": "Choose the kind of bed needed.",
-    "covid_status": "Choose the Covid test result.",
-    "abha_number": "An ABHA number has 14 digits, like 12-3456-7890-1234. Or leave it empty.",
-    "location": "This location is not in West Bengal. Send the form without it.",
-    "notes": "At most {max} characters.",
-    "reason": "At most {max} characters.",
-    "consent": "Tick the box to agree; without it the request cannot go to a hospital.",
-}
-FIX_BELOW = "Some answers need a change. See below."
-NOTICES = {
-    "reserved": "Bed reserved for {reference}. The family and the hospital get an SMS.",
-    "cancelled": "The hold for {reference} was cancelled and the bed released.",
-    "moved": "The hold for {reference} was moved to the new hospital.",
-    "recorded": "Request {reference} is in the queue.",
-    "confirmed": "Confirmed: {reference}. The control room sees it now.",
-    "rejected": "Rejected: {reference}. The bed is free again; the request went back to the "
-    "control room.",
-    "admitted": "Admitted: {reference}.",
-    "discharged": "Discharged: {reference}. The bed is free again.",
-    "died": "Death recorded: {reference}. The bed is free again.",
-    "transferred": "Transfer for {reference}: the bed is free again and the control room is "
-    "finding a new one.",
-    "walk_in": "Walk-in patient admitted: {reference}.",
-}
 PATIENT_FIELDS = ("name", "age", "sex", "phone")
 REQUEST_FIELDS = ("district", "condition", "need", "covid_status", "abha_number", "notes")
 MAX_NOTES = 500
