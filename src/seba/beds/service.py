@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from seba.beds.live import beds_changed
 from seba.beds.models import BedEvent, BedPool
+from seba.beds.queries import pool_order
 from seba.beds.schemas import CensusUpdate
 from seba.core import audit
 from seba.core.access import Principal, require_on_facility
@@ -54,19 +55,13 @@ def pool_dict(pool: BedPool) -> dict[str, int | str]:
     }
 
 
-def _sort_key(pool: BedPool) -> tuple[int, int]:
-    from seba.beds.models import BED_TYPES, SEXES
-
-    return BED_TYPES.index(pool.bed_type), SEXES.index(pool.sex)
-
-
 async def load_census(
     session: AsyncSession, facility: Facility, *, lock: bool = False
 ) -> FacilityCensus:
     query = select(BedPool).where(BedPool.facility_id == facility.id)
     if lock:
         query = query.with_for_update()
-    pools = sorted(await session.scalars(query), key=_sort_key)
+    pools = sorted(await session.scalars(query), key=pool_order)
     return FacilityCensus(facility=facility, pools=pools)
 
 
@@ -262,7 +257,7 @@ async def update_census(
                     )
                 )
             current.pools.extend(new_pools)
-        current.pools.sort(key=_sort_key)
+        current.pools.sort(key=pool_order)
         audit.record(
             session,
             actor=actor,

@@ -13,6 +13,7 @@ all of them share are ``steps.py``.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -40,6 +41,33 @@ from seba.referrals.shapes import referral_dict, request_dict
 # ---------------------------------------------------------------- requests
 
 
+def _queued(
+    data: CitizenRequest | CallerRequest,
+    *,
+    source: str,
+    actor_name: str,
+    now: datetime,
+    lang: str = "bn",
+) -> AdmissionRequest:
+    """A new waiting request from a family's form or an operator's (the same fields)."""
+    return steps.new_request(
+        source=source,
+        actor_name=actor_name,
+        patient=data.patient,
+        district=data.district,
+        condition=data.condition,
+        need=data.need,
+        covid_status=data.covid_status,
+        now=now,
+        lang=lang,
+        lat=data.lat,
+        lon=data.lon,
+        abha=data.abha_number,
+        notes=data.notes,
+        consent=data.consent,
+    )
+
+
 async def submit_citizen_request(
     rt: Runtime, *, phone: str, data: CitizenRequest, lang: str = "bn"
 ) -> dict[str, Any]:
@@ -55,21 +83,12 @@ async def submit_citizen_request(
     now = utcnow()
     async with transactional(rt.db) as session:
         await steps.check_district(session, data.district)
-        req = steps.new_request(
+        req = _queued(
+            data,
             source="citizen",
-            actor_name=f"citizen:…{phone[-4:]}",
-            patient=data.patient,
-            district=data.district,
-            condition=data.condition,
-            need=data.need,
-            covid_status=data.covid_status,
+            actor_name=steps.citizen_actor(phone).username,
             now=now,
             lang=lang,
-            lat=data.lat,
-            lon=data.lon,
-            abha=data.abha_number,
-            notes=data.notes,
-            consent=data.consent,
         )
         session.add(req)
         await session.flush()
@@ -96,21 +115,7 @@ async def create_caller_request(
     now = utcnow()
     async with transactional(rt.db) as session:
         await steps.check_district(session, data.district)
-        req = steps.new_request(
-            source="control_room",
-            actor_name=actor.username,
-            patient=data.patient,
-            district=data.district,
-            condition=data.condition,
-            need=data.need,
-            covid_status=data.covid_status,
-            now=now,
-            lat=data.lat,
-            lon=data.lon,
-            abha=data.abha_number,
-            notes=data.notes,
-            consent=data.consent,
-        )
+        req = _queued(data, source="control_room", actor_name=actor.username, now=now)
         session.add(req)
         await session.flush()
         audit.record(

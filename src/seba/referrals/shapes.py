@@ -12,18 +12,22 @@ from seba.places.models import Facility
 from seba.referrals.models import AdmissionRequest, Referral
 
 
+def _patient(req: AdmissionRequest) -> dict[str, Any]:
+    return {
+        "name": req.patient_name,
+        "age": req.patient_age,
+        "sex": req.patient_sex,
+        "phone": req.phone,
+    }
+
+
 def request_dict(req: AdmissionRequest) -> dict[str, Any]:
     return {
         "id": req.id,
         "reference": req.reference,
         "source": req.source,
         "status": req.status,
-        "patient": {
-            "name": req.patient_name,
-            "age": req.patient_age,
-            "sex": req.patient_sex,
-            "phone": req.phone,
-        },
+        "patient": _patient(req),
         "district": req.district_code,
         "lat": req.lat,
         "lon": req.lon,
@@ -51,12 +55,7 @@ def referral_dict(ref: Referral, req: AdmissionRequest, facility: Facility) -> d
         "facility_name_bn": facility.name_bn,
         "bed_type": ref.bed_type,
         "sex": ref.sex,
-        "patient": {
-            "name": req.patient_name,
-            "age": req.patient_age,
-            "sex": req.patient_sex,
-            "phone": req.phone,
-        },
+        "patient": _patient(req),
         "condition": req.condition,
         "expires_at": ref.expires_at.isoformat() if ref.expires_at else None,
         "reason": ref.reason,

@@ -107,6 +107,19 @@ def _citizen_error(request: Request, status_code: int, exc: DomainError) -> Resp
     )
 
 
+def _set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
+    """A cookie of the family's pages: theirs only (HttpOnly), sent on same-site visits."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=CITIZEN_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=csrf.secure_cookies(request),
+    )
+
+
 async def verified_phone(request: Request, rt: Runtime) -> str | None:
     try:
         return await otp.phone_for_session(rt, request.cookies.get(PHONE_COOKIE))
@@ -181,14 +194,8 @@ async def send_code(
     )
     # Which code this browser is answering (and the number's last digits, to show): the code
     # itself is the secret, so a cookie that names the challenge reveals nothing.
-    response.set_cookie(
-        OTP_COOKIE,
-        f"{challenge_id}.{phone[-4:]}",
-        max_age=rt.settings.otp_ttl_s,
-        path=CITIZEN_PATH,
-        httponly=True,
-        samesite="lax",
-        secure=csrf.secure_cookies(request),
+    _set_cookie(
+        request, response, OTP_COOKIE, f"{challenge_id}.{phone[-4:]}", rt.settings.otp_ttl_s
     )
     return response
 
@@ -276,15 +283,7 @@ async def check_code(
             dead=True,
         )
     response = RedirectResponse(THEN[then], status_code=303)
-    response.set_cookie(
-        PHONE_COOKIE,
-        token,
-        max_age=PHONE_SESSION_S,
-        path=CITIZEN_PATH,
-        httponly=True,
-        samesite="lax",
-        secure=csrf.secure_cookies(request),
-    )
+    _set_cookie(request, response, PHONE_COOKIE, token, PHONE_SESSION_S)
     response.delete_cookie(OTP_COOKIE, path=CITIZEN_PATH)
     return response
 
