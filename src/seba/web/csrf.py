@@ -66,9 +66,7 @@ def secure_cookies(request: Request) -> bool:
 
 def staff_token(settings: Settings, session_token: str) -> str:
     """The CSRF value of every form of one staff session."""
-    return hmac.new(
-        settings.secret_key.encode(), b"csrf:" + session_token.encode(), hashlib.sha256
-    ).hexdigest()
+    return _mac(settings, "csrf:" + session_token).hex()
 
 
 # ---------------------------------------------------------------- forms without a session

@@ -6,7 +6,7 @@ logout and expiry end a page session at once, on every worker.
 
 CSRF: every staff POST form carries ``csrf``, an HMAC of the session token under
 ``settings.secret_key`` (``web.csrf``, which also guards the login and citizen forms);
-``staff_form`` checks it.
+``staff_form`` checks it. ``CsrfRejected`` is importable from here as well as from there.
 
 Staff routers use ``StaffRoute``: a missing or ended session becomes a redirect to the login
 page, and a domain error that a page did not handle itself becomes an error page in the user's
