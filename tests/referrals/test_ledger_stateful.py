@@ -44,6 +44,7 @@ from seba.core.idempotency import IdempotencyRecord
 from seba.core.outbox import OutboxMessage
 from seba.core.runtime import Runtime, build_runtime
 from seba.core.types import utcnow
+from seba.referrals import admissions as referral_admissions
 from seba.referrals import service as referral_service
 from seba.referrals.models import HOLDING, AdmissionRequest, Referral
 from seba.referrals.schemas import (
@@ -440,7 +441,7 @@ class ReferralLedgerMachine(RuleBasedStateMachine):
             data,
             HOLDING,
             "admitted",
-            lambda i: referral_service.admit_referral(self.rt, actor=SYSTEM, referral_id=i),
+            lambda i: referral_admissions.admit_referral(self.rt, actor=SYSTEM, referral_id=i),
             apply,
         )
 
@@ -461,7 +462,7 @@ class ReferralLedgerMachine(RuleBasedStateMachine):
             data,
             ("admitted",),
             outcome,
-            lambda i: referral_service.discharge_admission(
+            lambda i: referral_admissions.discharge_admission(
                 self.rt, actor=SYSTEM, admission_id=i, data=DischargeBody(outcome=outcome)
             ),
             apply,
@@ -480,7 +481,7 @@ class ReferralLedgerMachine(RuleBasedStateMachine):
             data,
             ("admitted",),
             "transferred",
-            lambda i: referral_service.transfer_admission(
+            lambda i: referral_admissions.transfer_admission(
                 self.rt, actor=SYSTEM, admission_id=i, data=TransferBody(need=need)
             ),
             apply,
@@ -532,7 +533,7 @@ class ReferralLedgerMachine(RuleBasedStateMachine):
             bed_type=bed_type,
         )
         result = self._step(
-            lambda: referral_service.admit_walk_in(
+            lambda: referral_admissions.admit_walk_in(
                 self.rt, actor=SYSTEM, facility_id=self.facilities[f].id, data=data
             ),
             "ok" if key else "no_bed_available",

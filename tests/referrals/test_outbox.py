@@ -31,6 +31,7 @@ from seba.core.runtime import Runtime
 from seba.core.types import utcnow
 from seba.notifications.worker import deliver_once
 from seba.referrals import service as referral_service
+from seba.referrals import steps
 from seba.referrals.models import AdmissionRequest, Referral
 from seba.referrals.schemas import Patient, ReferralCreate
 from tests import factories
@@ -123,7 +124,7 @@ async def test_messages_commit_with_the_reservation_or_not_at_all(rt, monkeypatc
     def broken_announce(*args, **kwargs):
         raise RuntimeError("boom after the messages were queued")
 
-    monkeypatch.setattr(referral_service, "_announce", broken_announce)
+    monkeypatch.setattr(steps, "announce", broken_announce)
     with pytest.raises(RuntimeError, match="boom"):
         await referral_service.create_referral(rt, actor=SYSTEM, data=_reservation(fac.id, 3))
     assert await counts() == before

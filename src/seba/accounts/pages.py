@@ -11,19 +11,18 @@ from starlette.datastructures import FormData
 from seba.accounts import queries as account_queries
 from seba.accounts import service as account_service
 from seba.accounts.api import client_address
-from seba.beds.census_pages import BED_TYPE_LABELS, SEX_LABELS
+from seba.beds.labels import BED_TYPE_LABELS, SEX_LABELS
 from seba.core.access import ROLE_SCOPES, ROLES, Principal, grantable_roles
 from seba.core.audit import AuditEntry
 from seba.core.errors import Conflict, NotAuthenticated, TooManyRequests, ValidationFailed
 from seba.core.http import get_runtime
 from seba.core.runtime import Runtime
 from seba.places import queries as place_queries
+from seba.web import csrf
 from seba.web.session import (
     StaffRoute,
     end_session,
     form_text,
-    login_csrf,
-    login_form,
     login_url,
     page_principal,
     permitted,
@@ -31,7 +30,6 @@ from seba.web.session import (
     safe_next,
     say,
     session_principal,
-    set_login_csrf,
     staff_form,
     start_session,
 )
@@ -97,7 +95,7 @@ def _login_page(
     username: str = "",
     next_path: str = "/staff",
 ) -> Response:
-    value = login_csrf(request)
+    value = csrf.LOGIN.value_for(request)
     notice = None
     if request.query_params.get("bye") == "1":
         notice = say(request, "You have logged out.")
@@ -113,7 +111,7 @@ def _login_page(
         username=username,
         next_path=next_path,
     )
-    set_login_csrf(request, response, value)
+    csrf.LOGIN.remember(request, response, value)
     return response
 
 
@@ -127,7 +125,7 @@ async def login_page(request: Request):
 
 @router.post("/staff/login")
 async def login(
-    request: Request, form: FormData = Depends(login_form), rt: Runtime = Depends(get_runtime)
+    request: Request, form: FormData = Depends(csrf.LOGIN.form), rt: Runtime = Depends(get_runtime)
 ):
     # Usernames are lowercase; phones like to capitalise the first letter.
     username = form_text(form, "username").strip().lower()

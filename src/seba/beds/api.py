@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import StreamingResponse
 
 from seba.beds import public
 from seba.beds import service as bed_service
+from seba.beds.live import VERSION
 from seba.beds.models import BED_TYPES, SEXES
 from seba.beds.queries import DEFAULT_LIMIT, MAX_LIMIT, AvailabilityFilter
 from seba.beds.schemas import CensusUpdate
@@ -19,6 +17,7 @@ from seba.core.errors import ValidationFailed
 from seba.core.http import cached_response, current_principal, get_runtime
 from seba.core.runtime import Runtime
 from seba.places.models import OWNERSHIPS
+from seba.web.live import event_stream
 
 router = APIRouter(prefix="/api/v1", tags=["beds"])
 
@@ -111,26 +110,4 @@ async def bed_events(request: Request, rt: Runtime = Depends(get_runtime)):
     The event id is the bed data version; a client that reconnects with ``Last-Event-ID``
     behind the current version gets one catch-up event at once.
     """
-    last_id = request.headers.get("last-event-id", "")
-    heartbeat = rt.settings.sse_heartbeat_s
-
-    async def stream():
-        async with rt.bus.subscribe("beds") as queue:
-            version = await rt.versions.current("beds")
-            yield f"retry: 3000\nid: {version}\n\n".encode()
-            if last_id.isdigit() and int(last_id) != version:
-                yield f'event: beds\nid: {version}\ndata: {{"resync":true}}\n\n'.encode()
-            while True:
-                try:
-                    data = await asyncio.wait_for(queue.get(), timeout=heartbeat)
-                except TimeoutError:
-                    yield b": ping\n\n"
-                    continue
-                version = await rt.versions.current("beds")
-                yield f"event: beds\nid: {version}\ndata: {json.dumps(data)}\n\n".encode()
-
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return event_stream(request, rt, topics=(VERSION,), version=VERSION)

@@ -17,6 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from seba.beds import service as bed_service
+from seba.beds.labels import BED_TYPE_LABELS, SEX_LABELS
 from seba.beds.models import BED_TYPES, SEXES
 from seba.beds.queries import is_stale
 from seba.beds.schemas import MAX_BEDS, CensusUpdate, PoolCensus
@@ -39,16 +40,6 @@ router = APIRouter(include_in_schema=False, route_class=StaffRoute)
 
 FacilityId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
-# The state's bed page named the five Covid bed types this way (DOMAIN.md §1.1).
-BED_TYPE_LABELS = {
-    "general": "General",
-    "oxygen": "With oxygen",
-    "hdu": "HDU",
-    "icu": "CCU without ventilator",
-    "ventilator": "CCU with ventilator",
-    "paediatric": "Children's",
-}
-SEX_LABELS = {"male": "Men", "female": "Women", "any": "Anyone"}
 MAX_REASON = 400
 _POOL_FIELD = re.compile(r"^(total|occupied)-([a-z]+)-([a-z]+)$")
 _LATIN_DIGITS = str.maketrans("০১২৩৪৫৬৭৮৯", "0123456789")

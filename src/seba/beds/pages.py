@@ -27,6 +27,7 @@ from pydantic import ValidationError, validate_call
 
 from seba.beds import public
 from seba.beds.api import availability_filter
+from seba.beds.labels import PUBLIC_LABELS as LABELS
 from seba.beds.models import SEXES
 from seba.beds.queries import AvailabilityFilter
 from seba.core.errors import ValidationFailed
@@ -55,35 +56,6 @@ FIELD_ERRORS = {
     "near": "The location must be latitude,longitude, for example 22.57,88.36.",
     "limit": "Hospitals per page must be a number from 1 to 500.",
     "offset": "The page number is not valid.",
-}
-
-# English msgids for the codes the page shows; the catalogues translate them.
-LABELS = {
-    "bed_type": {
-        "general": "Regular",
-        "oxygen": "With oxygen",
-        "hdu": "HDU",
-        "icu": "ICU",
-        "ventilator": "ICU with ventilator",
-        "paediatric": "Children's",
-    },
-    "sex": {"male": "Men", "female": "Women", "any": "Anyone"},
-    "ownership": {
-        "government": "Government",
-        "govt_requisitioned_private": "Government-requisitioned private",
-        "private": "Private",
-    },
-    "kind": {
-        "medical_college": "Medical college",
-        "district_hospital": "District hospital",
-        "sub_divisional_hospital": "Sub-divisional hospital",
-        "state_general_hospital": "State general hospital",
-        "specialty": "Specialty hospital",
-        "rural_hospital": "Rural hospital",
-        "private_hospital": "Private hospital",
-        "satellite_centre": "Satellite Covid centre",
-        "safe_home": "Safe home",
-    },
 }
 
 DIRECTIONS_URL = "https://www.google.com/maps/dir/?api=1&"

@@ -50,7 +50,8 @@ def is_stale(updated_at: datetime | None, now: datetime, stale_after_s: int) -> 
     return updated_at is None or now - updated_at > timedelta(seconds=stale_after_s)
 
 
-def _pool_order(pool: BedPool) -> tuple[int, int]:
+def pool_order(pool: BedPool) -> tuple[int, int]:
+    """Pools as every view lists them: by bed type, then sex, in the models' order."""
     return BED_TYPES.index(pool.bed_type), SEXES.index(pool.sex)
 
 
@@ -71,7 +72,7 @@ def facility_public(
             "reserved": p.reserved,
             "available": p.available,
         }
-        for p in sorted(pools, key=_pool_order)
+        for p in sorted(pools, key=pool_order)
     ]
     return {
         "id": facility.id,

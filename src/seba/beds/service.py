@@ -14,7 +14,9 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from seba.beds.live import beds_changed
 from seba.beds.models import BedEvent, BedPool
+from seba.beds.queries import pool_order
 from seba.beds.schemas import CensusUpdate
 from seba.core import audit
 from seba.core.access import Principal, require_on_facility
@@ -22,9 +24,7 @@ from seba.core.db import transactional
 from seba.core.errors import Conflict, NotFound
 from seba.core.runtime import Runtime
 from seba.core.types import utcnow
-from seba.core.versions import bump_in_transaction
 from seba.places.models import Facility
-from seba.places.service import publish_beds_changed
 
 
 @dataclass(frozen=True)
@@ -55,19 +55,13 @@ def pool_dict(pool: BedPool) -> dict[str, int | str]:
     }
 
 
-def _sort_key(pool: BedPool) -> tuple[int, int]:
-    from seba.beds.models import BED_TYPES, SEXES
-
-    return BED_TYPES.index(pool.bed_type), SEXES.index(pool.sex)
-
-
 async def load_census(
     session: AsyncSession, facility: Facility, *, lock: bool = False
 ) -> FacilityCensus:
     query = select(BedPool).where(BedPool.facility_id == facility.id)
     if lock:
         query = query.with_for_update()
-    pools = sorted(await session.scalars(query), key=_sort_key)
+    pools = sorted(await session.scalars(query), key=pool_order)
     return FacilityCensus(facility=facility, pools=pools)
 
 
@@ -263,7 +257,7 @@ async def update_census(
                     )
                 )
             current.pools.extend(new_pools)
-        current.pools.sort(key=_sort_key)
+        current.pools.sort(key=pool_order)
         audit.record(
             session,
             actor=actor,
@@ -273,8 +267,7 @@ async def update_census(
             before=before,
             after=census_state(current),
         )
-        await bump_in_transaction(session, "beds")
-        publish_beds_changed(
+        await beds_changed(
             rt, session, facility_id=facility.id, census_version=facility.census_version
         )
     return current

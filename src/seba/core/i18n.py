@@ -3,17 +3,21 @@
 Catalogues are gettext ``.po`` files under ``seba/locale/<lang>/LC_MESSAGES/``, one per domain
 area; all of a language's files are merged when the process starts (no compile step). English
 is the source language. Bengali pages show Bengali digits: Babel's ``bn_IN`` formats Latin
-digits, so numbers are mapped with ``bn_digits``.
+digits, so numbers are mapped with ``bn_digits``. Times are stored in UTC and shown in
+Asia/Kolkata (``local_time``), on pages and in the SMS texts services write alike.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -22,6 +26,9 @@ LANGUAGES = ("bn", "en")
 DEFAULT_LANGUAGE = "bn"
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 _BN_DIGITS = str.maketrans("0123456789", "০১২৩৪৫৬৭৮৯")
+IST = ZoneInfo("Asia/Kolkata")
+# Bengali shows the part of day in words ("রাত্রি ৯:২০"), not a Latin "PM".
+TIME_FORMATS = {"bn": "d MMMM, B h:mm", "en": "d MMM, h:mm a"}
 
 
 @cache
@@ -56,6 +63,17 @@ def bn_digits(value: Any) -> str:
 
 def number(value: Any, lang: str) -> str:
     text = f"{value:,}" if isinstance(value, int) else str(value)
+    return bn_digits(text) if lang == "bn" else text
+
+
+def local_time(value: datetime | str | None, lang: str, fmt: str | None = None) -> str:
+    """A stored UTC moment (or its ISO text) as people here read it: Indian time, in ``lang``."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    fmt = fmt or TIME_FORMATS.get(lang, TIME_FORMATS["en"])
+    text = format_datetime(value.astimezone(IST), fmt, locale="bn_IN" if lang == "bn" else "en_IN")
     return bn_digits(text) if lang == "bn" else text
 
 

@@ -12,13 +12,13 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from seba.beds.live import beds_changed
 from seba.core import audit
 from seba.core.access import Principal, covers_district, require, require_on_facility
-from seba.core.db import after_commit, transactional
+from seba.core.db import transactional
 from seba.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from seba.core.runtime import Runtime
 from seba.core.types import utcnow
-from seba.core.versions import bump_in_transaction
 from seba.places.models import District, Facility
 from seba.places.schemas import FacilityIn, FacilityUpdate
 
@@ -43,16 +43,6 @@ def facility_snapshot(f: Facility) -> dict[str, Any]:
     }
 
 
-def publish_beds_changed(rt: Runtime, session: AsyncSession, **data: Any) -> None:
-    """Bump the public bed data version in this transaction and tell live pages after commit."""
-
-    async def _after() -> None:
-        await rt.versions.committed("beds")
-        await rt.bus.publish("beds", data)
-
-    after_commit(session, _after)
-
-
 async def load_districts(rt: Runtime, *, actor: Principal, rows: list[dict[str, str]]) -> int:
     """Insert or update districts from the shared CSV rows. Returns how many were written."""
     require(actor, "facility.import")
@@ -73,8 +63,7 @@ async def load_districts(rt: Runtime, *, actor: Principal, rows: list[dict[str, 
             else:
                 for key, value in values.items():
                     setattr(district, key, value)
-        await bump_in_transaction(session, "beds")
-        publish_beds_changed(rt, session, kind="districts")
+        await beds_changed(rt, session, kind="districts")
     return len(rows)
 
 
@@ -117,8 +106,7 @@ async def create_facility(rt: Runtime, *, actor: Principal, data: FacilityIn) ->
             entity_id=facility.id,
             after=facility_snapshot(facility),
         )
-        await bump_in_transaction(session, "beds")
-        publish_beds_changed(rt, session, facility_id=facility.id)
+        await beds_changed(rt, session, facility_id=facility.id)
     return facility
 
 
@@ -147,8 +135,7 @@ async def update_facility(
             before=before,
             after=facility_snapshot(facility),
         )
-        await bump_in_transaction(session, "beds")
-        publish_beds_changed(rt, session, facility_id=facility.id)
+        await beds_changed(rt, session, facility_id=facility.id)
     return facility
 
 
@@ -367,8 +354,7 @@ async def import_facilities(rt: Runtime, *, actor: Principal, text: str) -> Impo
                     before=before,
                     after=after,
                 )
-        await bump_in_transaction(session, "beds")
-        publish_beds_changed(rt, session, kind="import")
+        await beds_changed(rt, session, kind="import")
     return report
 
 

@@ -14,6 +14,8 @@ from seba.accounts.api import client_address
 from seba.core.access import Principal
 from seba.core.http import current_principal, get_runtime, request_language
 from seba.core.runtime import Runtime
+from seba.referrals import admissions as referral_admissions
+from seba.referrals import board as referral_board
 from seba.referrals import otp
 from seba.referrals import service as referral_service
 from seba.referrals.schemas import (
@@ -105,7 +107,7 @@ async def caller_request(
 async def control_queue(
     actor: Principal = Depends(current_principal), rt: Runtime = Depends(get_runtime)
 ):
-    items, active = await referral_service.control_queue(rt, actor=actor)
+    items, active = await referral_board.control_queue(rt, actor=actor)
     return {"requests": items, "active": active}
 
 
@@ -113,7 +115,7 @@ async def control_queue(
 async def control_board(
     actor: Principal = Depends(current_principal), rt: Runtime = Depends(get_runtime)
 ):
-    return await referral_service.control_board(rt, actor=actor)
+    return await referral_board.control_board(rt, actor=actor)
 
 
 @router.post("/referrals", status_code=201, summary="Reserve a bed (control room or hospital)")
@@ -182,7 +184,7 @@ async def facility_referrals(
     rt: Runtime = Depends(get_runtime),
 ):
     return {
-        "referrals": await referral_service.facility_referrals(
+        "referrals": await referral_board.facility_referrals(
             rt, actor=actor, facility_id=facility_id
         )
     }
@@ -235,7 +237,7 @@ async def admit_referral(
     actor: Principal = Depends(current_principal),
     rt: Runtime = Depends(get_runtime),
 ):
-    result, replayed = await referral_service.admit_referral(
+    result, replayed = await referral_admissions.admit_referral(
         rt, actor=actor, referral_id=referral_id, idempotency_key=idempotency_key
     )
     _status(response, replayed)
@@ -253,7 +255,7 @@ async def walk_in(
     actor: Principal = Depends(current_principal),
     rt: Runtime = Depends(get_runtime),
 ):
-    result, replayed = await referral_service.admit_walk_in(
+    result, replayed = await referral_admissions.admit_walk_in(
         rt, actor=actor, facility_id=facility_id, data=body, idempotency_key=idempotency_key
     )
     _status(response, replayed, created=True)
@@ -271,7 +273,7 @@ async def discharge(
     actor: Principal = Depends(current_principal),
     rt: Runtime = Depends(get_runtime),
 ):
-    result, replayed = await referral_service.discharge_admission(
+    result, replayed = await referral_admissions.discharge_admission(
         rt,
         actor=actor,
         admission_id=admission_id,
@@ -294,7 +296,7 @@ async def transfer(
     actor: Principal = Depends(current_principal),
     rt: Runtime = Depends(get_runtime),
 ):
-    result, replayed = await referral_service.transfer_admission(
+    result, replayed = await referral_admissions.transfer_admission(
         rt, actor=actor, admission_id=admission_id, data=body, idempotency_key=idempotency_key
     )
     _status(response, replayed)

@@ -1,12 +1,12 @@
-"""Reads for the control room and hospitals: the queue, ranked free beds, incoming referrals,
-and the board's timings. Each view is a fixed number of queries, whatever its length."""
+"""Reads for the control room and hospitals: the queue, ranked free beds, where a hold can move,
+incoming referrals, and the board's timings. Each view is a fixed number of queries, whatever
+its length."""
 
 from __future__ import annotations
 
 import statistics
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,12 +15,14 @@ from seba.beds.ledger import POOL_SEXES
 from seba.beds.models import BedPool
 from seba.beds.queries import haversine_km, is_stale
 from seba.core.access import Principal
+from seba.core.i18n import IST
 from seba.places.models import District, Facility
 from seba.referrals.models import HOLDING, AdmissionRequest, Referral
-from seba.referrals.service import referral_dict, request_dict
+from seba.referrals.shapes import family_referral_dict, referral_dict, request_dict
 
-IST = ZoneInfo("Asia/Kolkata")
 SUGGESTIONS = 5
+# Hospitals offered when moving a hold: the nearest ones with a matching free bed.
+MOVE_CHOICES = 30
 
 
 def queue_order():
@@ -102,6 +104,68 @@ async def waiting_queue(
     return out
 
 
+async def move_choices(
+    session: AsyncSession,
+    *,
+    leaving: int,
+    bed_type: str,
+    patient_sex: str,
+    district: str | None,
+    now: datetime,
+    stale_after_s: int,
+    limit: int = MOVE_CHOICES,
+) -> list[dict[str, Any]]:
+    """Facilities a hold at ``leaving`` can move to: a free ``bed_type`` bed in a pool the
+    patient may take (their sex, then mixed), in ``district`` when given, never ``leaving``.
+
+    Nearest to ``leaving`` first (then by id); when it has no location, most free beds of the
+    type first (then name, id), as the public availability list ranks them. ``free`` counts the
+    beds this patient may take.
+    """
+    here = await session.get(Facility, leaving)
+    near = (here.lat, here.lon) if here is not None and here.lat is not None else None
+    query = (
+        select(BedPool, Facility, District)
+        .join(Facility, Facility.id == BedPool.facility_id)
+        .join(District, District.code == Facility.district_code)
+        .where(BedPool.bed_type == bed_type, Facility.id != leaving)
+    )
+    if district:
+        query = query.where(Facility.district_code == district)
+    sexes = POOL_SEXES[patient_sex]
+    found: dict[int, dict[str, Any]] = {}
+    for pool, fac, dist in (await session.execute(query)).all():
+        entry = found.setdefault(
+            fac.id,
+            {
+                "id": fac.id,
+                "code": fac.code,
+                "name": fac.name,
+                "name_bn": fac.name_bn,
+                "district": fac.district_code,
+                "district_name": dist.name,
+                "district_name_bn": dist.name_bn,
+                "stale": is_stale(fac.census_updated_at, now, stale_after_s),
+                "distance_km": (
+                    round(haversine_km(near, (fac.lat, fac.lon)), 2)
+                    if near and fac.lat is not None and fac.lon is not None
+                    else None
+                ),
+                "available": 0,
+                "free": 0,
+            },
+        )
+        entry["available"] += pool.available
+        if pool.sex in sexes:
+            entry["free"] += pool.available
+    choices = [c for c in found.values() if c["free"] > 0]
+    if near is not None:
+        choices.sort(key=lambda c: (c["distance_km"] is None, c["distance_km"] or 0.0, c["id"]))
+    else:
+        choices.sort(key=lambda c: (-c["available"], c["name"], c["id"]))
+    return choices[:limit]
+
+
 async def referrals_for_facility(
     session: AsyncSession, facility_id: int, *, statuses: tuple[str, ...] = (*HOLDING, "admitted")
 ) -> list[dict[str, Any]]:
@@ -115,6 +179,19 @@ async def referrals_for_facility(
         )
     ).all()
     return [referral_dict(ref, req, fac) for ref, req, fac in rows]
+
+
+async def family_referrals(session: AsyncSession, request_id: int) -> list[dict[str, Any]]:
+    """Every bed a request has had, newest first, as the family's status page shows them."""
+    rows = (
+        await session.execute(
+            select(Referral, Facility)
+            .join(Facility, Facility.id == Referral.facility_id)
+            .where(Referral.request_id == request_id)
+            .order_by(Referral.id.desc())
+        )
+    ).all()
+    return [family_referral_dict(ref, fac) for ref, fac in rows]
 
 
 async def active_referrals(session: AsyncSession, actor: Principal) -> list[dict[str, Any]]:

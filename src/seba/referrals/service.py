@@ -1,419 +1,71 @@
-"""Central referral: requests, bed reservations, hospital responses, admissions, discharges.
+"""Central referral: admission requests and bed holds (reserve, confirm, reject, cancel, move).
 
 Every function here is one transaction (``transactional`` or ``idempotency.run_once``) that
 checks access, moves the bed ledger with a conditional update (``beds.ledger``), writes the
 referral rows, an audit row, and the outbox messages (SMS to the family, notice to the
 hospital) — all or nothing. Before any reservation, holds that have run out are released in the
 same transaction, so correctness never depends on the worker running.
+
+What happens after a patient arrives (admit, discharge, transfer, walk-in) is
+``admissions.py``; the lists the control room and hospitals watch are ``board.py``; the steps
+all of them share are ``steps.py``.
 """
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seba.beds import ledger
-from seba.core import audit, idempotency, outbox
-from seba.core.access import SYSTEM, Principal, can, covers, covers_district, require
-from seba.core.db import after_commit, transactional
+from seba.core import audit, idempotency
+from seba.core.access import Principal, covers_district, require
+from seba.core.db import transactional
 from seba.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from seba.core.i18n import gettext
 from seba.core.runtime import Runtime
 from seba.core.types import utcnow
-from seba.core.versions import bump_in_transaction
-from seba.places.models import District, Facility
-from seba.places.service import publish_beds_changed
-from seba.referrals.models import HOLDING, AdmissionRequest, Referral
+from seba.referrals import notices, queries, steps
+from seba.referrals.models import HOLDING, AdmissionRequest
 from seba.referrals.schemas import (
     CallerRequest,
     CitizenRequest,
-    DischargeBody,
     MoveBody,
     Patient,
     ReferralCreate,
-    TransferBody,
-    WalkIn,
     abha_warnings,
 )
+from seba.referrals.shapes import referral_dict, request_dict
 
-SEVERITY = {"severe": 0, "moderate": 1, "mild": 2}
-# No 0/O, 1/I/L: references are read out on the phone.
-_REF_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-MAX_SWEEP = 200
+# ---------------------------------------------------------------- requests
 
 
-def citizen_actor(phone: str) -> Principal:
-    """A family acting behind a verified phone (for the audit log: last digits only)."""
-    return Principal(
-        user_id=None, username=f"citizen:…{phone[-4:]}", role="citizen", scope_kind="state"
-    )
-
-
-def new_reference() -> str:
-    return "WB-" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(7))
-
-
-def local_hhmm(at: datetime, lang: str) -> str:
-    from seba.web.render import local_time
-
-    return local_time(at, lang)
-
-
-# ---------------------------------------------------------------- answers
-
-
-def request_dict(req: AdmissionRequest) -> dict[str, Any]:
-    return {
-        "id": req.id,
-        "reference": req.reference,
-        "source": req.source,
-        "status": req.status,
-        "patient": {
-            "name": req.patient_name,
-            "age": req.patient_age,
-            "sex": req.patient_sex,
-            "phone": req.phone,
-        },
-        "district": req.district_code,
-        "lat": req.lat,
-        "lon": req.lon,
-        "condition": req.condition,
-        "need": req.need,
-        "covid_status": req.covid_status,
-        "abha_number": req.abha_number,
-        "notes": req.notes,
-        "created_at": req.created_at.isoformat(),
-        "requeued_at": req.requeued_at.isoformat() if req.requeued_at else None,
-        "reserved_at": req.reserved_at.isoformat() if req.reserved_at else None,
-        "admitted_at": req.admitted_at.isoformat() if req.admitted_at else None,
-    }
-
-
-def referral_dict(ref: Referral, req: AdmissionRequest, facility: Facility) -> dict[str, Any]:
-    return {
-        "id": ref.id,
-        "status": ref.status,
-        "request_id": req.id,
-        "reference": req.reference,
-        "facility_id": facility.id,
-        "facility_code": facility.code,
-        "facility_name": facility.name,
-        "facility_name_bn": facility.name_bn,
-        "bed_type": ref.bed_type,
-        "sex": ref.sex,
-        "patient": {
-            "name": req.patient_name,
-            "age": req.patient_age,
-            "sex": req.patient_sex,
-            "phone": req.phone,
-        },
-        "condition": req.condition,
-        "expires_at": ref.expires_at.isoformat() if ref.expires_at else None,
-        "reason": ref.reason,
-        "created_by": ref.created_by,
-        "created_at": ref.created_at.isoformat(),
-        "confirmed_at": ref.confirmed_at.isoformat() if ref.confirmed_at else None,
-        "admitted_at": ref.admitted_at.isoformat() if ref.admitted_at else None,
-        "ended_at": ref.ended_at.isoformat() if ref.ended_at else None,
-        "transfer_request_id": ref.transfer_request_id,
-    }
-
-
-# ---------------------------------------------------------------- shared steps
-
-
-def _announce(rt: Runtime, session: AsyncSession, **data: Any) -> None:
-    """After commit: public availability moves, live consoles hear of the referral."""
-
-    async def _after() -> None:
-        await rt.bus.publish("referrals", data)
-
-    after_commit(session, _after)
-
-
-async def _beds_moved(rt: Runtime, session: AsyncSession, facility_id: int) -> None:
-    """Note that a facility's beds moved; ``_publish_moved_beds`` bumps the version at the end."""
-    moved = session.info.setdefault("beds_moved", [])
-    if facility_id not in moved:
-        moved.append(facility_id)
-
-
-async def _publish_moved_beds(rt: Runtime, session: AsyncSession) -> None:
-    """Bump the public bed version once, as the transaction's last write.
-
-    Lock order: every bed pool row first, the one ``data_version`` row last (as a census does).
-    Bumping after each movement deadlocked on PostgreSQL: a reservation that swept an expired
-    hold in pool X held X and the version row, then waited for pool Y, held by another
-    reservation that was waiting for the version row.
-    """
-    moved = session.info.pop("beds_moved", [])
-    if moved:
-        await bump_in_transaction(session, "beds")
-        for facility_id in moved:
-            publish_beds_changed(rt, session, facility_id=facility_id)
-
-
-async def _release_expired(rt: Runtime, session: AsyncSession, now: datetime) -> int:
-    """Release every hold that has run out; its request goes back to the top of its class."""
-    query = (
-        select(Referral.id)
-        .where(Referral.status.in_(HOLDING), Referral.expires_at <= now)
-        # Pools are released in pool order, so two sweeps never lock them crosswise.
-        .order_by(Referral.pool_id, Referral.id)
-        .limit(MAX_SWEEP)
-    )
-    if rt.db.is_postgresql:
-        query = query.with_for_update(skip_locked=True)
-    released = 0
-    for referral_id in list(await session.scalars(query)):
-        ref = await _transition(session, referral_id, HOLDING, "expired", ended_at=now)
-        if ref is None:
-            continue  # someone else moved it first
-        await ledger.release(
-            session, pool_id=ref.pool_id, actor=SYSTEM, reason="hold expired", at=now
-        )
-        await _requeue(session, ref.request_id, now)
-        audit.record(
-            session,
-            actor=SYSTEM,
-            action="referral.expire",
-            entity_type="referral",
-            entity_id=ref.id,
-            after={"status": "expired"},
-        )
-        await _beds_moved(rt, session, ref.facility_id)
-        _announce(rt, session, referral_id=ref.id, facility_id=ref.facility_id, status="expired")
-        released += 1
-    return released
-
-
-async def release_expired(rt: Runtime) -> int:
-    """Worker step: release holds that ran out. Returns how many."""
-    async with transactional(rt.db) as session:
-        released = await _release_expired(rt, session, utcnow())
-        await _publish_moved_beds(rt, session)
-        return released
-
-
-async def _transition(
-    session: AsyncSession,
-    referral_id: int,
-    from_statuses: Sequence[str],
-    to_status: str,
-    **values: Any,
-) -> Referral | None:
-    """Move a referral between statuses if it is still in one of ``from_statuses``."""
-    result = await session.execute(
-        update(Referral)
-        .where(Referral.id == referral_id, Referral.status.in_(from_statuses))
-        .values(status=to_status, **values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        return None
-    return await session.get(Referral, referral_id, populate_existing=True)
-
-
-async def _requeue(session: AsyncSession, request_id: int, now: datetime) -> None:
-    await session.execute(
-        update(AdmissionRequest)
-        .where(AdmissionRequest.id == request_id)
-        .values(status="waiting", requeued_at=now)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def _can_see_request(actor: Principal, req: AdmissionRequest) -> bool:
-    if not can(actor, "request.read"):
-        return False
-    return covers_district(actor, req.district_code)
-
-
-async def _facility(session: AsyncSession, facility_id: int) -> Facility:
-    facility = await session.get(Facility, facility_id)
-    if facility is None:
-        raise NotFound("No such facility.", code="facility_not_found")
-    return facility
-
-
-async def _referral_for(
-    session: AsyncSession, actor: Principal, referral_id: int, action: str
-) -> tuple[Referral, AdmissionRequest, Facility]:
-    """Load a referral the actor may act on. A forbidden one answers like a missing one."""
-    require(actor, action)
-    ref = await session.get(Referral, referral_id)
-    if ref is None:
-        raise NotFound("No such referral.", code="referral_not_found")
-    req = await session.get(AdmissionRequest, ref.request_id)
-    facility = await session.get(Facility, ref.facility_id)
-    allowed = covers(actor, facility) or (
-        action in ("referral.read", "referral.cancel") and _can_see_request(actor, req)
-    )
-    if not allowed:
-        raise NotFound("No such referral.", code="referral_not_found")
-    return ref, req, facility
-
-
-def _notify_reserved(
-    session: AsyncSession, rt: Runtime, ref: Referral, req: AdmissionRequest, facility: Facility
-) -> None:
-    lang = req.lang
-    phone = facility.phones[0] if facility.phones else "1800-313-444-222"
-    until = local_hhmm(ref.expires_at, lang)
-    outbox.enqueue(
-        session,
-        channel="sms",
-        recipient=req.phone,
-        body=gettext(
-            lang,
-            "Seba {reference}: a {bed} bed is reserved for {patient} at {hospital}, {address}. "
-            "Phone {phone}. Please reach by {until}.",
-            reference=req.reference,
-            bed=gettext(lang, ref.bed_type),
-            patient=req.patient_name,
-            hospital=facility.name_bn if lang == "bn" else facility.name,
-            address=facility.address,
-            phone=phone,
-            until=until,
-        ),
-        topic={"referral_id": ref.id, "to": "family"},
-    )
-    for hospital_phone in facility.phones[:1]:
-        outbox.enqueue(
-            session,
-            channel="sms",
-            recipient=hospital_phone,
-            body=gettext(
-                "en",
-                "Seba referral {reference}: {bed} bed reserved for {patient} ({age}, {sex}, "
-                "{condition}) until {until}. Confirm in the Seba console.",
-                reference=req.reference,
-                bed=ref.bed_type,
-                patient=req.patient_name,
-                age=req.patient_age,
-                sex=req.patient_sex,
-                condition=req.condition,
-                until=local_hhmm(ref.expires_at, "en"),
-            ),
-            topic={"referral_id": ref.id, "to": "hospital"},
-        )
-
-
-async def _reserve(
-    rt: Runtime,
-    session: AsyncSession,
-    *,
-    actor: Principal,
-    req: AdmissionRequest,
-    facility: Facility,
-    bed_type: str,
-    now: datetime,
-) -> Referral:
-    moved = await ledger.reserve(
-        session,
-        facility_id=facility.id,
-        bed_type=bed_type,
-        patient_sex=req.patient_sex,
-        actor=actor,
-        reason=f"referral {req.reference}",
-        at=now,
-    )
-    if moved is None:
-        raise Conflict(
-            "No matching bed is free at this hospital now. Choose another hospital.",
-            code="no_bed_available",
-            details={"facility_id": facility.id, "bed_type": bed_type, "sex": req.patient_sex},
-        )
-    ref = Referral(
-        request_id=req.id,
-        facility_id=facility.id,
-        pool_id=moved.pool_id,
-        bed_type=bed_type,
-        sex=moved.sex,
-        status="reserved",
-        created_by=actor.username,
-        created_at=now,
-        expires_at=now + timedelta(seconds=rt.settings.reservation_hold_s),
-    )
-    session.add(ref)
-    await session.flush()
-    req.status = "reserved"
-    if req.reserved_at is None:
-        req.reserved_at = now
-    audit.record(
-        session,
-        actor=actor,
-        action="referral.reserve",
-        entity_type="referral",
-        entity_id=ref.id,
-        after={
-            "request": req.reference,
-            "facility": facility.code,
-            "bed_type": bed_type,
-            "pool_sex": moved.sex,
-            "expires_at": ref.expires_at.isoformat(),
-        },
-    )
-    _notify_reserved(session, rt, ref, req, facility)
-    await _beds_moved(rt, session, facility.id)
-    _announce(rt, session, referral_id=ref.id, facility_id=facility.id, status="reserved")
-    return ref
-
-
-def _new_request(
+def _queued(
+    data: CitizenRequest | CallerRequest,
     *,
     source: str,
     actor_name: str,
-    patient,
-    district: str,
-    condition: str,
-    need: str,
-    covid_status: str,
     now: datetime,
     lang: str = "bn",
-    lat=None,
-    lon=None,
-    abha=None,
-    notes: str = "",
-    consent: bool = True,
 ) -> AdmissionRequest:
-    return AdmissionRequest(
-        reference=new_reference(),
+    """A new waiting request from a family's form or an operator's (the same fields)."""
+    return steps.new_request(
         source=source,
-        status="waiting",
-        patient_name=patient.name,
-        patient_age=patient.age,
-        patient_sex=patient.sex,
-        phone=patient.phone,
-        district_code=district,
-        lat=lat,
-        lon=lon,
-        condition=condition,
-        severity=SEVERITY[condition],
-        need=need,
-        covid_status=covid_status,
-        abha_number=abha,
-        notes=notes,
-        consent_to_share=consent,
-        created_at=now,
-        created_by=actor_name,
+        actor_name=actor_name,
+        patient=data.patient,
+        district=data.district,
+        condition=data.condition,
+        need=data.need,
+        covid_status=data.covid_status,
+        now=now,
         lang=lang,
+        lat=data.lat,
+        lon=data.lon,
+        abha=data.abha_number,
+        notes=data.notes,
+        consent=data.consent,
     )
-
-
-async def _check_district(session: AsyncSession, code: str) -> None:
-    if await session.get(District, code) is None:
-        raise ValidationFailed(
-            "Unknown district.", code="unknown_district", details={"district": code}
-        )
-
-
-# ---------------------------------------------------------------- requests
 
 
 async def submit_citizen_request(
@@ -430,45 +82,26 @@ async def submit_citizen_request(
         )
     now = utcnow()
     async with transactional(rt.db) as session:
-        await _check_district(session, data.district)
-        req = _new_request(
+        await steps.check_district(session, data.district)
+        req = _queued(
+            data,
             source="citizen",
-            actor_name=f"citizen:…{phone[-4:]}",
-            patient=data.patient,
-            district=data.district,
-            condition=data.condition,
-            need=data.need,
-            covid_status=data.covid_status,
+            actor_name=steps.citizen_actor(phone).username,
             now=now,
             lang=lang,
-            lat=data.lat,
-            lon=data.lon,
-            abha=data.abha_number,
-            notes=data.notes,
-            consent=data.consent,
         )
         session.add(req)
         await session.flush()
         audit.record(
             session,
-            actor=citizen_actor(phone),
+            actor=steps.citizen_actor(phone),
             action="request.submit",
             entity_type="admission_request",
             entity_id=req.id,
             after={"reference": req.reference, "need": req.need, "condition": req.condition},
         )
-        outbox.enqueue(
-            session,
-            channel="sms",
-            recipient=phone,
-            body=gettext(
-                lang,
-                "Seba: your bed request {reference} is received. The control room will call you.",
-                reference=req.reference,
-            ),
-            topic={"request_id": req.id, "to": "family"},
-        )
-        _announce(rt, session, request_id=req.id, status="waiting")
+        notices.request_received(session, req)
+        steps.announce(rt, session, request_id=req.id, status="waiting")
     return {**request_dict(req), "warnings": abha_warnings(req.abha_number)}
 
 
@@ -481,22 +114,8 @@ async def create_caller_request(
         raise PermissionDenied("This district is outside your scope.", code="out_of_scope")
     now = utcnow()
     async with transactional(rt.db) as session:
-        await _check_district(session, data.district)
-        req = _new_request(
-            source="control_room",
-            actor_name=actor.username,
-            patient=data.patient,
-            district=data.district,
-            condition=data.condition,
-            need=data.need,
-            covid_status=data.covid_status,
-            now=now,
-            lat=data.lat,
-            lon=data.lon,
-            abha=data.abha_number,
-            notes=data.notes,
-            consent=data.consent,
-        )
+        await steps.check_district(session, data.district)
+        req = _queued(data, source="control_room", actor_name=actor.username, now=now)
         session.add(req)
         await session.flush()
         audit.record(
@@ -507,11 +126,8 @@ async def create_caller_request(
             entity_id=req.id,
             after={"reference": req.reference},
         )
-        _announce(rt, session, request_id=req.id, status="waiting")
+        steps.announce(rt, session, request_id=req.id, status="waiting")
     return {**request_dict(req), "warnings": abha_warnings(req.abha_number)}
-
-
-# ---------------------------------------------------------------- reservations
 
 
 async def add_teleconsult_request(
@@ -531,8 +147,8 @@ async def add_teleconsult_request(
     The caller has checked that the actor holds the consult; the patient consented to the
     teleconsultation, whose referral this is.
     """
-    await _check_district(session, district)
-    req = _new_request(
+    await steps.check_district(session, district)
+    req = steps.new_request(
         source="teleconsult",
         actor_name=actor.username,
         patient=patient,
@@ -553,8 +169,11 @@ async def add_teleconsult_request(
         entity_id=req.id,
         after={"reference": req.reference, "source": "teleconsult"},
     )
-    _announce(rt, session, request_id=req.id, status="waiting")
+    steps.announce(rt, session, request_id=req.id, status="waiting")
     return req
+
+
+# ---------------------------------------------------------------- holds
 
 
 async def create_referral(
@@ -579,8 +198,8 @@ async def create_referral(
 
     async def work(session: AsyncSession) -> dict[str, Any]:
         now = utcnow()
-        await _release_expired(rt, session, now)
-        facility = await _facility(session, data.facility_id)
+        await steps.release_expired_holds(rt, session, now)
+        facility = await steps.facility_row(session, data.facility_id)
         if data.request_id is not None:
             # Locked: on PostgreSQL two operators reserving for the same waiting request would
             # otherwise both read "waiting" and both hold a bed. The second now waits here and
@@ -588,7 +207,7 @@ async def create_referral(
             req = await session.get(
                 AdmissionRequest, data.request_id, with_for_update=True, populate_existing=True
             )
-            if req is None or not _can_see_request(actor, req):
+            if req is None or not steps.can_see_request(actor, req):
                 raise NotFound("No such request.", code="request_not_found")
             if req.status != "waiting":
                 raise Conflict(
@@ -598,8 +217,8 @@ async def create_referral(
                 )
         else:
             district = data.district or facility.district_code
-            await _check_district(session, district)
-            req = _new_request(
+            await steps.check_district(session, district)
+            req = steps.new_request(
                 source="hospital" if actor.role == "hospital_staff" else "control_room",
                 actor_name=actor.username,
                 patient=data.patient,
@@ -612,10 +231,10 @@ async def create_referral(
             )
             session.add(req)
             await session.flush()
-        ref = await _reserve(
+        ref = await steps.reserve_bed(
             rt, session, actor=actor, req=req, facility=facility, bed_type=data.bed_type, now=now
         )
-        await _publish_moved_beds(rt, session)
+        await steps.publish_moved_beds(rt, session)
         return referral_dict(ref, req, facility)
 
     return await idempotency.run_once(
@@ -627,81 +246,15 @@ async def create_referral(
     )
 
 
-async def _act(
-    rt: Runtime,
-    *,
-    actor: Principal,
-    referral_id: int,
-    action: str,
-    audit_action: str,
-    idempotency_key: str | None,
-    step,
-    payload: Any = None,
-) -> tuple[dict[str, Any], bool]:
-    """Shared frame of every hospital/control-room step on one referral."""
-    key = idempotency.check_key(idempotency_key)
-
-    async def work(session: AsyncSession) -> dict[str, Any]:
-        now = utcnow()
-        await _release_expired(rt, session, now)
-        ref, req, facility = await _referral_for(session, actor, referral_id, action)
-        before = ref.status
-        ref = await step(session, ref, req, facility, now)
-        audit.record(
-            session,
-            actor=actor,
-            action=audit_action,
-            entity_type="referral",
-            entity_id=ref.id,
-            before={"status": before},
-            after={"status": ref.status, "reason": ref.reason},
-        )
-        _announce(rt, session, referral_id=ref.id, facility_id=facility.id, status=ref.status)
-        await _publish_moved_beds(rt, session)
-        return referral_dict(ref, req, facility)
-
-    return await idempotency.run_once(
-        rt.db,
-        scope=f"{audit_action}:{referral_id}:{actor.user_id or actor.username}",
-        key=key,
-        fingerprint=idempotency.request_fingerprint([audit_action, referral_id, payload]),
-        work=work,
-    )
-
-
-def _not_in_state(ref_status: str, expected: Sequence[str]) -> Conflict:
-    if ref_status == "expired":
-        return Conflict(
-            "The reservation expired and the bed was released.",
-            code="reservation_expired",
-            details={"status": ref_status},
-        )
-    return Conflict(
-        "This referral cannot do that now.",
-        code="invalid_referral_state",
-        details={"status": ref_status, "expected": list(expected)},
-    )
-
-
-async def _must(
-    session: AsyncSession, ref: Referral, frm: Sequence[str], to: str, **values: Any
-) -> Referral:
-    moved = await _transition(session, ref.id, frm, to, **values)
-    if moved is None:
-        current = await session.get(Referral, ref.id, populate_existing=True)
-        raise _not_in_state(current.status, frm)
-    return moved
-
-
 async def confirm_referral(
     rt: Runtime, *, actor: Principal, referral_id: int, idempotency_key: str | None = None
 ):
     """The hospital accepts the incoming patient (the bed stays held until admission)."""
 
     async def step(session, ref, req, facility, now):
-        return await _must(session, ref, ("reserved",), "confirmed", confirmed_at=now)
+        return await steps.must(session, ref, ("reserved",), "confirmed", confirmed_at=now)
 
-    return await _act(
+    return await steps.act(
         rt,
         actor=actor,
         referral_id=referral_id,
@@ -724,15 +277,15 @@ async def reject_referral(
     control room at the top of its class."""
 
     async def step(session, ref, req, facility, now):
-        ref = await _must(session, ref, HOLDING, "rejected", reason=reason, ended_at=now)
+        ref = await steps.must(session, ref, HOLDING, "rejected", reason=reason, ended_at=now)
         await ledger.release(
             session, pool_id=ref.pool_id, actor=actor, reason=f"rejected: {reason}", at=now
         )
-        await _requeue(session, req.id, now)
-        await _beds_moved(rt, session, facility.id)
+        await steps.requeue(session, req.id, now)
+        steps.beds_moved(session, facility.id)
         return ref
 
-    return await _act(
+    return await steps.act(
         rt,
         actor=actor,
         referral_id=referral_id,
@@ -757,18 +310,18 @@ async def cancel_referral(
     back to the queue unless ``close_request`` (the family no longer needs a bed)."""
 
     async def step(session, ref, req, facility, now):
-        ref = await _must(session, ref, HOLDING, "cancelled", reason=reason, ended_at=now)
+        ref = await steps.must(session, ref, HOLDING, "cancelled", reason=reason, ended_at=now)
         await ledger.release(
             session, pool_id=ref.pool_id, actor=actor, reason=f"cancelled: {reason}", at=now
         )
         if close_request:
             req.status = "closed"
         else:
-            await _requeue(session, req.id, now)
-        await _beds_moved(rt, session, facility.id)
+            await steps.requeue(session, req.id, now)
+        steps.beds_moved(session, facility.id)
         return ref
 
-    return await _act(
+    return await steps.act(
         rt,
         actor=actor,
         referral_id=referral_id,
@@ -788,13 +341,15 @@ async def move_referral(
     require(actor, "referral.reserve")
     async with transactional(rt.db) as session:
         now = utcnow()
-        await _release_expired(rt, session, now)
-        ref, req, old_facility = await _referral_for(session, actor, referral_id, "referral.cancel")
-        new_facility = await _facility(session, data.facility_id)
-        ref = await _must(session, ref, HOLDING, "cancelled", reason="moved", ended_at=now)
+        await steps.release_expired_holds(rt, session, now)
+        ref, req, old_facility = await steps.referral_for(
+            session, actor, referral_id, "referral.cancel"
+        )
+        new_facility = await steps.facility_row(session, data.facility_id)
+        ref = await steps.must(session, ref, HOLDING, "cancelled", reason="moved", ended_at=now)
         await ledger.release(session, pool_id=ref.pool_id, actor=actor, reason="moved", at=now)
-        await _beds_moved(rt, session, old_facility.id)
-        new_ref = await _reserve(
+        steps.beds_moved(session, old_facility.id)
+        new_ref = await steps.reserve_bed(
             rt,
             session,
             actor=actor,
@@ -812,226 +367,25 @@ async def move_referral(
             before={"facility": old_facility.code},
             after={"referral_id": new_ref.id, "facility": new_facility.code},
         )
-        await _publish_moved_beds(rt, session)
+        await steps.publish_moved_beds(rt, session)
         return referral_dict(new_ref, req, new_facility)
 
 
-async def admit_referral(
-    rt: Runtime, *, actor: Principal, referral_id: int, idempotency_key: str | None = None
-):
-    """The patient arrived: the held bed becomes occupied."""
-
-    async def step(session, ref, req, facility, now):
-        ref = await _must(session, ref, HOLDING, "admitted", admitted_at=now, expires_at=None)
-        await ledger.admit_reserved(
-            session, pool_id=ref.pool_id, actor=actor, reason=f"admitted {req.reference}", at=now
-        )
-        req.status = "admitted"
-        req.admitted_at = now
-        await _beds_moved(rt, session, facility.id)
-        return ref
-
-    return await _act(
-        rt,
-        actor=actor,
-        referral_id=referral_id,
-        action="referral.respond",
-        audit_action="referral.admit",
-        idempotency_key=idempotency_key,
-        step=step,
-    )
+async def release_expired(rt: Runtime) -> int:
+    """Worker step: release holds that ran out. Returns how many."""
+    async with transactional(rt.db) as session:
+        released = await steps.release_expired_holds(rt, session, utcnow())
+        await steps.publish_moved_beds(rt, session)
+        return released
 
 
-async def discharge_admission(
-    rt: Runtime,
-    *,
-    actor: Principal,
-    admission_id: int,
-    data: DischargeBody,
-    idempotency_key: str | None = None,
-):
-    """The stay ends: discharged home, or died. The bed is freed."""
-
-    async def step(session, ref, req, facility, now):
-        ref = await _must(
-            session, ref, ("admitted",), data.outcome, reason=data.reason, ended_at=now
-        )
-        await ledger.vacate(
-            session,
-            pool_id=ref.pool_id,
-            actor=actor,
-            reason=f"{data.outcome} {req.reference}",
-            at=now,
-        )
-        req.status = "closed"
-        await _beds_moved(rt, session, facility.id)
-        return ref
-
-    return await _act(
-        rt,
-        actor=actor,
-        referral_id=admission_id,
-        action="referral.respond",
-        audit_action=f"admission.{data.outcome}",
-        payload=data.model_dump(),
-        idempotency_key=idempotency_key,
-        step=step,
-    )
-
-
-async def transfer_admission(
-    rt: Runtime,
-    *,
-    actor: Principal,
-    admission_id: int,
-    data: TransferBody,
-    idempotency_key: str | None = None,
-):
-    """The patient must go elsewhere: the bed is freed and a new request opens in the control
-    room's queue (with the new need), linked from this admission."""
-
-    async def step(session, ref, req, facility, now):
-        ref = await _must(
-            session, ref, ("admitted",), "transferred", reason=data.reason, ended_at=now
-        )
-        await ledger.vacate(
-            session, pool_id=ref.pool_id, actor=actor, reason=f"transfer {req.reference}", at=now
-        )
-        req.status = "closed"
-        new_req = AdmissionRequest(
-            reference=new_reference(),
-            source="transfer",
-            status="waiting",
-            patient_name=req.patient_name,
-            patient_age=req.patient_age,
-            patient_sex=req.patient_sex,
-            phone=req.phone,
-            district_code=facility.district_code,
-            lat=facility.lat,
-            lon=facility.lon,
-            condition=data.condition,
-            severity=SEVERITY[data.condition],
-            need=data.need,
-            covid_status=req.covid_status,
-            abha_number=req.abha_number,
-            notes=f"transfer from {facility.name}: {data.reason}"[:500],
-            consent_to_share=req.consent_to_share,
-            created_at=now,
-            created_by=actor.username,
-            lang=req.lang,
-        )
-        session.add(new_req)
-        await session.flush()
-        ref.transfer_request_id = new_req.id
-        await _beds_moved(rt, session, facility.id)
-        return ref
-
-    return await _act(
-        rt,
-        actor=actor,
-        referral_id=admission_id,
-        action="referral.respond",
-        audit_action="admission.transfer",
-        payload=data.model_dump(),
-        idempotency_key=idempotency_key,
-        step=step,
-    )
-
-
-async def admit_walk_in(
-    rt: Runtime,
-    *,
-    actor: Principal,
-    facility_id: int,
-    data: WalkIn,
-    idempotency_key: str | None = None,
-) -> tuple[dict[str, Any], bool]:
-    """A patient admitted at the door, without a referral: a free bed becomes occupied."""
-    key = idempotency.check_key(idempotency_key)
-
-    async def work(session: AsyncSession) -> dict[str, Any]:
-        now = utcnow()
-        await _release_expired(rt, session, now)
-        facility = await _facility(session, facility_id)
-        require(actor, "referral.respond")
-        if not covers(actor, facility):
-            raise PermissionDenied("This facility is outside your scope.", code="out_of_scope")
-        req = _new_request(
-            source="walk_in",
-            actor_name=actor.username,
-            patient=data.patient,
-            district=data.district or facility.district_code,
-            condition=data.condition,
-            need=data.bed_type,
-            covid_status=data.covid_status,
-            now=now,
-        )
-        await _check_district(session, req.district_code)
-        session.add(req)
-        await session.flush()
-        moved = await ledger.admit_walk_in(
-            session,
-            facility_id=facility.id,
-            bed_type=data.bed_type,
-            patient_sex=data.patient.sex,
-            actor=actor,
-            reason=f"walk-in {req.reference}",
-            at=now,
-        )
-        if moved is None:
-            raise Conflict(
-                "No matching bed is free at this hospital now. Choose another hospital.",
-                code="no_bed_available",
-                details={
-                    "facility_id": facility.id,
-                    "bed_type": data.bed_type,
-                    "sex": data.patient.sex,
-                },
-            )
-        req.status = "admitted"
-        req.admitted_at = now
-        ref = Referral(
-            request_id=req.id,
-            facility_id=facility.id,
-            pool_id=moved.pool_id,
-            bed_type=data.bed_type,
-            sex=moved.sex,
-            status="admitted",
-            created_by=actor.username,
-            created_at=now,
-            admitted_at=now,
-        )
-        session.add(ref)
-        await session.flush()
-        audit.record(
-            session,
-            actor=actor,
-            action="admission.walk_in",
-            entity_type="referral",
-            entity_id=ref.id,
-            after={"facility": facility.code, "bed_type": data.bed_type},
-        )
-        await _beds_moved(rt, session, facility.id)
-        _announce(rt, session, referral_id=ref.id, facility_id=facility.id, status="admitted")
-        await _publish_moved_beds(rt, session)
-        return referral_dict(ref, req, facility)
-
-    return await idempotency.run_once(
-        rt.db,
-        scope=f"admission.walk_in:{actor.user_id or actor.username}",
-        key=key,
-        fingerprint=idempotency.request_fingerprint([facility_id, data.model_dump(mode="json")]),
-        work=work,
-    )
-
-
-# ---------------------------------------------------------------- reads (audited)
+# ---------------------------------------------------------------- one request or referral
 
 
 async def read_referral(rt: Runtime, *, actor: Principal, referral_id: int) -> dict[str, Any]:
     """One referral with its patient; the read is audited (patient data)."""
     async with transactional(rt.db) as session:
-        ref, req, facility = await _referral_for(session, actor, referral_id, "referral.read")
+        ref, req, facility = await steps.referral_for(session, actor, referral_id, "referral.read")
         audit.record(
             session, actor=actor, action="patient.read", entity_type="referral", entity_id=ref.id
         )
@@ -1049,90 +403,5 @@ async def citizen_status(rt: Runtime, *, phone: str, reference: str) -> dict[str
             raise NotFound(
                 "No request with this reference for your phone.", code="request_not_found"
             )
-        rows = (
-            await session.execute(
-                select(Referral, Facility)
-                .join(Facility, Facility.id == Referral.facility_id)
-                .where(Referral.request_id == req.id)
-                .order_by(Referral.id.desc())
-            )
-        ).all()
-    referrals = [
-        {
-            "status": ref.status,
-            "facility_name": fac.name,
-            "facility_name_bn": fac.name_bn,
-            "address": fac.address,
-            "phones": list(fac.phones or []),
-            "lat": fac.lat,
-            "lon": fac.lon,
-            "bed_type": ref.bed_type,
-            "expires_at": ref.expires_at.isoformat() if ref.expires_at else None,
-            "reason": ref.reason,
-        }
-        for ref, fac in rows
-    ]
+        referrals = await queries.family_referrals(session, req.id)
     return {**request_dict(req), "referrals": referrals}
-
-
-async def facility_referrals(
-    rt: Runtime, *, actor: Principal, facility_id: int
-) -> list[dict[str, Any]]:
-    """Incoming holds and current admissions of one facility (hospital staff, admins in scope).
-    The listing shows patients, so it is audited."""
-    from seba.referrals import queries
-
-    require(actor, "referral.respond")
-    async with transactional(rt.db) as session:
-        facility = await _facility(session, facility_id)
-        if not covers(actor, facility):
-            raise PermissionDenied("This facility is outside your scope.", code="out_of_scope")
-        items = await queries.referrals_for_facility(session, facility_id)
-        audit.record(
-            session,
-            actor=actor,
-            action="patient.list",
-            entity_type="facility",
-            entity_id=facility_id,
-            after={"referrals": [i["id"] for i in items]},
-        )
-    return items
-
-
-async def control_queue(
-    rt: Runtime, *, actor: Principal
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The waiting queue with ranked free beds, in the operator's scope (audited: patients).
-
-    Raises PermissionDenied for roles that do not see requests (hospital staff may reserve, but
-    the queue lists every waiting family and every hold in the state)."""
-    from seba.referrals import queries
-
-    require(actor, "request.read")
-    async with transactional(rt.db) as session:
-        # The queue must not show expired holds as active even if the worker is down.
-        now = utcnow()
-        await _release_expired(rt, session, now)
-        await _publish_moved_beds(rt, session)
-        items = await queries.waiting_queue(
-            session, actor, now=utcnow(), stale_after_s=rt.settings.stale_after_s
-        )
-        active = await queries.active_referrals(session, actor)
-        audit.record(
-            session,
-            actor=actor,
-            action="patient.list",
-            entity_type="admission_request",
-            entity_id="queue",
-            after={"requests": [i["id"] for i in items], "referrals": [a["id"] for a in active]},
-        )
-    return items, active
-
-
-async def control_board(rt: Runtime, *, actor: Principal) -> dict[str, Any]:
-    """Counts and timings for the control room (no patient data; scoped like the queue)."""
-    from seba.referrals import queries
-
-    require(actor, "request.read")
-    async with rt.db.read() as session:
-        return await queries.board(session, actor, now=utcnow())

@@ -2,27 +2,24 @@
 
 Templates call ``_("English text")`` for every visible string (translated from the ``.po``
 catalogues), ``num(n)`` for numbers (Bengali digits in Bengali) and ``when(dt)`` for times
-(Asia/Kolkata). Each domain keeps its templates in ``seba/<domain>/templates/<domain>/``.
+(Asia/Kolkata: ``core.i18n.local_time``, which services use for SMS texts too; pages may import
+it from here). Each domain keeps its templates in ``seba/<domain>/templates/<domain>/``.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from seba.core.http import LANG_COOKIE, request_language
-from seba.core.i18n import LANGUAGES, bn_digits, gettext, number
+from seba.core.i18n import LANGUAGES, gettext, local_time, number
 
 PACKAGE = Path(__file__).resolve().parent.parent
-IST = ZoneInfo("Asia/Kolkata")
 LANG_COOKIE_AGE = 365 * 24 * 3600
 
 env = Environment(
@@ -34,20 +31,6 @@ env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-
-
-# Bengali shows the part of day in words ("রাত্রি ৯:২০"), not a Latin "PM".
-TIME_FORMATS = {"bn": "d MMMM, B h:mm", "en": "d MMM, h:mm a"}
-
-
-def local_time(value: datetime | str | None, lang: str, fmt: str | None = None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    fmt = fmt or TIME_FORMATS.get(lang, TIME_FORMATS["en"])
-    text = format_datetime(value.astimezone(IST), fmt, locale="bn_IN" if lang == "bn" else "en_IN")
-    return bn_digits(text) if lang == "bn" else text
 
 
 def page_context(request: Request, **extra: Any) -> dict[str, Any]:

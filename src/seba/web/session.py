@@ -5,9 +5,8 @@ kept in an HttpOnly cookie. The token is checked against the database on every r
 logout and expiry end a page session at once, on every worker.
 
 CSRF: every staff POST form carries ``csrf``, an HMAC of the session token under
-``settings.secret_key``, so it dies with the token and cannot be computed by another site. The
-login form has no session yet; it uses a double-submit cookie (a random value set with the
-login page and echoed in the form), which a cross-site form cannot read or set.
+``settings.secret_key`` (``web.csrf``, which also guards the login and citizen forms);
+``staff_form`` checks it. ``CsrfRejected`` is importable from here as well as from there.
 
 Staff routers use ``StaffRoute``: a missing or ended session becomes a redirect to the login
 page, and a domain error that a page did not handle itself becomes an error page in the user's
@@ -16,9 +15,6 @@ language (never the JSON error shape, never a 500).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -36,17 +32,17 @@ from seba.core.errors import (
     DomainError,
     NotAuthenticated,
     NotFound,
-    PermissionDenied,
     ValidationFailed,
 )
 from seba.core.http import SESSION_COOKIE, request_language, runtime_of
 from seba.core.i18n import gettext, number
-from seba.settings import Settings
+from seba.core.runtime import Runtime
+from seba.web import csrf
+from seba.web.csrf import CsrfRejected as CsrfRejected
 from seba.web.render import render
 
 LOGIN_PATH = "/staff/login"
 HOME_PATH = "/staff"
-LOGIN_CSRF_COOKIE = "seba_login_csrf"
 ERROR_TEMPLATE = "accounts/error.html"
 _HTTP_MESSAGES = {413: "The request is too large."}
 
@@ -57,27 +53,6 @@ class LoginRequired(Exception):
     def __init__(self, *, expired: bool) -> None:
         self.expired = expired
         super().__init__("login required")
-
-
-class CsrfRejected(PermissionDenied):
-    code = "csrf_failed"
-    message = "This form has expired or did not come from Seba. Reload the page and try again."
-
-
-def csrf_token(settings: Settings, session_token: str) -> str:
-    return hmac.new(
-        settings.secret_key.encode(), b"csrf:" + session_token.encode(), hashlib.sha256
-    ).hexdigest()
-
-
-def _same(sent: object, expected: str | None) -> bool:
-    if not isinstance(sent, str) or not expected:
-        return False
-    return hmac.compare_digest(sent.encode(), expected.encode())
-
-
-def _secure(request: Request) -> bool:
-    return runtime_of(request).settings.env == "prod"
 
 
 def safe_next(value: object) -> str:
@@ -111,6 +86,15 @@ async def session_principal(request: Request) -> Principal | None:
     return principal
 
 
+async def session_alive(rt: Runtime, token: str) -> bool:
+    """Whether a page session is still open (for long-lived responses such as event streams)."""
+    try:
+        await account_service.principal_for_token(rt, token)
+    except NotAuthenticated:
+        return False
+    return True
+
+
 async def page_principal(request: Request) -> Principal:
     """Dependency for staff pages: the signed-in principal, else a redirect to the login page."""
     principal = await session_principal(request)
@@ -133,18 +117,9 @@ async def staff_form(
     request: Request, principal: Principal = Depends(page_principal)
 ) -> AsyncIterator[FormData]:
     """The posted form of a signed-in page, after its CSRF value was checked (403 otherwise)."""
-    expected = csrf_token(runtime_of(request).settings, request.state.session_token)
+    expected = csrf.staff_token(runtime_of(request).settings, request.state.session_token)
     async with request.form() as form:
-        if not _same(form.get("csrf"), expected):
-            raise CsrfRejected()
-        yield form
-
-
-async def login_form(request: Request) -> AsyncIterator[FormData]:
-    """The posted login form, if its CSRF value matches the double-submit cookie."""
-    async with request.form() as form:
-        if not _same(form.get("csrf"), request.cookies.get(LOGIN_CSRF_COOKIE)):
-            raise CsrfRejected()
+        csrf.check(form, expected)
         yield form
 
 
@@ -152,23 +127,6 @@ def form_text(form: FormData, name: str) -> str:
     """A posted text field; missing, repeated-as-file or non-text values read as empty."""
     value = form.get(name)
     return value if isinstance(value, str) else ""
-
-
-def login_csrf(request: Request) -> str:
-    """The login form's CSRF value: the browser's cookie if it has one, else a fresh one."""
-    value = request.cookies.get(LOGIN_CSRF_COOKIE)
-    return value if value and len(value) <= 64 else secrets.token_urlsafe(32)
-
-
-def set_login_csrf(request: Request, response: Response, value: str) -> None:
-    response.set_cookie(
-        LOGIN_CSRF_COOKIE,
-        value,
-        path=LOGIN_PATH,
-        httponly=True,
-        samesite="lax",
-        secure=_secure(request),
-    )
 
 
 def start_session(request: Request, response: Response, token: str, max_age: int) -> None:
@@ -179,14 +137,14 @@ def start_session(request: Request, response: Response, token: str, max_age: int
         path="/",
         httponly=True,
         samesite="lax",
-        secure=_secure(request),
+        secure=csrf.secure_cookies(request),
     )
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path=LOGIN_PATH)
+    csrf.LOGIN.forget(response)
 
 
 def end_session(request: Request, response: Response) -> None:
     response.delete_cookie(
-        SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request)
+        SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=csrf.secure_cookies(request)
     )
 
 
@@ -212,7 +170,7 @@ def render_staff(
         template,
         status_code,
         principal=principal,
-        csrf=csrf_token(runtime_of(request).settings, token) if token else "",
+        csrf=csrf.staff_token(runtime_of(request).settings, token) if token else "",
         can=lambda action: principal is not None and can(principal, action),
         **context,
     )
