@@ -6,9 +6,8 @@ import re
 from pathlib import Path
 from types import SimpleNamespace
 
-import httpx
 from markupsafe import escape
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from seba.accounts import pages as account_pages
 from seba.accounts import queries as account_queries
@@ -17,11 +16,11 @@ from seba.beds import census_pages
 from seba.core.access import POLICY, ROLES, SYSTEM
 from seba.core.audit import AuditEntry
 from seba.core.http import SESSION_COOKIE
-from seba.core.i18n import gettext, number
+from seba.core.i18n import gettext
 from seba.places import pages as place_pages
 from tests import factories
+from tests.pages import bn, count, csrf_of, login, page_csrf, staff_session
 
-CSRF_RE = re.compile(r'name="csrf" value="([^"]*)"')
 SCOPES = {
     "state_admin": "state",
     "district_admin": "district:kolkata",
@@ -29,42 +28,6 @@ SCOPES = {
     "hospital_staff": "facility:alpha",
     "viewer": "state",
 }
-
-
-def csrf_of(html: str) -> str:
-    return CSRF_RE.search(html)[1]
-
-
-async def login(
-    client: httpx.AsyncClient, username: str, password: str = factories.PASSWORD
-) -> httpx.Response:
-    page = await client.get("/staff/login")
-    return await client.post(
-        "/staff/login",
-        data={"csrf": csrf_of(page.text), "username": username, "password": password},
-    )
-
-
-async def staff_session(client: httpx.AsyncClient, rt, role: str, scope: str = "state"):
-    """Create a staff user and give ``client`` a page session as them (any earlier one ends)."""
-    client.cookies.clear()
-    user = await factories.user(rt, role, scope)
-    response = await login(client, user.username)
-    assert response.status_code == 303, response.text
-    return user
-
-
-async def page_csrf(client: httpx.AsyncClient, path: str = "/staff") -> str:
-    return csrf_of((await client.get(path)).text)
-
-
-async def count(rt, model) -> int:
-    async with rt.db.read() as s:
-        return await s.scalar(select(func.count()).select_from(model))
-
-
-def bn(message: str, **params) -> str:
-    return gettext("bn", message, **{k: number(v, "bn") for k, v in params.items()})
 
 
 def options(html: str, field: str) -> list[str]:

@@ -16,7 +16,7 @@ from seba.core.db import transactional
 from seba.core.i18n import gettext
 from seba.core.types import utcnow
 from tests import factories
-from tests.accounts.test_pages import bn, csrf_of, page_csrf, staff_session
+from tests.pages import bn, csrf_of, page_csrf, staff_session
 
 
 async def _setup(rt, client):

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +20,7 @@ from seba.demo import DEMO_DOCTOR, DEMO_USERS, TARGET_HOSPITALS, load_demo
 from seba.places import service as place_service
 from seba.places.models import District, Facility
 from tests import factories
+from tests.cli import seba_command
 
 HEADER = "code,name,name_bn,district_code,ownership,kind,covid,address,phones,lat,lon,hfr_id"
 GOOD_FILE = "\n".join(
@@ -347,20 +345,6 @@ async def test_api_import_refuses_an_oversized_body_without_reading_it_all(rt, c
 # --- the real CLI --------------------------------------------------------------------------
 
 
-def _seba(db_url: str, *args: str, env: dict[str, str] | None = None, stdin: str = ""):
-    """Run the real ``seba`` command in a fresh interpreter against the test database."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("SEBA_")}
-    environ.update({"SEBA_DATABASE_URL": db_url, "SEBA_ENV": "test", **(env or {})})
-    return subprocess.run(
-        [sys.executable, "-m", "seba.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=environ,
-        timeout=120,
-    )
-
-
 def _details(stderr: str) -> dict:
     # The CLI prints one "error CODE: message" line and then the details as JSON.
     return json.loads(stderr[stderr.index("{") :])
@@ -370,7 +354,7 @@ async def test_cli_import(rt, db_url, tmp_path: Path):
     await _setup(rt)
     bad = tmp_path / "bad.csv"
     bad.write_text(BAD_FILE, encoding="utf-8")
-    result = _seba(db_url, "import", "facilities", str(bad))
+    result = seba_command(db_url, "import", "facilities", str(bad))
     assert result.returncode != 0
     assert "import_failed" in result.stderr
     _assert_bad_lines(_details(result.stderr)["lines"])
@@ -378,17 +362,17 @@ async def test_cli_import(rt, db_url, tmp_path: Path):
 
     good = tmp_path / "good.csv"
     good.write_text(GOOD_FILE, encoding="utf-8")
-    result = _seba(db_url, "import", "facilities", str(good))
+    result = seba_command(db_url, "import", "facilities", str(good))
     assert result.returncode == 0, result.stderr
     assert "3 created, 0 updated" in result.stderr
-    result = _seba(db_url, "import", "facilities", str(good))
+    result = seba_command(db_url, "import", "facilities", str(good))
     assert result.returncode == 0, result.stderr
     assert "0 created, 0 updated" in result.stderr
     assert await _count(rt, Facility) == 4
 
     latin = tmp_path / "latin.csv"
     latin.write_bytes(GOOD_FILE.replace("Beta", "Bêta").encode("latin-1", errors="replace"))
-    result = _seba(db_url, "import", "facilities", str(latin))
+    result = seba_command(db_url, "import", "facilities", str(latin))
     assert result.returncode != 0 and "UTF-8" in result.stderr
     assert (await _facilities(rt))["beta"].name == "Beta Nursing Home"
 
@@ -455,7 +439,7 @@ async def test_demo_loader_is_idempotent(rt):
 
 
 async def test_cli_demo_is_refused_in_prod(rt, db_url):
-    result = _seba(db_url, "demo", env={"SEBA_ENV": "prod"})
+    result = seba_command(db_url, "demo", env={"SEBA_ENV": "prod"})
     assert result.returncode != 0
     assert "SEBA_ENV=prod" in result.stderr
     assert await _count(rt, District) == 0

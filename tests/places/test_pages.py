@@ -9,7 +9,7 @@ from seba.core.audit import AuditEntry
 from seba.places import pages as place_pages
 from seba.places.models import Facility
 from tests import factories
-from tests.accounts.test_pages import bn, csrf_of, page_csrf, staff_session
+from tests.pages import bn, csrf_of, page_csrf, staff_session
 
 NEW = {
     "code": "new-hospital",

@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 from seba.beds.models import BedPool
 from seba.core.access import SYSTEM
 from seba.core.audit import AuditEntry
-from seba.core.i18n import gettext, number
 from seba.core.idempotency import IdempotencyRecord
 from seba.core.outbox import OutboxMessage
 from seba.core.runtime import Runtime
@@ -24,12 +23,6 @@ from tests import factories
 PHONE = "+919830012345"
 VALID_ABHA = "12-3456-7890-1237"  # passes the Luhn check
 LUHN_FAILS = "12-3456-7890-1234"
-
-
-def bn(message: str, **params) -> str:
-    """``message`` as a Bengali page says it: counts in Bengali digits, codes as they are."""
-    shown = {k: number(v, "bn") if isinstance(v, int) else v for k, v in params.items()}
-    return gettext("bn", message, **shown)
 
 
 @dataclass

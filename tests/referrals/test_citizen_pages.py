@@ -19,7 +19,7 @@ from seba.core.types import utcnow
 from seba.referrals import service as referral_service
 from seba.referrals.models import AdmissionRequest, OtpChallenge
 from seba.referrals.schemas import ReferralCreate
-from tests.accounts.test_pages import csrf_of
+from tests.pages import bn, csrf_of
 from tests.referrals.page_world import (
     FIELD_ABHA,
     FIELD_CONSENT,
@@ -27,7 +27,6 @@ from tests.referrals.page_world import (
     LUHN_FAILS,
     PHONE,
     VALID_ABHA,
-    bn,
     count_rows,
     make_waiting,
     make_world,

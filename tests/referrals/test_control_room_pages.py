@@ -10,10 +10,9 @@ from sqlalchemy import select
 
 from seba.core.i18n import number
 from seba.referrals.models import AdmissionRequest, Referral
-from tests.accounts.test_pages import csrf_of, staff_session
+from tests.pages import bn, csrf_of, staff_session
 from tests.referrals.page_world import (
     FIELD_CONSENT,
-    bn,
     count_rows,
     idem_of,
     make_hold,

@@ -9,9 +9,8 @@ import httpx
 from sqlalchemy import select
 
 from seba.referrals.models import AdmissionRequest, Referral
-from tests.accounts.test_pages import csrf_of, staff_session
+from tests.pages import bn, csrf_of, staff_session
 from tests.referrals.page_world import (
-    bn,
     count_rows,
     idem_of,
     make_hold,

@@ -9,9 +9,8 @@ from pathlib import Path
 import seba.referrals
 from seba.core.i18n import gettext
 from seba.referrals import labels
-from tests.accounts.test_pages import csrf_of, staff_session
+from tests.pages import bn, csrf_of, staff_session
 from tests.referrals.page_world import (
-    bn,
     make_hold,
     make_waiting,
     make_world,

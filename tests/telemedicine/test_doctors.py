@@ -11,13 +11,13 @@ from seba.core.types import utcnow
 from seba.telemedicine.consults import sweep
 from seba.telemedicine.models import Doctor, DoctorPresence, DoctorSkill
 from tests import factories
-from tests.places.test_import import _seba
+from tests.cli import seba_command
 
 
 async def test_cli_doctor_add_and_cho_user_add(rt, db_url):
     codes = await factories.network(rt)
     hub = codes["kolkata_hub"]
-    result = _seba(
+    result = seba_command(
         db_url,
         "doctor", "add", "dr-roy", "--hub", hub, "--hub", codes["hills_hub"],
         "--registration", "wbmc 12345", "--specialty", "general_medicine",
@@ -42,7 +42,7 @@ async def test_cli_doctor_add_and_cho_user_add(rt, db_url):
     assert len(skills) == 2 * 2 * 2 and ("paediatrics", "en", "hills") in skills
     assert presence.status == "offline"
 
-    result = _seba(
+    result = seba_command(
         db_url, "user", "add", "cho-behala", "--role", "cho",
         "--scope", f"spoke:{codes['kolkata_spoke']}", "--password-stdin",
         stdin="long-enough-pw\n",
@@ -63,20 +63,22 @@ async def test_cli_refuses_bad_doctors_and_writes_nothing(rt, db_url):
           "--password-stdin"], "unknown_hub"),
     ]  # fmt: skip
     for args, expected in cases:
-        result = _seba(db_url, *args, stdin="long-enough-pw\n")
+        result = seba_command(db_url, *args, stdin="long-enough-pw\n")
         assert result.returncode != 0 and expected in result.stderr, (args, result.stderr)
     # Without the password on stdin: a clear refusal.
-    result = _seba(db_url, "doctor", "add", "dr-bad", "--hub", hub, "--registration", "WBMC 2")
+    result = seba_command(
+        db_url, "doctor", "add", "dr-bad", "--hub", hub, "--registration", "WBMC 2"
+    )
     assert result.returncode == 2 and "--password-stdin" in result.stderr
     await factories.doctor(rt, hub, username="first")
     async with rt.db.read() as session:
         taken = (await session.scalars(select(Doctor.registration))).one()
-    result = _seba(
+    result = seba_command(
         db_url, *base[:-1], "--registration", taken, "--password-stdin", stdin="pw-long-enough\n"
     )
     assert result.returncode != 0 and "registration_taken" in result.stderr
     # `seba user add --role doctor` is refused: a doctor comes with a registration.
-    result = _seba(
+    result = seba_command(
         db_url, "user", "add", "dr-plain", "--role", "doctor", "--scope", f"hub:{hub}",
         "--password-stdin", stdin="long-enough-pw\n",
     )  # fmt: skip

@@ -13,7 +13,7 @@ from seba.app import create_app
 from seba.referrals.models import OtpChallenge
 from seba.web import csrf
 from tests import factories
-from tests.accounts.test_pages import bn, count, csrf_of, login, staff_session
+from tests.pages import bn, count, csrf_of, login, staff_session
 
 KEY = SimpleNamespace(secret_key="one-key")
 OTHER_KEY = SimpleNamespace(secret_key="another-key")

@@ -28,8 +28,7 @@ def _request(last_event_id: str | None = None) -> Request:
 async def _runtime(version: int = 0) -> SimpleNamespace:
     """Just what a stream uses: an in-process bus, a version source, the heartbeat."""
     versions = LocalVersions()
-    for _ in range(version):
-        await versions.committed("beds")
+    await versions.committed("beds", version)
     return SimpleNamespace(
         bus=EventBus(), versions=versions, settings=SimpleNamespace(sse_heartbeat_s=HEARTBEAT_S)
     )
@@ -56,7 +55,7 @@ async def test_events_carry_the_data_version_as_their_id():
     rt = await _runtime(version=7)
     chunks = _stream(rt, topics=("beds",), version="beds")
     assert await _next(chunks) == "retry: 3000\nid: 7\n\n"
-    await rt.versions.committed("beds")
+    await rt.versions.committed("beds", 8)
     await rt.bus.publish("beds", {"facility_id": 3})
     event = _parse(await _next(chunks))
     assert event == {"event": "beds", "id": "8", "data": json.dumps({"facility_id": 3})}

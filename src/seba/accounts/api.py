@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 
 from seba.accounts import service as account_service
+from seba.accounts.bearer import current_principal
 from seba.accounts.models import StaffUser
 from seba.accounts.schemas import Me, TokenOut, TokenRequest, UserCreate, UserOut
 from seba.core.access import Principal
-from seba.core.http import bearer_token, current_principal, get_runtime
+from seba.core.http import bearer_token, get_runtime
 from seba.core.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
+from seba.accounts.bearer import current_principal
 from seba.beds import public
 from seba.beds import service as bed_service
 from seba.beds.live import VERSION
@@ -14,7 +15,7 @@ from seba.beds.queries import DEFAULT_LIMIT, MAX_LIMIT, AvailabilityFilter
 from seba.beds.schemas import CensusUpdate
 from seba.core.access import Principal
 from seba.core.errors import ValidationFailed
-from seba.core.http import cached_response, current_principal, get_runtime
+from seba.core.http import cached_response, get_runtime
 from seba.core.runtime import Runtime
 from seba.places.models import OWNERSHIPS
 from seba.web.live import event_stream

@@ -18,7 +18,7 @@ from seba.core.runtime import Runtime
 from seba.core.versions import bump_in_transaction
 
 VERSION = "beds"
-# Set on the session once its transaction has bumped the version.
+# The version this transaction bumped to, kept on the session (bumped once per transaction).
 _BUMPED = "beds_version_bumped"
 
 
@@ -30,12 +30,12 @@ async def beds_changed(rt: Runtime, session: AsyncSession, **data: Any) -> None:
     last write: writers then lock bed pools first and the version row last, all in one order
     (a bump before a pool update deadlocked two reservations on PostgreSQL).
     """
-    if not session.info.get(_BUMPED):
-        await bump_in_transaction(session, VERSION)
-        session.info[_BUMPED] = True
+    if _BUMPED not in session.info:
+        session.info[_BUMPED] = await bump_in_transaction(session, VERSION)
+    value = session.info[_BUMPED]
 
     async def _after() -> None:
-        await rt.versions.committed(VERSION)
+        await rt.versions.committed(VERSION, value)
         await rt.bus.publish(VERSION, data)
 
     after_commit(session, _after)

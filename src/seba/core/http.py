@@ -12,8 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from seba.core import fast_path
-from seba.core.access import Principal
-from seba.core.errors import DomainError, NotAuthenticated
+from seba.core.errors import DomainError
 from seba.core.i18n import gettext, negotiate
 from seba.core.response_cache import CachedBody, accepts_gzip, etag_matches
 from seba.core.runtime import Runtime
@@ -52,18 +51,6 @@ def bearer_token(request: Request) -> str | None:
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
     return None
-
-
-async def current_principal(request: Request) -> Principal:
-    """The staff member behind the request's bearer token (API routes). Raises 401."""
-    from seba.accounts import service as account_service
-
-    token = bearer_token(request)
-    if token is None:
-        raise NotAuthenticated()
-    principal = await account_service.principal_for_token(runtime_of(request), token)
-    request.state.principal = principal
-    return principal
 
 
 def error_body(lang: str, code: str, message: str, details: Any = None, **params: Any) -> dict:

@@ -6,8 +6,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path
 
+from seba.accounts.bearer import current_principal
 from seba.core.access import Principal
-from seba.core.http import current_principal, get_runtime
+from seba.core.http import get_runtime
 from seba.core.runtime import Runtime
 from seba.notifications import service as notification_service
 

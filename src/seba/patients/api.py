@@ -9,8 +9,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
+from seba.accounts.bearer import current_principal
 from seba.core.access import Principal
-from seba.core.http import current_principal, get_runtime
+from seba.core.http import get_runtime
 from seba.core.runtime import Runtime
 from seba.patients import service as patient_service
 from seba.patients.schemas import PatientIn, PatientList, PatientOut, PatientUpdate

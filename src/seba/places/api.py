@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
 
+from seba.accounts.bearer import current_principal
 from seba.core.access import Principal
 from seba.core.errors import ValidationFailed
-from seba.core.http import current_principal, get_runtime
+from seba.core.http import get_runtime
 from seba.core.runtime import Runtime
 from seba.places import service as place_service
 from seba.places.schemas import FacilityIn, FacilityUpdate

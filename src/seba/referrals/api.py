@@ -11,8 +11,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
 
 from seba.accounts.api import client_address
+from seba.accounts.bearer import current_principal
 from seba.core.access import Principal
-from seba.core.http import current_principal, get_runtime, request_language
+from seba.core.http import get_runtime, request_language
 from seba.core.runtime import Runtime
 from seba.referrals import admissions as referral_admissions
 from seba.referrals import board as referral_board

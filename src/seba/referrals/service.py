@@ -219,7 +219,8 @@ async def create_referral(
             district = data.district or facility.district_code
             await steps.check_district(session, district)
             req = steps.new_request(
-                source="hospital" if actor.role == "hospital_staff" else "control_room",
+                # Staff of one hospital reserving elsewhere: an outgoing referral.
+                source="hospital" if actor.scope_kind == "facility" else "control_room",
                 actor_name=actor.username,
                 patient=data.patient,
                 district=district,

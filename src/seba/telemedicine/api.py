@@ -8,8 +8,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response, UploadFile
 
+from seba.accounts.bearer import current_principal
 from seba.core.access import Principal
-from seba.core.http import current_principal, get_runtime
+from seba.core.http import get_runtime
 from seba.core.runtime import Runtime
 from seba.places import network
 from seba.telemedicine import doctors

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from seba.telemedicine.consults import stats
 from seba.telemedicine.models import Consultation
 from tests import factories
+from tests.pages import as_user, bn
 from tests.telemedicine import factories as tele
-from tests.telemedicine.pages.test_pages import as_user, bn
 
 PAGE = "/staff/tele/capacity"
 

@@ -13,7 +13,7 @@ from markupsafe import escape
 from sqlalchemy import func, select
 
 from seba.core.audit import AuditEntry
-from seba.core.i18n import gettext, number
+from seba.core.i18n import gettext
 from seba.core.runtime import Runtime
 from seba.patients.models import Patient
 from seba.referrals.models import AdmissionRequest
@@ -22,14 +22,9 @@ from seba.telemedicine.models import Consultation, Dispensing, DoctorPresence, P
 from seba.telemedicine.pages import text as page_text
 from seba.telemedicine.prescriptions import rules as prescribing
 from tests import factories
-from tests.accounts.test_pages import csrf_of, login
+from tests.pages import as_user, bn, csrf_of
 
 PHONE = "98300 12345"
-
-
-def bn(message: str, **params) -> str:
-    shown = {k: number(v, "bn") if isinstance(v, int) else v for k, v in params.items()}
-    return gettext("bn", message, **shown)
 
 
 def shown(text: str) -> str:
@@ -56,13 +51,6 @@ async def _username(rt: Runtime, user_id: int) -> str:
 
     async with rt.db.read() as s:
         return await s.scalar(select(StaffUser.username).where(StaffUser.id == user_id))
-
-
-async def as_user(client: httpx.AsyncClient, username: str) -> None:
-    """Give ``client`` a page session as ``username`` (any earlier one ends)."""
-    client.cookies.clear()
-    response = await login(client, username)
-    assert response.status_code == 303, response.text
 
 
 async def _count(rt: Runtime, model, *where) -> int:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-# Re-exported for the telemedicine doctor pages, which import it from here.
-from seba.referrals.labels import CONDITION_LABELS as CONDITION_LABELS
 from seba.referrals.pages import citizen, control_room, events, hospital
 
 router = APIRouter()

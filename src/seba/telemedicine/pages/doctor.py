@@ -17,14 +17,14 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from seba.beds.census_pages import BED_TYPE_LABELS
+from seba.beds.labels import BED_TYPE_LABELS
 from seba.core.access import Principal
 from seba.core.errors import Conflict, PermissionDenied, ValidationFailed
 from seba.core.http import request_language
 from seba.core.i18n import gettext
 from seba.core.runtime import Runtime
+from seba.referrals.labels import CONDITION_LABELS
 from seba.referrals.models import BED_NEEDS, CONDITIONS
-from seba.referrals.pages import CONDITION_LABELS
 from seba.telemedicine.consults import offers, queries
 from seba.telemedicine.consults.schemas import CompleteIn, PresenceIn
 from seba.telemedicine.consults.vitals import FLAG_MESSAGES
