@@ -130,7 +130,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                 settings.attachment_max_bytes + 64 * KB,
             ),
             # A facility CSV; the page refuses a declared oversize itself with its reason.
-            RouteClass.of(r"^/api/v1/facilities/import$", place_service.MAX_IMPORT_BYTES),
+            # A facility CSV: the route refuses one over its limit itself, with its reason.
+            RouteClass.of(r"^/api/v1/facilities/import$", place_service.MAX_IMPORT_BYTES + 64 * KB),
             RouteClass.of(r"^/staff/facilities/import$", 2 * places_pages.MAX_IMPORT_BODY),
         ),
     )

@@ -57,7 +57,6 @@ def stored_answer(entry: CachedBody, media_type: str, extra: Headers = ()) -> St
         (b"etag", entry.etag.encode("latin-1")),
         (b"cache-control", b"no-cache"),
         (b"vary", b"Accept-Encoding"),
-        *extra,
     )
     return StoredAnswer(
         entry=entry,
@@ -65,14 +64,16 @@ def stored_answer(entry: CachedBody, media_type: str, extra: Headers = ()) -> St
             *common,
             (b"content-length", str(len(entry.body)).encode()),
             (b"content-type", content_type.encode("latin-1")),
+            *extra,
         ),
         gzipped=(
             *common,
             (b"content-encoding", b"gzip"),
             (b"content-length", str(len(entry.gzip_body)).encode()),
             (b"content-type", content_type.encode("latin-1")),
+            *extra,
         ),
-        not_modified=common,
+        not_modified=(*common, *extra),
     )
 
 

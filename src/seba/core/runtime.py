@@ -11,6 +11,7 @@ from typing import Any
 from seba.core.db import Database
 from seba.core.events import EventBus
 from seba.core.versions import (
+    VERSION_NAMES,
     DbVersions,
     LocalVersions,
     RedisVersions,
@@ -37,6 +38,9 @@ class Runtime:
 
     async def start(self) -> None:
         await self.bus.start()
+        if isinstance(self.versions, ResilientVersions):
+            for name in VERSION_NAMES:
+                await self.versions.reconcile(name)
         if isinstance(self.versions, DbVersions | ResilientVersions):
             self._poller = asyncio.create_task(self._poll_siblings())
 
@@ -45,6 +49,9 @@ class Runtime:
         live pages by polling the version row once a second per process (never per client).
         With Redis up the bus carries them and this only watches for an outage to end."""
         seen: int | None = None
+        if isinstance(self.versions, DbVersions):
+            with contextlib.suppress(Exception):  # the loop below reports a lasting failure
+                seen = await self.versions.current("beds")
         while True:
             await asyncio.sleep(SIBLING_POLL_S)
             if isinstance(self.versions, ResilientVersions) and not self.versions.degraded:

@@ -75,6 +75,15 @@ return 0
 """
 
 
+# Lower the stored value to ARGV[1] if it is higher (a database restored or recreated beside an
+# old Redis): in normal running Redis never gets ahead of the row it copies.
+_LOWER_TO = """
+local now = tonumber(redis.call('GET', KEYS[1]) or '0')
+if now > tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 0
+"""
+
+
 class RedisVersions:
     def __init__(self, redis: object, prefix: str = "seba:version:") -> None:
         self._redis = redis
@@ -86,6 +95,9 @@ class RedisVersions:
 
     async def committed(self, name: str, value: int) -> None:
         await self._redis.eval(_RAISE_TO, 1, self._prefix + name, value)  # type: ignore[attr-defined]
+
+    async def lower_to(self, name: str, value: int) -> None:
+        await self._redis.eval(_LOWER_TO, 1, self._prefix + name, value)  # type: ignore[attr-defined]
 
 
 class DbVersions:
@@ -146,6 +158,16 @@ class ResilientVersions:
         )
         self._down_since = None
         return True
+
+    async def reconcile(self, name: str) -> None:
+        """At start: Redis may not be ahead of the row (a restored or recreated database beside
+        an old Redis would otherwise have every worker trust numbers the row never had)."""
+        try:
+            truth = await self.fallback.current(name)
+            await asyncio.wait_for(self.primary.lower_to(name, truth), self.timeout_s)
+            await asyncio.wait_for(self.primary.committed(name, truth), self.timeout_s)
+        except Exception as exc:
+            self._went_down(exc)
 
     async def current(self, name: str) -> int:
         if self.degraded and not await self._recovered(name):
