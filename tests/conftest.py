@@ -13,6 +13,7 @@ import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -22,10 +23,14 @@ from seba.cli import upgrade_database
 from seba.core.runtime import Runtime, build_runtime
 from seba.settings import Settings
 
+# The suite drops and recreates the schema of this database and flushes this Redis number:
+# only names made for it are accepted (``seba_test``…; a Redis db other than 0), never a
+# developer's data. The database is created when missing.
 POSTGRES_URL = os.environ.get(
-    "SEBA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+    "SEBA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/seba_test"
 )
-REDIS_URL = os.environ.get("SEBA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = os.environ.get("SEBA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+TEST_DATABASE_PREFIX = "seba_test"
 REQUIRE_ALL = os.environ.get("SEBA_TEST_REQUIRE_ALL") == "1"
 CHROMIUM = os.environ.get("SEBA_TEST_CHROMIUM", "/usr/bin/chromium")
 
@@ -37,12 +42,36 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+def _test_database_name() -> str:
+    name = urlsplit(POSTGRES_URL).path.lstrip("/")
+    if not name.startswith(TEST_DATABASE_PREFIX):
+        raise pytest.UsageError(
+            f"SEBA_TEST_POSTGRES_URL names database {name!r}: the tests drop its schema, so "
+            f"they only use a database whose name starts with {TEST_DATABASE_PREFIX!r}."
+        )
+    return name
+
+
 async def _postgres_reachable() -> str | None:
     import asyncpg
 
+    name = _test_database_name()
     dsn = POSTGRES_URL.replace("postgresql+asyncpg", "postgresql")
     try:
         conn = await asyncio.wait_for(asyncpg.connect(dsn), timeout=3)
+    except asyncpg.InvalidCatalogNameError:
+        # Not there yet: create it from the server's maintenance database.
+        try:
+            admin = await asyncio.wait_for(
+                asyncpg.connect(dsn.rsplit("/", 1)[0] + "/postgres"), timeout=3
+            )
+            try:
+                await admin.execute(f'CREATE DATABASE "{name}"')
+            finally:
+                await admin.close()
+            conn = await asyncio.wait_for(asyncpg.connect(dsn), timeout=3)
+        except Exception as exc:
+            return f"PostgreSQL database {name} could not be created: {exc!r}"
     except Exception as exc:
         return f"PostgreSQL at {POSTGRES_URL} is not reachable: {exc!r}"
     await conn.close()
@@ -113,6 +142,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def postgres_url(postgres_migrated: str | None) -> str:
+    """PostgreSQL only (for what SQLite has no counterpart of, e.g. a server going away)."""
+    if postgres_migrated:
+        unavailable(postgres_migrated)
+    asyncio.run(_truncate_postgres())
+    return POSTGRES_URL
+
+
+@pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
     return Settings(
         database_url=db_url,
@@ -146,6 +184,11 @@ def redis_url() -> str:
     import redis
 
     url = REDIS_URL
+    if (urlsplit(url).path.lstrip("/") or "0") == "0":
+        raise pytest.UsageError(
+            "SEBA_TEST_REDIS_URL uses Redis db 0: the tests flush their db, so name another "
+            "(the default is 15)."
+        )
     try:
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
     except Exception as exc:

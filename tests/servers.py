@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,8 @@ def running_server(
         "SEBA_SECRET_KEY": "test-secret",
         **(extra_env or {}),
     }
+    # ``extra_env={"SEBA_SECRET_KEY": ""}`` starts a server with no key set at all.
+    env = {k: v for k, v in env.items() if not (k == "SEBA_SECRET_KEY" and v == "")}
     env.pop("SEBA_REDIS_URL", None)
     if redis_url:
         env["SEBA_REDIS_URL"] = redis_url
@@ -101,3 +104,22 @@ def running_server(
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+@contextlib.contextmanager
+def servers(n: int, database_url: str, tmp_path: Path, **options) -> Iterator[list[Server]]:
+    """Start ``n`` servers at once (each start is mostly imports) and stop them all after."""
+    managers = [running_server(database_url, tmp_path=tmp_path, **options) for _ in range(n)]
+    with contextlib.ExitStack() as stack:
+        with ThreadPoolExecutor(n) as pool:
+            futures = [pool.submit(m.__enter__) for m in managers]
+            started, failure = [], None
+            for manager, future in zip(managers, futures, strict=True):
+                try:
+                    started.append(future.result())
+                    stack.push(manager.__exit__)  # stop whichever did start, even on a failure
+                except Exception as exc:
+                    failure = failure or exc
+        if failure is not None:
+            raise failure
+        yield started

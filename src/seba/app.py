@@ -9,7 +9,9 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
@@ -18,7 +20,7 @@ from seba.accounts import pages as accounts_pages
 from seba.beds import api as beds_api
 from seba.beds import census_pages
 from seba.beds import pages as beds_pages
-from seba.core import http
+from seba.core import health, http
 from seba.core.errors import DomainError
 from seba.core.fast_path import PublicFastPath
 from seba.core.headers import SecurityHeaders, api_headers
@@ -100,11 +102,30 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_exception_handler(DomainError, http.domain_error_handler)
     app.add_exception_handler(RequestValidationError, http.validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http.http_error_handler)
+    # Handled here, inside Starlette's error middleware, so a handled database error is not
+    # re-raised and logged as a traceback by the server.
+    app.add_exception_handler(DBAPIError, http.database_error_handler)
+    app.add_exception_handler(OSError, http.database_error_handler)
     app.add_exception_handler(Exception, http.unhandled_error_handler)
 
-    @app.get("/healthz", tags=["ops"])
+    @app.get("/healthz", tags=["ops"], summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        tags=["ops"],
+        summary="Readiness: the database (503 if unreachable), Redis, the worker's heartbeat",
+        responses={503: {"description": "The database cannot be reached"}},
+    )
+    async def readyz() -> JSONResponse:
+        rt = app.state.runtime
+        state = await health.readiness(rt.db, rt.redis)
+        return JSONResponse(
+            {"ready": state.ready, "checks": state.checks},
+            status_code=200 if state.ready else 503,
+            headers={"Cache-Control": "no-store"},
+        )
 
     app.include_router(accounts_api.router)
     app.include_router(beds_api.router)

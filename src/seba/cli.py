@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from seba.core.errors import DomainError
-from seba.settings import get_settings
+from seba.settings import Settings, get_settings
 from seba.telemedicine.simulation.cli import simulate
 
 app = typer.Typer(
@@ -40,7 +41,7 @@ def _with_runtime(work: Callable[[Any], Awaitable[T]]) -> T:
     from seba.core.runtime import build_runtime
 
     async def main() -> T:
-        rt = build_runtime(get_settings())
+        rt = build_runtime(_settings())
         try:
             return await work(rt)
         finally:
@@ -55,11 +56,23 @@ def _with_runtime(work: Callable[[Any], Awaitable[T]]) -> T:
         raise typer.Exit(1) from None
 
 
+def _settings() -> Settings:
+    """The settings, or a clear refusal (not a traceback) when they cannot be used."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error.get("loc", ()))
+            message = error["msg"].removeprefix("Value error, ")
+            console.print(f"[red]error[/red] {where + ': ' if where else ''}{message}")
+        raise typer.Exit(2) from None
+
+
 def upgrade_database(url: str | None = None) -> None:
     from alembic import command
     from alembic.config import Config
 
-    url = url or get_settings().database_url
+    url = url or _settings().database_url
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -88,7 +101,7 @@ def db_upgrade() -> None:
 @app.command()
 def demo() -> None:
     """Migrate and load demo data (idempotent). Refused when SEBA_ENV=prod."""
-    if get_settings().env == "prod":
+    if _settings().env == "prod":
         console.print("[red]error[/red] demo data and demo accounts are refused when SEBA_ENV=prod")
         raise typer.Exit(1)
     upgrade_database()
@@ -111,6 +124,11 @@ def serve(
 
     # Workers are separate processes: tell them how many there are (versions, see core/versions).
     os.environ["SEBA_WORKERS"] = str(workers)
+    settings = _settings()
+    if "SEBA_SECRET_KEY" not in os.environ:
+        # Dev without a key: one random key for this run, the same in every worker, so a form
+        # signed by one worker is accepted by another.
+        os.environ["SEBA_SECRET_KEY"] = settings.secret_key
     Granian(
         "seba.app:asgi",
         factory=True,

@@ -3,6 +3,7 @@
 from seba.accounts.models import ApiToken, LoginFailure, StaffUser
 from seba.beds.models import BedEvent, BedPool
 from seba.core.audit import AuditEntry
+from seba.core.health import WorkerHeartbeat
 from seba.core.idempotency import IdempotencyRecord
 from seba.core.outbox import OutboxMessage
 from seba.core.versions import DataVersion
@@ -52,4 +53,5 @@ __all__ = [
     "Spoke",
     "SpokeLink",
     "StaffUser",
+    "WorkerHeartbeat",
 ]

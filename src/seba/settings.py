@@ -6,8 +6,10 @@ import secrets
 from functools import cached_property
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_KEY_CHARS = 32
 
 
 class Settings(BaseSettings):
@@ -16,8 +18,9 @@ class Settings(BaseSettings):
     env: Literal["dev", "prod", "test"] = "dev"
     database_url: str = "sqlite+aiosqlite:///./var/seba.db"
     redis_url: str | None = None
-    # A random key per process is safe for dev (tokens are opaque and stored hashed; the key
-    # only signs CSRF values); production must set a stable one.
+    # Signs CSRF values and cookies and keys one-time-code hashes. Production refuses to start
+    # without a stable one (at least 32 characters); in dev a random one is made per run, and
+    # `seba serve --workers N` hands the same one to every worker.
     secret_key: str = Field(default_factory=lambda: secrets.token_urlsafe(32))
     # A facility whose census is older than this is marked stale on every public view.
     stale_after_s: int = 6 * 3600
@@ -65,6 +68,21 @@ class Settings(BaseSettings):
     attachment_max_bytes: int = 5 * 1024 * 1024
     # The address printed in a prescription's QR code; the public check page lives there.
     public_base_url: str = "http://127.0.0.1:8000"
+
+    @model_validator(mode="after")
+    def _production_has_a_stable_key(self) -> Settings:
+        if self.env == "prod":
+            if "secret_key" not in self.model_fields_set:
+                raise ValueError(
+                    "SEBA_SECRET_KEY is not set: production needs a stable secret key, the same "
+                    "on every worker and node (e.g. `python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(48))'`)."
+                )
+            if len(self.secret_key) < MIN_SECRET_KEY_CHARS:
+                raise ValueError(
+                    f"SEBA_SECRET_KEY is too short: use at least {MIN_SECRET_KEY_CHARS} characters."
+                )
+        return self
 
     @cached_property
     def is_sqlite(self) -> bool:

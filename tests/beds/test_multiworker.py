@@ -13,9 +13,8 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -29,35 +28,12 @@ from seba.core.audit import AuditEntry
 from seba.core.versions import DataVersion
 from seba.places.models import Facility
 from tests import factories
-from tests.servers import Server, running_server
+from tests.outage import proxy
+from tests.servers import servers
 
 pytestmark = pytest.mark.server
 
 AVAILABILITY = "/api/v1/beds/availability"
-# Generous: on a busy machine importing the app alone can take many seconds.
-START_TIMEOUT_S = 180.0
-
-
-@contextlib.contextmanager
-def servers(n: int, database_url: str, tmp_path: Path, **options) -> Iterator[list[Server]]:
-    """Start ``n`` servers at once (each start is mostly imports) and stop them all after."""
-    managers = [
-        running_server(database_url, tmp_path=tmp_path, timeout_s=START_TIMEOUT_S, **options)
-        for _ in range(n)
-    ]
-    with contextlib.ExitStack() as stack:
-        with ThreadPoolExecutor(n) as pool:
-            futures = [pool.submit(m.__enter__) for m in managers]
-            started, failure = [], None
-            for manager, future in zip(managers, futures, strict=True):
-                try:
-                    started.append(future.result())
-                    stack.push(manager.__exit__)  # stop whichever did start, even on a failure
-                except Exception as exc:
-                    failure = failure or exc
-        if failure is not None:
-            raise failure
-        yield started
 
 
 async def _seed(rt) -> tuple[Facility, str]:
@@ -261,3 +237,56 @@ async def test_two_servers_race_one_census(db_url, rt, tmp_path):
         replayed = await bed_service.replay_ledger(s)
     assert audits == 3 + rounds  # _seed's three, then one per round: the losers wrote nothing
     assert replayed == {p.id: PoolCounts(p.total, p.occupied, p.reserved) for p in pools}
+
+
+async def test_redis_killed_mid_run_two_servers_answer_from_the_database(
+    db_url, rt, flushed_redis, tmp_path
+):
+    """Redis goes away under two server processes: pages and the API keep answering, every
+    write answers 2xx exactly because it committed, the other server still sees it on its next
+    read (versions from the row) and its live page still hears of it (the row polled); when
+    Redis is back, it is raised to the row's version and used again."""
+    fac, username = await _seed(rt)
+    fac_url = f"/api/v1/facilities/{fac.id}"
+    parts = urlsplit(flushed_redis)
+    with proxy(parts.hostname or "127.0.0.1", parts.port or 6379) as gateway:
+        proxied = f"redis://127.0.0.1:{gateway.port}{parts.path}"
+        with servers(2, db_url, tmp_path, redis_url=proxied) as (one, two):
+            async with (
+                httpx.AsyncClient(base_url=one.url, timeout=30) as c1,
+                httpx.AsyncClient(base_url=two.url, timeout=30) as c2,
+                contextlib.AsyncExitStack() as stack,
+            ):
+                auth = {"Authorization": f"Bearer {await factories.token(c1, username)}"}
+
+                async def write_on_one_seen_on_two(occupied: int) -> None:
+                    await _warm(c1, fac)
+                    await _warm(c2, fac)
+                    version = (await c2.get(fac_url)).json()["version"]
+                    put = await c1.put(
+                        f"{fac_url}/beds", json=_census(version, occupied), headers=auth
+                    )
+                    assert put.status_code == 200, put.text
+                    seen = (await c2.get(fac_url)).json()
+                    assert seen["version"] == version + 1
+                    assert _icu(seen)["occupied"] == occupied
+
+                await write_on_one_seen_on_two(5)
+                gateway.cut()
+                live = await _open_stream(stack, c2)
+                for occupied in (6, 7):
+                    await write_on_one_seen_on_two(occupied)
+                    for client in (c1, c2):
+                        assert (await client.get("/")).status_code == 200
+                async with asyncio.timeout(15):
+                    name, _ = await _next_event(live)
+                assert name == "beds"
+                gateway.restore()
+                # Each server tries Redis again within a few seconds, raising it to the row.
+                await asyncio.sleep(6)
+                await write_on_one_seen_on_two(8)
+            for server in (one, two):
+                assert "Traceback" not in server.log(), server.log()[-2000:]
+    async with rt.db.read() as session:
+        row = await session.scalar(select(DataVersion.value).where(DataVersion.name == "beds"))
+    assert int(redis.Redis.from_url(flushed_redis).get("seba:version:beds")) == row

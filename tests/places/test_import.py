@@ -439,7 +439,7 @@ async def test_demo_loader_is_idempotent(rt):
 
 
 async def test_cli_demo_is_refused_in_prod(rt, db_url):
-    result = seba_command(db_url, "demo", env={"SEBA_ENV": "prod"})
+    result = seba_command(db_url, "demo", env={"SEBA_ENV": "prod", "SEBA_SECRET_KEY": "k" * 40})
     assert result.returncode != 0
     assert "SEBA_ENV=prod" in result.stderr
     assert await _count(rt, District) == 0

@@ -53,8 +53,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str, *, immediate: bool = False, pool_size: int = 10) -> AsyncEngine:
+    # hide_parameters: an error's message never carries the values (names, phones, complaints)
+    # into a log line or a traceback.
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+        engine = create_async_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, hide_parameters=True
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         begin_sql = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
@@ -65,9 +69,13 @@ def make_engine(url: str, *, immediate: bool = False, pool_size: int = 10) -> As
         return engine
     if url.startswith("postgresql"):
         return create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=False
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size * 2,
+            pool_pre_ping=False,
+            hide_parameters=True,
         )
-    return create_async_engine(url, poolclass=NullPool)
+    return create_async_engine(url, poolclass=NullPool, hide_parameters=True)
 
 
 @dataclass

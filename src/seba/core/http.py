@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 from typing import Any
@@ -168,17 +169,62 @@ def transient_conflict(exc: Exception) -> bool:
     return "database is locked" in str(orig or "")
 
 
-async def unhandled_error_handler(request: Request, exc: Exception) -> Response:
+# The database cannot be reached right now (stopped, restarting, failing over, the network
+# between): connection refused or reset, or PostgreSQL saying it is not accepting connections.
+_UNREACHABLE_ERRNOS = {
+    errno.ECONNREFUSED,
+    errno.ECONNRESET,
+    errno.ECONNABORTED,
+    errno.ETIMEDOUT,
+    errno.EHOSTUNREACH,
+    errno.ENETUNREACH,
+    errno.EPIPE,
+}
+_UNREACHABLE_SQLSTATES = {"57P01", "57P02", "57P03", "08000", "08001", "08003", "08004", "08006"}
+RETRY_AFTER_UNAVAILABLE_S = 5
+
+
+def _chain(exc: BaseException):
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or getattr(exc, "orig", None) or exc.__context__
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    for link in _chain(exc):
+        if isinstance(link, OSError) and link.errno in _UNREACHABLE_ERRNOS:
+            return True
+        if isinstance(link, ConnectionError | TimeoutError):
+            return True
+        if getattr(link, "connection_invalidated", False):
+            return True
+        if getattr(link, "sqlstate", None) in _UNREACHABLE_SQLSTATES:
+            return True
+        if type(link).__name__ in ("InterfaceError", "ConnectionDoesNotExistError"):
+            return True
+    return False
+
+
+async def database_error_handler(request: Request, exc: Exception) -> Response:
+    """Errors of the database and the network to it, answered without a traceback: the
+    transaction rolled back whole, so each is an honest answer, not a crash.
+
+    Text PostgreSQL refuses → 422; a race lost (deadlock, serialization, SQLite busy) → 503
+    ``try_again`` in a second; the database unreachable → 503 ``try_again`` in a few seconds
+    (a load balancer or the client retries; nothing was half-written). Anything else is a bug:
+    500 with the traceback in the log.
+    """
+    lang = request_language(request)
     if bad_text(exc):
         return _json(
             422,
             error_body(
-                request_language(request),
-                "invalid_text",
-                "Text must not contain control characters such as NUL.",
+                lang, "invalid_text", "Text must not contain control characters such as NUL."
             ),
         )
-    lang = request_language(request)
+    busy = error_body(lang, "try_again", "The system is busy. Please try again in a moment.")
     if transient_conflict(exc):
         log.warning(
             "transient database conflict on %s %s: %s",
@@ -186,15 +232,27 @@ async def unhandled_error_handler(request: Request, exc: Exception) -> Response:
             request.url.path,
             type(getattr(exc, "orig", exc)).__name__,
         )
-        return _json(
-            503,
-            error_body(lang, "try_again", "The system is busy. Please try again in a moment."),
-            {"Retry-After": "1"},
-        )
+        return _json(503, busy, {"Retry-After": "1"})
+    if database_unreachable(exc):
+        # The driver's first line only: the SQL and its parameters may carry patient data.
+        cause = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+        log.warning("database unreachable on %s %s: %s", request.method, request.url.path, cause)
+        return _json(503, busy, {"Retry-After": str(RETRY_AFTER_UNAVAILABLE_S)})
+    return await unhandled_error_handler(request, exc)
+
+
+async def unhandled_error_handler(request: Request, exc: Exception) -> Response:
+    if bad_text(exc) or transient_conflict(exc) or database_unreachable(exc):
+        # Reached through a wrapper the specific handler did not see (e.g. an ExceptionGroup).
+        return await database_error_handler(request, exc)
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return _json(
         500,
-        error_body(lang, "internal_error", "Something went wrong on our side. Please try again."),
+        error_body(
+            request_language(request),
+            "internal_error",
+            "Something went wrong on our side. Please try again.",
+        ),
     )
 
 

@@ -46,23 +46,21 @@ class Runtime:
 
     async def _poll_siblings(self) -> None:
         """Without Redis (or while it is away), sibling workers' writes reach this worker's
-        live pages by polling the version row once a second per process (never per client).
-        With Redis up the bus carries them and this only watches for an outage to end."""
+        live pages by polling the version once a second per process (never per client). With
+        Redis up the bus carries them; the poll still follows the number (one ``GET`` a
+        second), so a write made just as Redis went away is noticed too."""
         seen: int | None = None
-        if isinstance(self.versions, DbVersions):
-            with contextlib.suppress(Exception):  # the loop below reports a lasting failure
-                seen = await self.versions.current("beds")
+        with contextlib.suppress(Exception):  # the loop below reports a lasting failure
+            seen = await self.versions.current("beds")
         while True:
             await asyncio.sleep(SIBLING_POLL_S)
-            if isinstance(self.versions, ResilientVersions) and not self.versions.degraded:
-                seen = None
-                continue
             try:
                 now = await self.versions.current("beds")
             except Exception as exc:
                 log.warning("version poll failed: %s", exc)
                 continue
-            if seen is not None and now != seen:
+            polling = not isinstance(self.versions, ResilientVersions) or self.versions.degraded
+            if polling and seen is not None and now != seen:
                 await self.bus.publish("beds", {"version": now}, local=True)
             seen = now
 

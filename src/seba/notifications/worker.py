@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from seba.core import outbox
+from seba.core import health, outbox
 from seba.core.runtime import Runtime
 from seba.notifications.providers import SmsProvider, sms_provider
 
@@ -46,20 +47,52 @@ async def run_worker(
     rt: Runtime, *, stop: asyncio.Event, provider: SmsProvider | None = None
 ) -> None:
     """Loop until ``stop`` is set: release expired reservations, sweep the consult queue
-    (lapsed offers, no-shows, overflow), then deliver due messages."""
+    (lapsed offers, no-shows, overflow), then deliver due messages.
+
+    Each job runs and fails on its own: an SMS gateway that is down never stops the consult
+    sweep, nor the reverse. A failing job is logged once when it starts failing (with its
+    traceback) and once when it recovers, not every second; the heartbeat row tells /readyz
+    which jobs are failing.
+    """
     from seba.referrals import service as referral_service
     from seba.telemedicine.consults import sweep
 
     provider = provider or sms_provider(rt.settings)
+    report = DeliveryReport()
+
+    async def deliver() -> None:
+        nonlocal report
+        report = await deliver_once(rt, provider)
+
+    jobs: dict[str, Callable[[], Awaitable[object]]] = {
+        "release_expired_holds": lambda: referral_service.release_expired(rt),
+        "consult_sweep": lambda: sweep.sweep(rt),
+        "sms_delivery": deliver,
+    }
+    failing: dict[str, str] = {}
+    name = health.worker_name()
+    next_beat = 0.0
     while not stop.is_set():
-        try:
-            await referral_service.release_expired(rt)
-            await sweep.sweep(rt)
-            report = await deliver_once(rt, provider)
-        except Exception:
-            log.exception("worker step failed; trying again")
-            report = DeliveryReport()
+        report = DeliveryReport()
+        for job, run in jobs.items():
+            await _run_job(job, run, failing)
+        loop_time = asyncio.get_running_loop().time()
+        if loop_time >= next_beat:
+            next_beat = loop_time + health.HEARTBEAT_EVERY_S
+            await _run_job("heartbeat", lambda: health.beat(rt.db, name, dict(failing)), failing)
         if report.sent or report.retried or report.dead:
             continue  # there may be more due right now
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=rt.settings.worker_poll_s)
+
+
+async def _run_job(job: str, run: Callable[[], Awaitable[object]], failing: dict[str, str]) -> None:
+    try:
+        await run()
+    except Exception as exc:
+        if job not in failing:
+            log.exception("worker job %s failed; it keeps being tried every round", job)
+        failing[job] = type(exc).__name__
+    else:
+        if failing.pop(job, None) is not None:
+            log.warning("worker job %s works again", job)

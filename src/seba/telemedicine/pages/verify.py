@@ -28,6 +28,7 @@ VERIFY = "/verify"
 # or without the dashes, in any case.
 _CODE_CHARS = re.compile(r"[^0-9A-Za-z]")
 CODE_LENGTH = 12
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def normalise_code(raw: str) -> str | None:
@@ -85,15 +86,17 @@ async def verify_code(
 ) -> Response:
     """Public: does this prescription exist, and what does it say? No login; no more patient
     data than a pharmacist needs to match the paper (initials, age, sex)."""
-    normal = normalise_code(code) or code
+    normal = normalise_code(code)
+    not_found = (
+        "No prescription has this code. Check the code on the paper; if it is right, "
+        "the prescription was not issued by Seba."
+    )
+    if normal is None:
+        # Not even the shape of a code (wrong length, stray characters): nothing to look up.
+        shown = _CONTROL.sub("", code)[:40]
+        return _verify_page(request, status_code=404, code=shown, error=not_found)
     try:
         found = await prescription_service.verify(rt, code=normal)
     except NotFound:
-        return _verify_page(
-            request,
-            status_code=404,
-            code=code,
-            error="No prescription has this code. Check the code on the paper; if it is right, "
-            "the prescription was not issued by Seba.",
-        )
+        return _verify_page(request, status_code=404, code=code, error=not_found)
     return _verify_page(request, code=found.code, found=found)
