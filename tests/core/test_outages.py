@@ -107,3 +107,21 @@ async def test_readyz_reports_the_workers_heartbeat_and_failing_jobs(rt, client,
     checks = (await client.get("/readyz")).json()["checks"]
     assert checks["worker"]["status"] == "failing"
     assert checks["worker"]["failing"] == {"release_expired_holds": "RuntimeError"}
+
+
+async def test_handled_errors_log_no_traceback(client, caplog):
+    """Answers given cleanly are not crashes: no traceback in the log for them (a flood of
+    odd URLs must not flood the log). The test client raises anything re-raised, too."""
+    paths = (
+        "/verify/%00",
+        "/verify/ABCD-EFGH-JKMN%00",
+        "/?q=%00",
+        "/api/v1/beds/availability?district=%00",
+        "/api/v1/facilities/%00",
+        "/admission/status?ref=%00",
+    )
+    with caplog.at_level(logging.INFO):
+        for path in paths:
+            r = await client.get(path)
+            assert r.status_code < 500, (path, r.status_code, r.text[:200])
+    assert [rec.getMessage() for rec in caplog.records if rec.exc_info] == []
