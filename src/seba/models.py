@@ -5,6 +5,7 @@ from seba.beds.models import BedEvent, BedPool
 from seba.core.audit import AuditEntry
 from seba.core.idempotency import IdempotencyRecord
 from seba.core.outbox import OutboxMessage
+from seba.core.ratelimit import RateLimit
 from seba.core.versions import DataVersion
 from seba.patients.models import Patient
 from seba.places.models import District, Facility, Hub, Pool, PoolDistrict, Spoke, SpokeLink
@@ -47,6 +48,7 @@ __all__ = [
     "Pool",
     "PoolDistrict",
     "Prescription",
+    "RateLimit",
     "Referral",
     "RosterShift",
     "Spoke",

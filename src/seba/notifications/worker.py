@@ -1,4 +1,5 @@
-"""``seba worker``: delivers the outbox and releases expired bed reservations."""
+"""``seba worker``: delivers the outbox, releases expired bed reservations, sweeps the consult
+queue and drops ended rate-limit windows."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
-from seba.core import outbox
+from seba.core import outbox, ratelimit
 from seba.core.runtime import Runtime
 from seba.notifications.providers import SmsProvider, sms_provider
 
 log = logging.getLogger(__name__)
+RATE_LIMIT_SWEEP_S = 60
 
 
 @dataclass
@@ -46,15 +48,23 @@ async def run_worker(
     rt: Runtime, *, stop: asyncio.Event, provider: SmsProvider | None = None
 ) -> None:
     """Loop until ``stop`` is set: release expired reservations, sweep the consult queue
-    (lapsed offers, no-shows, overflow), then deliver due messages."""
+    (lapsed offers, no-shows, overflow), drop ended rate-limit windows (once a minute), then
+    deliver due messages."""
     from seba.referrals import service as referral_service
     from seba.telemedicine.consults import sweep
 
     provider = provider or sms_provider(rt.settings)
+    loop = asyncio.get_running_loop()
+    next_rate_limit_sweep = loop.time()
     while not stop.is_set():
         try:
             await referral_service.release_expired(rt)
             await sweep.sweep(rt)
+            if loop.time() >= next_rate_limit_sweep:
+                # Limits are enforced by the counters themselves; this only keeps the table to
+                # recently active keys, so once a minute is plenty.
+                next_rate_limit_sweep = loop.time() + RATE_LIMIT_SWEEP_S
+                await ratelimit.sweep(rt.db)
             report = await deliver_once(rt, provider)
         except Exception:
             log.exception("worker step failed; trying again")
