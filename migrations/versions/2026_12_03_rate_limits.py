@@ -1,8 +1,9 @@
-"""rate limits: one counter row per (kind, key)
+"""rate limits: one counter row per (kind, key); login_failure goes
 
 Limits counted with ``SELECT count(*)`` over event rows and then written let parallel requests
 all pass. ``rate_limit`` holds one counter per (kind, key) that a single conditional upsert
-moves (``seba.core.ratelimit``).
+moves (``seba.core.ratelimit``). Failed logins are counted there now, so ``login_failure``
+(which only grew: nothing ever deleted its rows) is dropped.
 
 Revision ID: 65cfc25b8c3c
 Revises: 5e0a11a7e003
@@ -35,8 +36,25 @@ def upgrade() -> None:
     with op.batch_alter_table("rate_limit", schema=None) as batch_op:
         batch_op.create_index("ix_rate_limit_ends_at", ["ends_at"], unique=False)
 
+    with op.batch_alter_table("login_failure", schema=None) as batch_op:
+        batch_op.drop_index("ix_login_failure_username_at")
+        batch_op.drop_index("ix_login_failure_client_at")
+    op.drop_table("login_failure")
+
 
 def downgrade() -> None:
+    op.create_table(
+        "login_failure",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("username", sa.String(length=60), nullable=False),
+        sa.Column("client", sa.String(length=64), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_login_failure")),
+    )
+    with op.batch_alter_table("login_failure", schema=None) as batch_op:
+        batch_op.create_index("ix_login_failure_client_at", ["client", "at"], unique=False)
+        batch_op.create_index("ix_login_failure_username_at", ["username", "at"], unique=False)
+
     with op.batch_alter_table("rate_limit", schema=None) as batch_op:
         batch_op.drop_index("ix_rate_limit_ends_at")
     op.drop_table("rate_limit")

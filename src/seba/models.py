@@ -1,6 +1,6 @@
 """Imports every domain's tables so that metadata (and Alembic) sees them all."""
 
-from seba.accounts.models import ApiToken, LoginFailure, StaffUser
+from seba.accounts.models import ApiToken, StaffUser
 from seba.beds.models import BedEvent, BedPool
 from seba.core.audit import AuditEntry
 from seba.core.idempotency import IdempotencyRecord
@@ -40,7 +40,6 @@ __all__ = [
     "Facility",
     "Hub",
     "IdempotencyRecord",
-    "LoginFailure",
     "OtpChallenge",
     "OutboxMessage",
     "Patient",
