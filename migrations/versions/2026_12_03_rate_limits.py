@@ -1,9 +1,12 @@
 """rate limits: one counter row per (kind, key); login_failure goes
 
-Limits counted with ``SELECT count(*)`` over event rows and then written let parallel requests
-all pass. ``rate_limit`` holds one counter per (kind, key) that a single conditional upsert
-moves (``seba.core.ratelimit``). Failed logins are counted there now, so ``login_failure``
-(which only grew: nothing ever deleted its rows) is dropped.
+Limits on one-time codes and failed logins were counted with ``SELECT count(*)`` over event
+rows and then written: parallel requests all passed. ``rate_limit`` holds one counter per
+(kind, key) that a single conditional upsert moves (``seba.core.ratelimit``). Failed logins are
+counted there now, so ``login_failure`` (which only grew: nothing ever deleted its rows) is
+dropped. One-time codes are now an HMAC under the server key; codes sent before this upgrade
+carry an unkeyed hash that can no longer be checked, so they are expired (the family asks again
+and is told so, instead of "wrong code").
 
 Revision ID: 65cfc25b8c3c
 Revises: 5e0a11a7e003
@@ -11,6 +14,7 @@ Create Date: 2026-12-03 09:00:00.000000
 """
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -40,6 +44,18 @@ def upgrade() -> None:
         batch_op.drop_index("ix_login_failure_username_at")
         batch_op.drop_index("ix_login_failure_client_at")
     op.drop_table("login_failure")
+
+    otp_challenge = sa.table(
+        "otp_challenge",
+        sa.column("expires_at", sa.DateTime(timezone=True)),
+        sa.column("verified_at", sa.DateTime(timezone=True)),
+    )
+    now = datetime.now(UTC)
+    op.execute(
+        otp_challenge.update()
+        .where(otp_challenge.c.verified_at.is_(None), otp_challenge.c.expires_at > now)
+        .values(expires_at=now)
+    )
 
 
 def downgrade() -> None:

@@ -17,6 +17,7 @@ from seba.core.outbox import OutboxMessage
 from seba.core.runtime import Runtime
 from seba.core.types import utcnow
 from seba.notifications.worker import deliver_once
+from seba.referrals import otp
 from seba.referrals import service as referral_service
 from seba.referrals.models import AdmissionRequest, OtpChallenge, PhoneSession
 from seba.referrals.schemas import ReferralCreate
@@ -126,8 +127,11 @@ async def test_code_arrives_through_the_outbox_and_only_its_salted_hash_is_kept(
     challenge = await _challenge(rt, challenge_id)
     stored = [str(v) for v in vars(challenge).values()]
     assert not any(code in value for value in stored)
-    # Salted: not the bare hash of the code (a table of 10⁶ hashes would undo that).
+    # Salted: not the bare hash of the code (a table of 10⁶ hashes would undo that) …
     assert challenge.code_hash != hashlib.sha256(code.encode()).hexdigest()
+    # … and keyed: not the salted hash either, which 10⁶ tries would break for one row.
+    assert challenge.code_hash != hashlib.sha256(f"{challenge.salt}:{code}".encode()).hexdigest()
+    assert challenge.code_hash == otp.code_mac(rt.settings.secret_key, challenge.salt, code)
     assert len(challenge.salt) >= 16 and challenge.attempts == 0
 
     r = await _verify(client, challenge_id, code)
@@ -139,6 +143,18 @@ async def test_code_arrives_through_the_outbox_and_only_its_salted_hash_is_kept(
     assert (await _challenge(rt, challenge_id)).verified_at is not None
     # A used code opens nothing a second time.
     _error(await _verify(client, challenge_id, code), 401, "otp_expired")
+
+
+async def test_a_code_checks_only_under_the_server_key_it_was_stored_with(rt, client):
+    r = await _ask(client, PHONE)
+    challenge_id = r.json()["challenge_id"]
+    code = await _code_by_sms(rt, PHONE)
+    # A copy of the table with another server (another key) cannot check codes with it.
+    key = rt.settings.secret_key
+    rt.settings.secret_key = "another-server-key"
+    _error(await _verify(client, challenge_id, code), 422, "otp_wrong")
+    rt.settings.secret_key = key
+    assert (await _verify(client, challenge_id, code)).status_code == 200
 
 
 async def test_wrong_codes_count_and_then_the_code_is_dead(rt, client):
@@ -193,7 +209,9 @@ async def test_resend_and_hourly_limits(rt, client):
     before = await _counts(rt)
     r = await _ask(client, PHONE)
     error = _error(r, 429, "otp_limit")
-    assert r.headers["retry-after"] == "3600" and error["details"] == {"retry_after_s": 3600}
+    # Until the hour that began with this phone's first code ends.
+    wait = int(r.headers["retry-after"])
+    assert 3600 - 120 <= wait <= 3600 and error["details"] == {"retry_after_s": wait}
     assert await _counts(rt) == before
     # Another phone is still served from this client …
     assert (await _ask(client, OTHER)).status_code == 201
