@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from seba.core import outbox, ratelimit
 from seba.core.runtime import Runtime
-from seba.notifications.providers import SmsProvider, sms_provider
+from seba.notifications.providers import SmsProvider, masked, sms_provider
 
 log = logging.getLogger(__name__)
 RATE_LIMIT_SWEEP_S = 60
@@ -32,10 +32,13 @@ async def deliver_once(rt: Runtime, provider: SmsProvider, *, limit: int = 20) -
         try:
             provider_id = await provider.send(to=message.recipient, body=message.body)
         except Exception as exc:  # any provider failure is retried, never lost
-            status = await outbox.mark_failed(rt.db, message, error=repr(exc))
+            # A gateway may echo the message (and its code) in its error: masked before it is
+            # stored for admins or logged.
+            error = masked(repr(exc))
+            status = await outbox.mark_failed(rt.db, message, error=error)
             if status == "dead":
                 report.dead += 1
-                log.error("outbox message %s dead-lettered: %r", message.id, exc)
+                log.error("outbox message %s dead-lettered: %s", message.id, error)
             else:
                 report.retried += 1
             continue
