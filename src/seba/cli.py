@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -111,6 +112,9 @@ def serve(
 
     # Workers are separate processes: tell them how many there are (versions, see core/versions).
     os.environ["SEBA_WORKERS"] = str(workers)
+    # Without a configured key each process would draw its own: a one-time code stored (an HMAC
+    # under the key) by one worker could not be checked by another, nor a form's CSRF value.
+    os.environ.setdefault("SEBA_SECRET_KEY", secrets.token_urlsafe(32))
     Granian(
         "seba.app:asgi",
         factory=True,

@@ -16,8 +16,9 @@ class Settings(BaseSettings):
     env: Literal["dev", "prod", "test"] = "dev"
     database_url: str = "sqlite+aiosqlite:///./var/seba.db"
     redis_url: str | None = None
-    # A random key per process is safe for dev (tokens are opaque and stored hashed; the key
-    # only signs CSRF values); production must set a stable one.
+    # A random key is fine for dev (tokens are opaque and stored hashed; the key signs CSRF
+    # values and keys the stored one-time codes, so a restart only voids forms and codes in
+    # flight; `seba serve` draws one for all its workers); production must set a stable one.
     secret_key: str = Field(default_factory=lambda: secrets.token_urlsafe(32))
     # A facility whose census is older than this is marked stale on every public view.
     stale_after_s: int = 6 * 3600
