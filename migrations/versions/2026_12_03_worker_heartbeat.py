@@ -1,7 +1,7 @@
 """worker heartbeat: what /readyz reads about the worker
 
 Revision ID: 5e0a11a7e004
-Revises: 5e0a11a7e003
+Revises: 65cfc25b8c3c
 Create Date: 2026-12-03 18:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5e0a11a7e004"
-down_revision: str | None = "5e0a11a7e003"
+down_revision: str | None = "65cfc25b8c3c"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

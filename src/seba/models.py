@@ -1,11 +1,12 @@
 """Imports every domain's tables so that metadata (and Alembic) sees them all."""
 
-from seba.accounts.models import ApiToken, LoginFailure, StaffUser
+from seba.accounts.models import ApiToken, StaffUser
 from seba.beds.models import BedEvent, BedPool
 from seba.core.audit import AuditEntry
 from seba.core.health import WorkerHeartbeat
 from seba.core.idempotency import IdempotencyRecord
 from seba.core.outbox import OutboxMessage
+from seba.core.ratelimit import RateLimit
 from seba.core.versions import DataVersion
 from seba.patients.models import Patient
 from seba.places.models import District, Facility, Hub, Pool, PoolDistrict, Spoke, SpokeLink
@@ -40,7 +41,6 @@ __all__ = [
     "Facility",
     "Hub",
     "IdempotencyRecord",
-    "LoginFailure",
     "OtpChallenge",
     "OutboxMessage",
     "Patient",
@@ -48,6 +48,7 @@ __all__ = [
     "Pool",
     "PoolDistrict",
     "Prescription",
+    "RateLimit",
     "Referral",
     "RosterShift",
     "Spoke",

@@ -12,8 +12,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from seba.accounts.models import ApiToken, LoginFailure, StaffUser
+from seba.accounts import service as account_service
+from seba.accounts.models import ApiToken, StaffUser
 from seba.core.audit import AuditEntry
+from seba.core.errors import NotAuthenticated, TooManyRequests
+from seba.core.ratelimit import RateLimit
 from seba.core.types import utcnow
 from tests import factories
 
@@ -37,6 +40,12 @@ async def _users(rt) -> dict[str, StaffUser]:
 async def _count(rt, model) -> int:
     async with rt.db.read() as s:
         return await s.scalar(select(func.count()).select_from(model))
+
+
+async def _hits(rt) -> dict[tuple[str, str], int]:
+    async with rt.db.read() as s:
+        rows = await s.execute(select(RateLimit.kind, RateLimit.key, RateLimit.hits))
+        return {(kind, key): hits for kind, key, hits in rows}
 
 
 # --- login ---------------------------------------------------------------------------------
@@ -73,7 +82,12 @@ async def test_wrong_password_and_unknown_user_look_the_same(rt, client):
         assert r.json()["error"]["code"] == "invalid_credentials"
         assert r.headers["www-authenticate"] == "Bearer"
     assert wrong.json() == unknown.json()
-    assert await _count(rt, LoginFailure) == 2
+    # Both count as failures: per username (known or not) and per address.
+    assert await _hits(rt) == {
+        ("login.username", user.username): 1,
+        ("login.username", "nobody-here"): 1,
+        ("login.client", "127.0.0.1"): 2,
+    }
 
 
 async def test_login_input_is_validated(rt, client):
@@ -98,15 +112,18 @@ async def test_throttling_refuses_even_the_right_password(rt, client):
     # Others behind the same address (a hub's NAT) still log in: the limit is per account.
     colleague = await factories.user(rt, "viewer")
     assert (await client.post(TOKEN, json=creds(colleague.username))).status_code == 200
-    # Once the failures are older than the window, the right password works again.
+    # Once the window of the failures has passed, the right password works again.
     async with rt.db.write_session() as s, s.begin():
         await s.execute(
-            update(LoginFailure).values(
-                at=utcnow() - timedelta(seconds=rt.settings.login_window_s + 1)
+            update(RateLimit).values(
+                started_at=utcnow() - timedelta(seconds=rt.settings.login_window_s + 1),
+                ends_at=utcnow() - timedelta(seconds=1),
             )
         )
     r = await client.post(TOKEN, json=creds(user.username))
     assert r.status_code == 200, r.text
+    # A right password gives its slot back: it is no failure.
+    assert (await _hits(rt))[("login.username", user.username)] == 0
 
 
 async def test_one_address_guessing_across_usernames_is_refused(rt, client):
@@ -137,6 +154,39 @@ async def test_concurrent_guesses_cannot_exceed_the_limit(rt, client):
     codes = [r.status_code for r in results]
     assert set(codes) <= {401, 429}, codes
     assert codes.count(401) <= limit, codes
+
+
+async def test_parallel_wrong_passwords_are_counted_up_to_the_limit_only(rt):
+    # Service calls, each its own transactions: on PostgreSQL they truly run at once. The
+    # database lets exactly the limit through to a password check; the rest are refused
+    # unchecked and not counted.
+    user = await factories.user(rt, "viewer")
+    limit = rt.settings.login_max_failures
+
+    async def guess(n: int) -> str:
+        try:
+            await account_service.issue_token(
+                rt, username=user.username, password=f"guess-{n}", client="198.51.100.9"
+            )
+        except (NotAuthenticated, TooManyRequests) as exc:
+            return exc.code
+        return "logged_in"
+
+    results = await asyncio.gather(*(guess(n) for n in range(limit * 6)))
+    assert results.count("invalid_credentials") == limit, results
+    assert results.count("too_many_attempts") == limit * 5, results
+    hits = await _hits(rt)
+    assert hits[("login.username", user.username)] == limit
+    assert hits[("login.client", "198.51.100.9")] == limit
+    # And now even the right password waits for the window.
+    try:
+        await account_service.issue_token(
+            rt, username=user.username, password=factories.PASSWORD, client="198.51.100.10"
+        )
+    except TooManyRequests as exc:
+        assert 0 < exc.details["retry_after_s"] <= rt.settings.login_window_s
+    else:
+        raise AssertionError("the right password got in past the limit")
 
 
 async def test_logout_revokes_only_that_token(rt, client):

@@ -4,19 +4,24 @@ and the status page behind them."""
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import re
 from datetime import timedelta
 
 import httpx
 from sqlalchemy import func, select, update
 
+from seba.core import outbox
 from seba.core.access import SYSTEM
 from seba.core.audit import AuditEntry
 from seba.core.db import transactional
 from seba.core.outbox import OutboxMessage
 from seba.core.runtime import Runtime
 from seba.core.types import utcnow
+from seba.notifications.providers import ConsoleSms, SmsError
 from seba.notifications.worker import deliver_once
+from seba.referrals import otp
 from seba.referrals import service as referral_service
 from seba.referrals.models import AdmissionRequest, OtpChallenge, PhoneSession
 from seba.referrals.schemas import ReferralCreate
@@ -126,8 +131,11 @@ async def test_code_arrives_through_the_outbox_and_only_its_salted_hash_is_kept(
     challenge = await _challenge(rt, challenge_id)
     stored = [str(v) for v in vars(challenge).values()]
     assert not any(code in value for value in stored)
-    # Salted: not the bare hash of the code (a table of 10⁶ hashes would undo that).
+    # Salted: not the bare hash of the code (a table of 10⁶ hashes would undo that) …
     assert challenge.code_hash != hashlib.sha256(code.encode()).hexdigest()
+    # … and keyed: not the salted hash either, which 10⁶ tries would break for one row.
+    assert challenge.code_hash != hashlib.sha256(f"{challenge.salt}:{code}".encode()).hexdigest()
+    assert challenge.code_hash == otp.code_mac(rt.settings.secret_key, challenge.salt, code)
     assert len(challenge.salt) >= 16 and challenge.attempts == 0
 
     r = await _verify(client, challenge_id, code)
@@ -139,6 +147,73 @@ async def test_code_arrives_through_the_outbox_and_only_its_salted_hash_is_kept(
     assert (await _challenge(rt, challenge_id)).verified_at is not None
     # A used code opens nothing a second time.
     _error(await _verify(client, challenge_id, code), 401, "otp_expired")
+
+
+async def test_a_code_checks_only_under_the_server_key_it_was_stored_with(rt, client):
+    r = await _ask(client, PHONE)
+    challenge_id = r.json()["challenge_id"]
+    code = await _code_by_sms(rt, PHONE)
+    # A copy of the table with another server (another key) cannot check codes with it.
+    key = rt.settings.secret_key
+    rt.settings.secret_key = "another-server-key"
+    _error(await _verify(client, challenge_id, code), 422, "otp_wrong")
+    rt.settings.secret_key = key
+    assert (await _verify(client, challenge_id, code)).status_code == 200
+
+
+def _logged(caplog) -> str:
+    """Everything the logging system was handed: messages, arguments and tracebacks."""
+    return "\n".join(
+        f"{r.name} {r.getMessage()} {r.args!r} {r.exc_text or ''}" for r in caplog.records
+    )
+
+
+async def test_no_code_reaches_the_log(rt, client, caplog, tmp_path):
+    # Everything, SQL included: an operator chasing a problem may turn the log up this far.
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.INFO, logger="sqlalchemy.engine")
+    r = await _ask(client, PHONE)
+    challenge_id = r.json()["challenge_id"]
+    sms_file = tmp_path / "sms.jsonl"
+    assert (await deliver_once(rt, ConsoleSms(sms_file))).sent == 1
+    # The console provider's file stands in for the phone: it has the whole message …
+    (line,) = sms_file.read_text(encoding="utf-8").splitlines()
+    sent = json.loads(line)
+    code = _code(sent["body"])
+    assert sent["to"] == PHONE
+    assert (await _verify(client, challenge_id, code)).status_code == 200
+    # … the log says a message went, with the code masked.
+    logged = _logged(caplog)
+    assert "SMS to …2345" in logged and "••••" in logged
+    assert code not in logged
+    assert "sqlalchemy.engine" in logged  # the SQL was logged too, without its values
+
+
+async def test_a_gateway_echoing_the_code_does_not_put_it_in_the_log(rt, client, caplog):
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.INFO, logger="sqlalchemy.engine")
+
+    class EchoingGateway:
+        async def send(self, *, to: str, body: str) -> str | None:
+            raise SmsError(f"gateway answered 400: rejected {body!r}")
+
+    await _ask(client, PHONE)
+    async with rt.db.read() as s:
+        (message,) = list(await s.scalars(select(OutboxMessage)))
+    code = _code(message.body)
+    assert (await deliver_once(rt, EchoingGateway())).retried == 1
+    # The last try dead-letters the message and logs an error.
+    async with transactional(rt.db) as s:
+        await s.execute(
+            update(OutboxMessage).values(attempts=outbox.MAX_ATTEMPTS - 1, next_attempt_at=utcnow())
+        )
+    assert (await deliver_once(rt, EchoingGateway())).dead == 1
+    async with rt.db.read() as s:
+        dead = await s.get(OutboxMessage, message.id)
+    # What admins see and what the log got: the gateway's answer, the code masked.
+    assert "gateway answered 400" in dead.last_error and code not in dead.last_error
+    logged = _logged(caplog)
+    assert "dead-lettered" in logged and code not in logged
 
 
 async def test_wrong_codes_count_and_then_the_code_is_dead(rt, client):
@@ -193,7 +268,9 @@ async def test_resend_and_hourly_limits(rt, client):
     before = await _counts(rt)
     r = await _ask(client, PHONE)
     error = _error(r, 429, "otp_limit")
-    assert r.headers["retry-after"] == "3600" and error["details"] == {"retry_after_s": 3600}
+    # Until the hour that began with this phone's first code ends.
+    wait = int(r.headers["retry-after"])
+    assert 3600 - 120 <= wait <= 3600 and error["details"] == {"retry_after_s": wait}
     assert await _counts(rt) == before
     # Another phone is still served from this client …
     assert (await _ask(client, OTHER)).status_code == 201

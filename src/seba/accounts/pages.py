@@ -152,7 +152,7 @@ async def login(
             next_path=next_path,
         )
         if isinstance(exc, TooManyRequests):
-            response.headers["Retry-After"] = str(rt.settings.login_window_s)
+            response.headers["Retry-After"] = str(exc.details["retry_after_s"])
         return response
     response = RedirectResponse(next_path, status_code=303)
     start_session(request, response, token, ttl)

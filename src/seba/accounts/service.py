@@ -10,10 +10,10 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import case, select, update
 
-from seba.accounts.models import ApiToken, LoginFailure, StaffUser
-from seba.core import audit
+from seba.accounts.models import ApiToken, StaffUser
+from seba.core import audit, ratelimit
 from seba.core.access import (
     ROLE_SCOPES,
     ROLES,
@@ -188,6 +188,10 @@ async def scope_district(session, scope_kind: str, scope_code: str | None) -> st
     return await session.scalar(query)
 
 
+LOGIN_PER_USERNAME = "login.username"
+LOGIN_PER_CLIENT = "login.client"
+
+
 async def issue_token(
     rt: Runtime, *, username: str, password: str, client: str
 ) -> tuple[str, int, Principal]:
@@ -195,8 +199,8 @@ async def issue_token(
 
     Throttled: after ``login_max_failures`` failures in ``login_window_s`` for the username,
     or ``login_max_failures_per_client`` for the client address (many staff share one NAT
-    address), every attempt is refused (429) until the window passes, right password or not.
-    A failure is recorded in its own transaction so it counts even though the call raises.
+    address), every attempt is refused (429, ``retry_after_s`` until the window ends) until the
+    window passes, right password or not. A failure stays counted even though the call raises.
     Raises NotAuthenticated (wrong username or password, same message for both),
     TooManyRequests.
     """
@@ -204,43 +208,37 @@ async def issue_token(
         # No account name holds NUL (USERNAME_RE) and PostgreSQL could not store or compare it.
         raise NotAuthenticated("Wrong username or password.", code="invalid_credentials")
     settings = rt.settings
-    now = utcnow()
-    since = now - timedelta(seconds=settings.login_window_s)
-    # Every attempt is written down as a failure *before* its password is checked, and struck
-    # off if it is refused unchecked or turns out right. Counting after writing is what makes
-    # the limit hold under concurrency: of guesses fired at once, the k-th to commit its row
-    # sees at least k rows, so at most ``login_max_failures`` wrong guesses reach the check.
+    # Every attempt takes a failure slot *before* its password is checked, in one conditional
+    # statement per key (``core.ratelimit``): of guesses fired at once, the database lets
+    # exactly ``login_max_failures`` through to a password check and refuses the rest. A right
+    # password gives its slot back. Committed before the check: the slow argon2 check must not
+    # hold the write lock, and a failure must count even though the call then raises.
     async with transactional(rt.db) as session:
-        attempt = LoginFailure(username=username[:60], client=client[:64], at=now)
-        session.add(attempt)
-    recent = LoginFailure.at >= since
+        slots = []
+        # Username first, then address: one order everywhere (see core.ratelimit).
+        for kind, key, limit in (
+            (LOGIN_PER_USERNAME, username[:60], settings.login_max_failures),
+            (LOGIN_PER_CLIENT, client[:64], settings.login_max_failures_per_client),
+        ):
+            slot = await ratelimit.take(
+                session, kind=kind, key=key, limit=limit, window_s=settings.login_window_s
+            )
+            if not slot.allowed:
+                # Raising rolls back the slot already taken: a refused attempt is no failure.
+                raise TooManyRequests(details={"retry_after_s": slot.retry_after_s})
+            slots.append(slot)
     async with rt.db.read() as session:
-        for_user = await session.scalar(
-            select(func.count())
-            .select_from(LoginFailure)
-            .where(recent, LoginFailure.username == username[:60])
-        )
-        for_client = await session.scalar(
-            select(func.count())
-            .select_from(LoginFailure)
-            .where(recent, LoginFailure.client == client[:64])
-        )
         user = await session.scalar(
             select(StaffUser).where(StaffUser.username == username, StaffUser.active.is_(True))
         )
-    if (
-        for_user > settings.login_max_failures
-        or for_client > settings.login_max_failures_per_client
-    ):
-        async with transactional(rt.db) as session:
-            await session.execute(delete(LoginFailure).where(LoginFailure.id == attempt.id))
-        raise TooManyRequests(details={"retry_after_s": settings.login_window_s})
     ok = await asyncio.to_thread(_verify, user.password_hash if user else _DUMMY_HASH, password)
     if not ok or user is None:
         raise NotAuthenticated("Wrong username or password.", code="invalid_credentials")
     token = secrets.token_urlsafe(32)
+    now = utcnow()
     async with transactional(rt.db) as session:
-        await session.execute(delete(LoginFailure).where(LoginFailure.id == attempt.id))
+        for slot in slots:
+            await ratelimit.give_back(session, slot)
         session.add(
             ApiToken(
                 token_hash=_token_hash(token),

@@ -27,6 +27,10 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 
 log = logging.getLogger(__name__)
+# aiosqlite logs every statement it runs with its bound values at DEBUG, below SQLAlchemy's
+# hide_parameters (see make_engine): a log turned up to DEBUG would show one-time codes and
+# patients' details. Its DEBUG lines say nothing SQLAlchemy's own do not.
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -53,8 +57,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str, *, immediate: bool = False, pool_size: int = 10) -> AsyncEngine:
-    # hide_parameters: an error's message never carries the values (names, phones, complaints)
-    # into a log line or a traceback.
+    # hide_parameters: a failed statement's exception (which the error handler logs) would
+    # otherwise carry its bound values into the log: a one-time code in an outbox message,
+    # patients' names and phones. The SQL and the error still show what went wrong.
     if url.startswith("sqlite"):
         engine = create_async_engine(
             url, pool_size=pool_size, max_overflow=pool_size, hide_parameters=True

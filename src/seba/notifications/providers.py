@@ -1,8 +1,9 @@
 """SMS providers behind one interface.
 
-- ``ConsoleSms`` (default): logs each message and appends it as a JSON line to a file
-  (``SEBA_SMS_FILE``, default ``var/sms.jsonl``), so one-time codes and notices can be read
-  locally and by tests.
+- ``ConsoleSms`` (default): appends each message as a JSON line to a file (``SEBA_SMS_FILE``,
+  default ``var/sms.jsonl``), so one-time codes and notices can be read locally and by tests,
+  and logs that it did so with every code masked (``masked``): the file stands in for the
+  family's phone, the log is read by whoever runs the server.
 - ``HttpSmsGateway``: POSTs ``{"to", "message", "sender"}`` as JSON to ``SEBA_SMS_GATEWAY_URL``
   with a bearer token (``SEBA_SMS_GATEWAY_TOKEN``); any 2xx is delivered, anything else raises.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Protocol
 
@@ -21,6 +23,19 @@ from seba.core.types import utcnow
 from seba.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+# Four or more digits, perhaps split by single spaces, dots or hyphens: a one-time code (six
+# digits), but also a phone number or a reference. Short numbers (a time, a bed count, an HTTP
+# status) stay readable. ``\d`` also matches Bengali digits.
+_DIGIT_RUN = re.compile(r"\d(?:[ .\-]?\d){3,}")
+MASK = "••••"
+
+
+def masked(text: str) -> str:
+    """``text`` fit for a log line: every run of four or more digits masked. Whatever carries
+    a message's text towards the log goes through this, so no one-time code ever reaches it."""
+    return _DIGIT_RUN.sub(MASK, text)
 
 
 class SmsError(Exception):
@@ -39,8 +54,9 @@ class ConsoleSms:
     async def send(self, *, to: str, body: str) -> str | None:
         line = json.dumps({"at": utcnow().isoformat(), "to": to, "body": body}, ensure_ascii=False)
         await asyncio.to_thread(self._append, line)
-        # Only the last digits: the log is not a place for phone numbers.
-        log.info("SMS to …%s: %s", to[-4:], body)
+        # The log is not a place for phone numbers or codes: the last digits of the phone, the
+        # text with its codes masked. The file above keeps the whole message.
+        log.info("SMS to …%s: %s", to[-4:], masked(body))
         return None
 
     def _append(self, line: str) -> None:

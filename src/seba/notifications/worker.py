@@ -1,4 +1,5 @@
-"""``seba worker``: delivers the outbox and releases expired bed reservations."""
+"""``seba worker``: delivers the outbox, releases expired bed reservations, sweeps the consult
+queue and drops ended rate-limit windows."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from seba.core import health, outbox
+from seba.core import health, outbox, ratelimit
 from seba.core.runtime import Runtime
-from seba.notifications.providers import SmsProvider, sms_provider
+from seba.notifications.providers import SmsProvider, masked, sms_provider
 
 log = logging.getLogger(__name__)
+RATE_LIMIT_SWEEP_S = 60
 
 
 @dataclass
@@ -31,10 +33,13 @@ async def deliver_once(rt: Runtime, provider: SmsProvider, *, limit: int = 20) -
         try:
             provider_id = await provider.send(to=message.recipient, body=message.body)
         except Exception as exc:  # any provider failure is retried, never lost
-            status = await outbox.mark_failed(rt.db, message, error=repr(exc))
+            # A gateway may echo the message (and its code) in its error: masked before it is
+            # stored for admins or logged.
+            error = masked(repr(exc))
+            status = await outbox.mark_failed(rt.db, message, error=error)
             if status == "dead":
                 report.dead += 1
-                log.error("outbox message %s dead-lettered: %r", message.id, exc)
+                log.error("outbox message %s dead-lettered: %s", message.id, error)
             else:
                 report.retried += 1
             continue
@@ -47,7 +52,8 @@ async def run_worker(
     rt: Runtime, *, stop: asyncio.Event, provider: SmsProvider | None = None
 ) -> None:
     """Loop until ``stop`` is set: release expired reservations, sweep the consult queue
-    (lapsed offers, no-shows, overflow), then deliver due messages.
+    (lapsed offers, no-shows, overflow), drop ended rate-limit windows (once a minute), then
+    deliver due messages.
 
     Each job runs and fails on its own: an SMS gateway that is down never stops the consult
     sweep, nor the reverse. A failing job is logged once when it starts failing (with its
@@ -64,9 +70,21 @@ async def run_worker(
         nonlocal report
         report = await deliver_once(rt, provider)
 
+    loop = asyncio.get_running_loop()
+    next_rate_limit_sweep = loop.time()
+
+    async def sweep_rate_limits() -> None:
+        # Limits are enforced by the counters themselves; this only keeps the table to
+        # recently active keys, so once a minute is plenty.
+        nonlocal next_rate_limit_sweep
+        if loop.time() >= next_rate_limit_sweep:
+            next_rate_limit_sweep = loop.time() + RATE_LIMIT_SWEEP_S
+            await ratelimit.sweep(rt.db)
+
     jobs: dict[str, Callable[[], Awaitable[object]]] = {
         "release_expired_holds": lambda: referral_service.release_expired(rt),
         "consult_sweep": lambda: sweep.sweep(rt),
+        "rate_limit_sweep": sweep_rate_limits,
         "sms_delivery": deliver,
     }
     failing: dict[str, str] = {}

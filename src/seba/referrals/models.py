@@ -115,7 +115,8 @@ class Referral(Base):
 
 
 class OtpChallenge(Base):
-    """A one-time code sent to a phone; only a salted hash of the code is kept."""
+    """A one-time code sent to a phone; only a salted HMAC of the code under the server key is
+    kept (``otp.code_mac``)."""
 
     __tablename__ = "otp_challenge"
     __table_args__ = (

@@ -1,5 +1,6 @@
-"""One-time codes by SMS for citizens: 6 digits, salted hash only, 5-minute life, limited tries,
-limited sends per phone and per client; a verified code opens a short phone session."""
+"""One-time codes by SMS for citizens: 6 digits, kept only as a salted HMAC under the server
+key, 5-minute life, limited tries, limited sends per phone and per client; a verified code opens
+a short phone session."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
-from seba.core import outbox
+from seba.core import outbox, ratelimit
 from seba.core.db import transactional
 from seba.core.errors import NotAuthenticated, TooManyRequests, ValidationFailed
 from seba.core.i18n import gettext, number
@@ -19,10 +20,18 @@ from seba.core.types import utcnow
 from seba.referrals.models import OtpChallenge, PhoneSession
 
 PHONE_SESSION_S = 60 * 60
+SEND_WINDOW_S = 60 * 60
+# The limits on sending, in the order they are taken (narrowest key first, see core.ratelimit).
+RESEND = "otp.resend"
+SENDS_PER_PHONE = "otp.phone"
+SENDS_PER_CLIENT = "otp.client"
 
 
-def _hash(salt: str, code: str) -> str:
-    return hashlib.sha256(f"{salt}:{code}".encode()).hexdigest()
+def code_mac(secret_key: str, salt: str, code: str) -> str:
+    """What is stored for a code: an HMAC under the server key, not a bare hash. Six digits are
+    only 10⁶ candidates; with an unkeyed hash a leaked row gives its code up in a second of
+    trying them all, salt or no salt. Without the key there is nothing to try."""
+    return hmac.new(secret_key.encode(), f"otp:{salt}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
 def token_hash(token: str) -> str:
@@ -32,49 +41,51 @@ def token_hash(token: str) -> str:
 async def start(rt: Runtime, *, phone: str, client: str, lang: str = "bn") -> int:
     """Send a fresh code to ``phone`` (already normalised). Returns the challenge id.
 
-    Raises TooManyRequests when the phone asked less than ``otp_resend_after_s`` ago, or the
-    phone or client has used its sends for the hour. The SMS leaves through the outbox.
+    Raises TooManyRequests ``otp_resend_too_soon`` when the phone was sent a code less than
+    ``otp_resend_after_s`` ago, ``otp_limit`` when the phone or the client has used its sends
+    for the hour (``retry_after_s``: until its window ends). A refused send counts nothing and
+    writes nothing. The SMS leaves through the outbox.
     """
     s = rt.settings
-    now = utcnow()
-    hour_ago = now - timedelta(hours=1)
     async with transactional(rt.db) as session:
-        last = await session.scalar(
-            select(func.max(OtpChallenge.created_at)).where(OtpChallenge.phone == phone)
+        now = utcnow()
+        # Each limit is one conditional statement in this transaction: parallel sends cannot
+        # all read "none yet" and all send. A refusal raises, which rolls back the limits
+        # already taken, so only codes actually sent are counted.
+        resend = await ratelimit.take(
+            session,
+            kind=RESEND,
+            key=phone,
+            limit=1,
+            window_s=s.otp_resend_after_s,
+            now=now,
         )
-        if last is not None and now - last < timedelta(seconds=s.otp_resend_after_s):
-            wait = s.otp_resend_after_s - int((now - last).total_seconds())
+        if not resend.allowed:
             raise TooManyRequests(
                 "Please wait before asking for another code.",
                 code="otp_resend_too_soon",
-                details={"retry_after_s": max(1, wait)},
+                details={"retry_after_s": resend.retry_after_s},
             )
-        by_phone = await session.scalar(
-            select(func.count())
-            .select_from(OtpChallenge)
-            .where(OtpChallenge.phone == phone, OtpChallenge.created_at >= hour_ago)
-        )
-        by_client = await session.scalar(
-            select(func.count())
-            .select_from(OtpChallenge)
-            .where(OtpChallenge.client == client, OtpChallenge.created_at >= hour_ago)
-        )
-        if (
-            by_phone >= s.otp_sends_per_phone_per_hour
-            or by_client >= s.otp_sends_per_client_per_hour
+        for kind, key, limit in (
+            (SENDS_PER_PHONE, phone, s.otp_sends_per_phone_per_hour),
+            (SENDS_PER_CLIENT, client[:64], s.otp_sends_per_client_per_hour),
         ):
-            raise TooManyRequests(
-                "Too many codes asked for. Please try again in an hour.",
-                code="otp_limit",
-                details={"retry_after_s": 3600},
+            hourly = await ratelimit.take(
+                session, kind=kind, key=key, limit=limit, window_s=SEND_WINDOW_S, now=now
             )
+            if not hourly.allowed:
+                raise TooManyRequests(
+                    "Too many codes asked for. Please try again in an hour.",
+                    code="otp_limit",
+                    details={"retry_after_s": hourly.retry_after_s},
+                )
         code = f"{secrets.randbelow(10**6):06d}"
         salt = secrets.token_hex(8)
         challenge = OtpChallenge(
             phone=phone,
             client=client[:64],
             salt=salt,
-            code_hash=_hash(salt, code),
+            code_hash=code_mac(s.secret_key, salt, code),
             attempts=0,
             created_at=now,
             expires_at=now + timedelta(seconds=s.otp_ttl_s),
@@ -123,7 +134,8 @@ async def verify(rt: Runtime, *, challenge_id: int, code: str) -> tuple[str, str
                 "This code has expired or was used up. Ask for a new code.", code="otp_expired"
             )
         challenge = await session.get(OtpChallenge, challenge_id)
-        if not hmac.compare_digest(challenge.code_hash, _hash(challenge.salt, code)):
+        expected = code_mac(rt.settings.secret_key, challenge.salt, code)
+        if not hmac.compare_digest(challenge.code_hash.encode(), expected.encode()):
             left = rt.settings.otp_max_attempts - challenge.attempts
             failure = ValidationFailed(
                 "Wrong code.", code="otp_wrong", details={"attempts_left": left}
