@@ -12,7 +12,7 @@ from sqlalchemy import event
 
 from seba.app import create_app
 from seba.beds import public
-from seba.core.fast_path import SharedReads, shared
+from seba.core.versions import SharedReads, shared
 from seba.core.runtime import build_runtime
 from seba.core.versions import LocalVersions
 from seba.settings import Settings
@@ -206,10 +206,12 @@ async def test_a_failing_version_check_falls_through_to_the_route(rt, client, ro
 
     rt.versions.current = broken  # type: ignore[method-assign]
     try:
-        # The route ran and failed its usual way (the app's 500; the test transport re-raises),
-        # rather than the fast path answering bytes it could not check.
-        with pytest.raises(ConnectionError):
-            await client.get(AVAILABILITY)
+        # The route ran and failed its usual way (a store that cannot be reached is 503
+        # try_again, ``http.database_error_handler``), rather than the fast path answering
+        # bytes it could not check.
+        failed = await client.get(AVAILABILITY)
+        assert failed.status_code == 503
+        assert failed.json()["error"]["code"] == "try_again"
     finally:
         rt.versions.current = current  # type: ignore[method-assign]
     assert route_calls["availability"] == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from seba.core.versions import (
     RedisVersions,
     ResilientVersions,
     VersionSource,
+    shared,
 )
 from seba.settings import Settings
 
@@ -35,6 +37,16 @@ class Runtime:
     redis: Any | None = None
     caches: dict[str, Any] = field(default_factory=dict)
     _poller: asyncio.Task[None] | None = None
+    _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # The version as requests read it: requests of one event-loop turn share one read
+        # (``versions.SharedReads``), and a request never joins a read sent before it arrived.
+        self.reads: VersionSource = shared(self.versions)
+
+    def on_close(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run ``callback`` when the runtime closes (a domain's background tasks)."""
+        self._closers.append(callback)
 
     async def start(self) -> None:
         await self.bus.start()
@@ -65,6 +77,8 @@ class Runtime:
             seen = now
 
     async def close(self) -> None:
+        for callback in self._closers:
+            await callback()
         if self._poller is not None:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
