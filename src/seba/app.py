@@ -23,7 +23,7 @@ from seba.beds import pages as beds_pages
 from seba.core import health, http
 from seba.core.errors import DomainError
 from seba.core.fast_path import PublicFastPath
-from seba.core.headers import SecurityHeaders, api_headers
+from seba.core.headers import SecurityHeaders, api_headers, page_headers
 from seba.core.limits import KB, BodyLimit, RouteClass
 from seba.core.runtime import Runtime, build_runtime
 from seba.notifications import api as notifications_api
@@ -158,10 +158,22 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     https_only = settings.env == "prod"
     app.add_middleware(SecurityHeaders, https_only=https_only)
+
+    def runtime() -> Runtime:
+        return app.state.runtime
+
     app.fast_path = PublicFastPath(
         paths=PUBLIC_VIEWS,
-        versions=lambda: app.state.runtime.versions,
+        versions=lambda: runtime().reads,
         extra_headers=api_headers(https_only=https_only),
+        page_headers=page_headers(https_only=https_only),
+        # Answered from memory whatever the query: "near me" from any location, and the
+        # page (and its live-refreshed results) in the reader's language.
+        computed={
+            "/api/v1/beds/availability": lambda scope: beds_api.fast_near(runtime(), scope),
+            "/": lambda scope: beds_pages.fast_answer(runtime(), scope),
+            "/beds/list": lambda scope: beds_pages.fast_answer(runtime(), scope),
+        },
     )
     return app
 

@@ -23,15 +23,18 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from pydantic import ValidationError, validate_call
+from starlette.types import Scope
 
 from seba.beds import public
 from seba.beds.api import availability_filter
+from seba.beds.filter_query import FILTER_NAMES, query_items, read_filter
 from seba.beds.labels import PUBLIC_LABELS as LABELS
 from seba.beds.live import VERSION
 from seba.beds.models import SEXES
 from seba.beds.queries import AvailabilityFilter
 from seba.beds.snapshot import Availability
 from seba.core.errors import ValidationFailed
+from seba.core.fast_path import Reply
 from seba.core.http import LANG_COOKIE, cached_response, get_runtime, request_language
 from seba.core.i18n import LANGUAGES
 from seba.core.response_cache import CachedBody, make_cached
@@ -231,10 +234,34 @@ def _page_entry(
     return _kept(rt, key, f, snap, build)
 
 
+# The bytes are in the language the cookie or the browser asked for.
+VARY = "Accept-Encoding, Cookie, Accept-Language"
+
+
+async def fast_answer(rt: Runtime, scope: Scope) -> Reply | None:
+    """The page or its results part (``/beds/list``), for the fast path (``core/fast_path.py``):
+    read as ``page_filter`` reads it, answered from memory, for any filter and location; the
+    route takes anything unusual (a bad filter, a language switch, which sets the cookie)."""
+    params = query_items(scope["query_string"])
+    if params is None or not params.keys() <= FILTER_NAMES:
+        return None
+    f = read_filter({k: v for k, v in params.items() if v.strip()}, default_limit=PAGE_LIMIT)
+    if f is None:
+        return None
+    snap = await public.snapshot(rt)
+    if f.district is not None and f.district not in snap.districts:
+        return None
+    request = Request(scope)
+    if scope["path"] == "/beds/list":
+        entry = _results_entry(request, rt, f, snap)
+    else:
+        entry = _page_entry(request, rt, f, snap)
+    return Reply(entry, "text/html", VARY.encode())
+
+
 def _answer(request: Request, entry: CachedBody) -> Response:
     response = cached_response(request, entry, media_type="text/html")
-    # The bytes are in the language the cookie or the browser asked for.
-    response.headers["Vary"] = "Accept-Encoding, Cookie, Accept-Language"
+    response.headers["Vary"] = VARY
     chosen = request.query_params.get("lang")
     if chosen in LANGUAGES and request.cookies.get(LANG_COOKIE) != chosen:
         response.set_cookie(LANG_COOKIE, chosen, max_age=LANG_COOKIE_AGE, samesite="lax")

@@ -20,7 +20,12 @@ from seba.beds.queries import AvailabilityFilter
 from seba.beds.refresh import keeper
 from seba.beds.snapshot import Availability, Selection
 from seba.core.errors import NotFound
-from seba.core.response_cache import CachedBody, make_cached
+from seba.core.response_cache import (
+    KEPT_GZIP_LEVEL,
+    ONE_OFF_GZIP_LEVEL,
+    CachedBody,
+    make_cached,
+)
 from seba.core.runtime import Runtime
 from seba.core.types import utcnow
 
@@ -139,7 +144,8 @@ def availability_from(snap: Availability, f: AvailabilityFilter, stale_after_s: 
     body = list_body(snap, chosen, now, stale_after_s)
     now_ts = now.timestamp()
     ttl = ttl_s(now_ts, snap.stale_at(chosen.rows, now_ts, stale_after_s))
-    return make_cached(body, ttl, source=VERSION, version=snap.version)
+    level = ONE_OFF_GZIP_LEVEL if f.near is not None else KEPT_GZIP_LEVEL
+    return make_cached(body, ttl, source=VERSION, version=snap.version, gzip_level=level)
 
 
 def list_data(

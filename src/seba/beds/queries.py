@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from seba.beds.models import BED_TYPES, SEXES, BedPool
+from seba.core.errors import ValidationFailed
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -46,3 +47,22 @@ def is_stale(updated_at: datetime | None, now: datetime, stale_after_s: int) -> 
 def pool_order(pool: BedPool) -> tuple[int, int]:
     """Pools as every view lists them: by bed type, then sex, in the models' order."""
     return BED_TYPES.index(pool.bed_type), SEXES.index(pool.sex)
+
+
+def parse_near(near: str | None) -> tuple[float, float] | None:
+    if near is None or near == "":
+        return None
+    lat_s, sep, lon_s = near.partition(",")
+    try:
+        if not sep:
+            raise ValueError
+        lat, lon = float(lat_s), float(lon_s)
+    except ValueError:
+        raise ValidationFailed(
+            "near must be LAT,LON, e.g. 22.57,88.36.", code="invalid_near", details={"near": near}
+        ) from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise ValidationFailed(
+            "near is outside the globe.", code="invalid_near", details={"near": near}
+        )
+    return lat, lon

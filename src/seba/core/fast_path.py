@@ -16,13 +16,21 @@ answered itself for the same URL at the same data version.
 
 Only the paths the app lists are eligible; list only views that depend on nothing but path and
 query (no caller, no cookie, no language).
+
+**Computed answers.** Some views vary per request too much for stored URLs to help: a list
+"near" each phone's own location is a new URL every time, and a page depends on the language
+cookie. For those the app registers a ``Computed`` function per path: it reads the query (and
+the language cookie) exactly as the route would and answers from the domain's memory (for
+beds, the in-memory availability at the request's data version, or later), or returns None when
+anything is unusual, and the route answers as before (its 422s included). Tests hold each such
+function to the route's answer for the same request.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from starlette.types import Scope, Send
@@ -38,6 +46,18 @@ RequestKey = tuple[str, bytes]
 
 
 @dataclass(frozen=True, slots=True)
+class Reply:
+    """A computed answer: the entry, its media type and its ``Vary`` header."""
+
+    entry: CachedBody
+    media_type: str = "application/json"
+    vary: bytes = b"Accept-Encoding"
+
+
+Computed = Callable[[Scope], Awaitable[Reply | None]]
+
+
+@dataclass(frozen=True, slots=True)
 class StoredAnswer:
     """One entry with its three header sets, built once."""
 
@@ -47,7 +67,14 @@ class StoredAnswer:
     not_modified: Headers
 
 
-def stored_answer(entry: CachedBody, media_type: str, extra: Headers = ()) -> StoredAnswer:
+def stored_answer(
+    entry: CachedBody,
+    media_type: str,
+    extra: Headers = (),
+    *,
+    vary: bytes = b"Accept-Encoding",
+    not_modified_extra: Headers | None = None,
+) -> StoredAnswer:
     # The headers Starlette's Response writes for ``http.cached_response``, in its order.
     content_type = media_type
     if media_type.startswith("text/") and "charset=" not in media_type.lower():
@@ -55,7 +82,7 @@ def stored_answer(entry: CachedBody, media_type: str, extra: Headers = ()) -> St
     common = (
         (b"etag", entry.etag.encode("latin-1")),
         (b"cache-control", b"no-cache"),
-        (b"vary", b"Accept-Encoding"),
+        (b"vary", vary),
     )
     return StoredAnswer(
         entry=entry,
@@ -72,7 +99,7 @@ def stored_answer(entry: CachedBody, media_type: str, extra: Headers = ()) -> St
             (b"content-type", content_type.encode("latin-1")),
             *extra,
         ),
-        not_modified=(*common, *extra),
+        not_modified=(*common, *(extra if not_modified_extra is None else not_modified_extra)),
     )
 
 
@@ -92,9 +119,14 @@ class PublicFastPath:
         versions: Callable[[], VersionSource],
         max_entries: int = 1024,
         extra_headers: Headers = (),
+        page_headers: Headers = (),
+        computed: Mapping[str, Computed] | None = None,
     ) -> None:
-        # Sent with every stored answer (the security headers the middleware adds elsewhere).
+        # Sent with every stored answer (the security headers the middleware adds elsewhere);
+        # an HTML answer gets the page's (its content security policy differs).
         self._extra = tuple(extra_headers)
+        self._page_extra = tuple(page_headers)
+        self._computed = dict(computed or {})
         self._eligible = _path_pattern(paths).fullmatch
         self._get_versions = versions
         self._versions: VersionSource | None = None
@@ -109,6 +141,15 @@ class PublicFastPath:
         stored = self._answers.get(key)
         if stored is not None and await self._send_stored(stored, key, scope, send):
             return True
+        compute = self._computed.get(scope["path"])
+        if compute is not None:
+            try:
+                reply = await compute(scope)
+            except Exception:
+                reply = None  # the route answers, or reports the failure its usual way
+            if reply is not None:
+                await _send(self._prepare(reply), scope, send)
+                return True
         if self._eligible(scope["path"]):
             scope[SCOPE_KEY] = (self, key)
         return False
@@ -123,37 +164,33 @@ class PublicFastPath:
             current = await self._versions.current(entry.source)
         except Exception:
             return False  # the route answers, or reports the failure its usual way
-        if current != entry.version:
+        if entry.version < current:
             self._forget(entry.source, current)
             return False
         if entry.expires_at <= time.monotonic():
             if self._answers.get(key) is stored:
                 del self._answers[key]
             return False
-        if_none_match = accept_encoding = None
-        for name, value in scope["headers"]:
-            # The first of repeated headers counts, as with Starlette's ``request.headers``.
-            if name == b"if-none-match":
-                if if_none_match is None:
-                    if_none_match = value.decode("latin-1")
-            elif name == b"accept-encoding" and accept_encoding is None:
-                accept_encoding = value.decode("latin-1")
-        if etag_matches(entry.etag, if_none_match):
-            status, headers, body = 304, stored.not_modified, b""
-        elif accepts_gzip(accept_encoding):
-            status, headers, body = 200, stored.gzipped, entry.gzip_body
-        else:
-            status, headers, body = 200, stored.plain, entry.body
-        await send({"type": "http.response.start", "status": status, "headers": list(headers)})
-        await send({"type": "http.response.body", "body": body})
+        await _send(stored, scope, send)
         return True
+
+    def _prepare(self, reply: Reply) -> StoredAnswer:
+        html = reply.media_type.startswith("text/html")
+        return stored_answer(
+            reply.entry,
+            reply.media_type,
+            self._page_extra if html else self._extra,
+            vary=reply.vary,
+            # A 304 has no content type: the middleware gives it the API's headers.
+            not_modified_extra=self._extra,
+        )
 
     def _forget(self, source: str, current: int) -> None:
         """The data moved on: drop every answer built from another version of it."""
         self._answers = {
             k: a
             for k, a in self._answers.items()
-            if a.entry.source != source or a.entry.version == current
+            if a.entry.source != source or a.entry.version >= current
         }
 
     def store(self, key: RequestKey, entry: CachedBody, media_type: str) -> None:
@@ -175,3 +212,24 @@ def remember(scope: Scope, entry: CachedBody, media_type: str) -> None:
     if marker is not None:
         fast_path, key = marker
         fast_path.store(key, entry, media_type)
+
+
+async def _send(stored: StoredAnswer, scope: Scope, send: Send) -> None:
+    """304 on a matching ETag, the gzip copy when the client takes gzip, else the bytes."""
+    entry = stored.entry
+    if_none_match = accept_encoding = None
+    for name, value in scope["headers"]:
+        # The first of repeated headers counts, as with Starlette's ``request.headers``.
+        if name == b"if-none-match":
+            if if_none_match is None:
+                if_none_match = value.decode("latin-1")
+        elif name == b"accept-encoding" and accept_encoding is None:
+            accept_encoding = value.decode("latin-1")
+    if etag_matches(entry.etag, if_none_match):
+        status, headers, body = 304, stored.not_modified, b""
+    elif accepts_gzip(accept_encoding):
+        status, headers, body = 200, stored.gzipped, entry.gzip_body
+    else:
+        status, headers, body = 200, stored.plain, entry.body
+    await send({"type": "http.response.start", "status": status, "headers": list(headers)})
+    await send({"type": "http.response.body", "body": body})
