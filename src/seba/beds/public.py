@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import time
 from collections import OrderedDict
-from datetime import datetime
 from typing import Any
 
 from seba.beds.live import VERSION
 from seba.beds.queries import AvailabilityFilter
 from seba.beds.refresh import keeper
-from seba.beds.snapshot import Availability, Selection
+from seba.beds.snapshot import Availability
 from seba.core.errors import NotFound
 from seba.core.response_cache import (
     KEPT_GZIP_LEVEL,
@@ -116,15 +115,18 @@ def _distance(part: bytes, km: float | None) -> bytes:
     return part[:-1] + b',"distance_km":' + (b"null" if km is None else repr(km).encode()) + b"}"
 
 
-def list_body(snap: Availability, chosen: Selection, now: datetime, stale_after_s: int) -> bytes:
+def availability_from(snap: Availability, f: AvailabilityFilter, stale_after_s: int) -> CachedBody:
+    """The list for ``f`` from this snapshot, as bytes: a join of stored facility fragments."""
+    now = utcnow()
     now_ts = now.timestamp()
+    chosen = snap.select(f)
+    stale, changes_at = snap.staleness(chosen.rows, now_ts, stale_after_s)
     parts = [
-        facility_json(snap, i, chosen.variant, snap.is_stale(i, now_ts, stale_after_s))
-        for i in chosen.rows
+        facility_json(snap, i, chosen.variant, s) for i, s in zip(chosen.rows, stale, strict=True)
     ]
     if chosen.distances is not None:
         parts = [_distance(p, km) for p, km in zip(parts, chosen.distances, strict=True)]
-    return b"".join(
+    body = b"".join(
         (
             b'{"as_of":"',
             now.isoformat().encode(),
@@ -135,16 +137,8 @@ def list_body(snap: Availability, chosen: Selection, now: datetime, stale_after_
             b"]}",
         )
     )
-
-
-def availability_from(snap: Availability, f: AvailabilityFilter, stale_after_s: int) -> CachedBody:
-    """The list for ``f`` from this snapshot; kept only when it is no one-off (``near``)."""
-    now = utcnow()
-    chosen = snap.select(f)
-    body = list_body(snap, chosen, now, stale_after_s)
-    now_ts = now.timestamp()
-    ttl = ttl_s(now_ts, snap.stale_at(chosen.rows, now_ts, stale_after_s))
     level = ONE_OFF_GZIP_LEVEL if f.near is not None else KEPT_GZIP_LEVEL
+    ttl = ttl_s(now_ts, changes_at)
     return make_cached(body, ttl, source=VERSION, version=snap.version, gzip_level=level)
 
 

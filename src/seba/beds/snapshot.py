@@ -325,6 +325,16 @@ class Availability:
         updated = self.updated_ts[index]
         return bool(math.isnan(updated) or now_ts - updated > stale_after_s)
 
+    def staleness(
+        self, rows: list[int], now_ts: float, stale_after_s: int
+    ) -> tuple[list[bool], float | None]:
+        """Whether each row is stale now, and when the first fresh one turns stale (if any)."""
+        updated = self.updated_ts[rows]
+        with np.errstate(invalid="ignore"):
+            stale = np.isnan(updated) | (now_ts - updated > stale_after_s)
+        fresh = updated[~stale]
+        return stale.tolist(), (float(fresh.min()) + stale_after_s if len(fresh) else None)
+
     def stale_at(self, rows: Iterable[int], now_ts: float, stale_after_s: int) -> float | None:
         """When the first still-fresh row of these turns stale (epoch seconds), if any."""
         times = [

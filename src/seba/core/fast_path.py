@@ -66,40 +66,42 @@ class StoredAnswer:
     gzipped: Headers
     not_modified: Headers
 
+    def headers(self, kind: str) -> Headers:
+        return {"plain": self.plain, "gzip": self.gzipped, "304": self.not_modified}[kind]
 
-def stored_answer(
-    entry: CachedBody,
-    media_type: str,
-    extra: Headers = (),
-    *,
-    vary: bytes = b"Accept-Encoding",
-    not_modified_extra: Headers | None = None,
-) -> StoredAnswer:
-    # The headers Starlette's Response writes for ``http.cached_response``, in its order.
-    content_type = media_type
-    if media_type.startswith("text/") and "charset=" not in media_type.lower():
-        content_type += "; charset=utf-8"
-    common = (
+
+def _validators(entry: CachedBody, vary: bytes) -> Headers:
+    return (
         (b"etag", entry.etag.encode("latin-1")),
         (b"cache-control", b"no-cache"),
         (b"vary", vary),
     )
+
+
+def _content_headers(
+    entry: CachedBody, media_type: str, extra: Headers, vary: bytes, *, gzipped: bool
+) -> Headers:
+    # The headers Starlette's Response writes for ``http.cached_response``, in its order.
+    content_type = media_type
+    if media_type.startswith("text/") and "charset=" not in media_type.lower():
+        content_type += "; charset=utf-8"
+    body = entry.gzip_body if gzipped else entry.body
+    return (
+        *_validators(entry, vary),
+        *(((b"content-encoding", b"gzip"),) if gzipped else ()),
+        (b"content-length", str(len(body)).encode()),
+        (b"content-type", content_type.encode("latin-1")),
+        *extra,
+    )
+
+
+def stored_answer(entry: CachedBody, media_type: str, extra: Headers = ()) -> StoredAnswer:
+    vary = b"Accept-Encoding"
     return StoredAnswer(
         entry=entry,
-        plain=(
-            *common,
-            (b"content-length", str(len(entry.body)).encode()),
-            (b"content-type", content_type.encode("latin-1")),
-            *extra,
-        ),
-        gzipped=(
-            *common,
-            (b"content-encoding", b"gzip"),
-            (b"content-length", str(len(entry.gzip_body)).encode()),
-            (b"content-type", content_type.encode("latin-1")),
-            *extra,
-        ),
-        not_modified=(*common, *(extra if not_modified_extra is None else not_modified_extra)),
+        plain=_content_headers(entry, media_type, extra, vary, gzipped=False),
+        gzipped=_content_headers(entry, media_type, extra, vary, gzipped=True),
+        not_modified=(*_validators(entry, vary), *extra),
     )
 
 
@@ -148,7 +150,7 @@ class PublicFastPath:
             except Exception:
                 reply = None  # the route answers, or reports the failure its usual way
             if reply is not None:
-                await _send(self._prepare(reply), scope, send)
+                await self._send_reply(reply, scope, send)
                 return True
         if self._eligible(scope["path"]):
             scope[SCOPE_KEY] = (self, key)
@@ -171,19 +173,27 @@ class PublicFastPath:
             if self._answers.get(key) is stored:
                 del self._answers[key]
             return False
-        await _send(stored, scope, send)
+        await _send(stored.entry, stored.headers, scope, send)
         return True
 
-    def _prepare(self, reply: Reply) -> StoredAnswer:
+    async def _send_reply(self, reply: Reply, scope: Scope, send: Send) -> None:
         html = reply.media_type.startswith("text/html")
-        return stored_answer(
-            reply.entry,
-            reply.media_type,
-            self._page_extra if html else self._extra,
-            vary=reply.vary,
-            # A 304 has no content type: the middleware gives it the API's headers.
-            not_modified_extra=self._extra,
-        )
+
+        def headers(kind: str) -> Headers:
+            # Only the set this answer needs: a one-off answer is sent once, and its gzip
+            # copy is made only for a client that takes gzip.
+            if kind == "304":
+                # A 304 has no content type: the middleware gives it the API's headers.
+                return (*_validators(reply.entry, reply.vary), *self._extra)
+            return _content_headers(
+                reply.entry,
+                reply.media_type,
+                self._page_extra if html else self._extra,
+                reply.vary,
+                gzipped=kind == "gzip",
+            )
+
+        await _send(reply.entry, headers, scope, send)
 
     def _forget(self, source: str, current: int) -> None:
         """The data moved on: drop every answer built from another version of it."""
@@ -214,9 +224,10 @@ def remember(scope: Scope, entry: CachedBody, media_type: str) -> None:
         fast_path.store(key, entry, media_type)
 
 
-async def _send(stored: StoredAnswer, scope: Scope, send: Send) -> None:
+async def _send(
+    entry: CachedBody, headers: Callable[[str], Headers], scope: Scope, send: Send
+) -> None:
     """304 on a matching ETag, the gzip copy when the client takes gzip, else the bytes."""
-    entry = stored.entry
     if_none_match = accept_encoding = None
     for name, value in scope["headers"]:
         # The first of repeated headers counts, as with Starlette's ``request.headers``.
@@ -226,10 +237,10 @@ async def _send(stored: StoredAnswer, scope: Scope, send: Send) -> None:
         elif name == b"accept-encoding" and accept_encoding is None:
             accept_encoding = value.decode("latin-1")
     if etag_matches(entry.etag, if_none_match):
-        status, headers, body = 304, stored.not_modified, b""
+        status, kind, body = 304, "304", b""
     elif accepts_gzip(accept_encoding):
-        status, headers, body = 200, stored.gzipped, entry.gzip_body
+        status, kind, body = 200, "gzip", entry.gzip_body
     else:
-        status, headers, body = 200, stored.plain, entry.body
-    await send({"type": "http.response.start", "status": status, "headers": list(headers)})
+        status, kind, body = 200, "plain", entry.body
+    await send({"type": "http.response.start", "status": status, "headers": list(headers(kind))})
     await send({"type": "http.response.body", "body": body})
