@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
@@ -36,8 +34,8 @@ from seba.referrals import pages as referral_pages
 from seba.settings import Settings, get_settings
 from seba.telemedicine import api as telemedicine_api
 from seba.telemedicine import pages as telemedicine_pages
+from seba.web.assets import ASSETS
 
-STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 # Every JSON body and form of the app is far smaller: a prescription of 20 medicines with
 # findings and advice is under 16 KB.
 JSON_AND_FORMS_MAX_BYTES = 64 * KB
@@ -140,7 +138,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(census_pages.router)
     app.include_router(referral_pages.router)
     app.include_router(telemedicine_pages.router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", ASSETS, name="static")
     app.add_middleware(
         BodyLimit,
         default_bytes=JSON_AND_FORMS_MAX_BYTES,
@@ -159,20 +157,20 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     https_only = settings.env == "prod"
     app.add_middleware(SecurityHeaders, https_only=https_only)
 
-    def runtime() -> Runtime:
+    def running() -> Runtime:
         return app.state.runtime
 
     app.fast_path = PublicFastPath(
         paths=PUBLIC_VIEWS,
-        versions=lambda: runtime().reads,
+        versions=lambda: running().reads,
         extra_headers=api_headers(https_only=https_only),
         page_headers=page_headers(https_only=https_only),
         # Answered from memory whatever the query: "near me" from any location, and the
         # page (and its live-refreshed results) in the reader's language.
         computed={
-            "/api/v1/beds/availability": lambda scope: beds_api.fast_near(runtime(), scope),
-            "/": lambda scope: beds_pages.fast_answer(runtime(), scope),
-            "/beds/list": lambda scope: beds_pages.fast_answer(runtime(), scope),
+            "/api/v1/beds/availability": lambda scope: beds_api.fast_near(running(), scope),
+            "/": lambda scope: beds_pages.fast_answer(running(), scope),
+            "/beds/list": lambda scope: beds_pages.fast_answer(running(), scope),
         },
     )
     return app
