@@ -18,6 +18,7 @@ from seba.accounts import pages as accounts_pages
 from seba.beds import api as beds_api
 from seba.beds import census_pages
 from seba.beds import pages as beds_pages
+from seba.beds.refresh import keeper as availability_keeper
 from seba.core import health, http
 from seba.core.errors import DomainError
 from seba.core.fast_path import PublicFastPath
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         rt = runtime or build_runtime(settings)
         app.state.runtime = rt
         await rt.start()
+        availability_keeper(rt).start()
         worker = None
         if settings.worker_in_process:
             from seba.notifications.worker import run_worker

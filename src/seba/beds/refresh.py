@@ -110,6 +110,7 @@ class AvailabilityKeeper:
         self.snapshot: Availability | None = None
         self._refresh: asyncio.Task[None] | None = None
         self._follower: asyncio.Task[None] | None = None
+        self._first: asyncio.Future[None] | None = None
         # Longest the event loop was held by one step of a refresh, and refresh times (ms).
         self.longest_step_ms = 0.0
         self.last_refresh_ms = 0.0
@@ -131,6 +132,19 @@ class AvailabilityKeeper:
                 return snapshot
         assert snapshot is not None
         return snapshot
+
+    def start(self) -> None:
+        """At server start: follow events, and build the first snapshot in the background (so
+        the first request does not wait for it; a failure is logged and retried on demand)."""
+        self._follow()
+
+        async def first() -> None:
+            try:
+                await self._refreshed()
+            except Exception as exc:
+                log.warning("first availability build failed (retried on demand): %s", exc)
+
+        self._first = asyncio.ensure_future(first())
 
     async def _refreshed(self) -> None:
         task = self._refresh
@@ -157,7 +171,7 @@ class AvailabilityKeeper:
                     await asyncio.sleep(1.0)
 
     async def close(self) -> None:
-        for task in (self._follower, self._refresh):
+        for task in (self._first, self._follower, self._refresh):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -209,6 +223,18 @@ class AvailabilityKeeper:
                         self.snapshot = await self._build(conn, version, districts)
                         self.full_builds += 1
         self.last_refresh_ms = (time.perf_counter() - started) * 1000
+        if self._rt.settings.loop_probe_s > 0:
+            log.info(
+                "availability refresh to version %s: %.1f ms, longest step %.2f ms "
+                "(in place %d, full %d, %d facilities)",
+                self.snapshot.version if self.snapshot else None,
+                self.last_refresh_ms,
+                self.longest_step_ms,
+                self.in_place,
+                self.full_builds,
+                self.snapshot.size if self.snapshot else 0,
+            )
+            self.longest_step_ms = 0.0
 
     async def _version_and_districts(self, conn: AsyncConnection) -> tuple[int, list[District]]:
         """The data version and every district, in one round trip (none: version alone)."""

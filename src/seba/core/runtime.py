@@ -11,6 +11,7 @@ from typing import Any
 
 from seba.core.db import Database
 from seba.core.events import EventBus
+from seba.core.loop_probe import probe_loop
 from seba.core.versions import (
     VERSION_NAMES,
     DbVersions,
@@ -50,6 +51,15 @@ class Runtime:
 
     async def start(self) -> None:
         await self.bus.start()
+        if self.settings.loop_probe_s > 0:
+            probe = asyncio.create_task(probe_loop(self.settings.loop_probe_s))
+
+            async def stop_probe() -> None:
+                probe.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await probe
+
+            self.on_close(stop_probe)
         if isinstance(self.versions, ResilientVersions):
             for name in VERSION_NAMES:
                 await self.versions.reconcile(name)
