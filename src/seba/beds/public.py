@@ -20,7 +20,6 @@ from seba.beds.refresh import keeper
 from seba.beds.snapshot import Availability
 from seba.core.errors import NotFound
 from seba.core.response_cache import (
-    KEPT_GZIP_LEVEL,
     ONE_OFF_GZIP_LEVEL,
     CachedBody,
     make_cached,
@@ -137,9 +136,19 @@ def availability_from(snap: Availability, f: AvailabilityFilter, stale_after_s: 
             b"]}",
         )
     )
-    level = ONE_OFF_GZIP_LEVEL if f.near is not None else KEPT_GZIP_LEVEL
     ttl = ttl_s(now_ts, changes_at)
-    return make_cached(body, ttl, source=VERSION, version=snap.version, gzip_level=level)
+    if f.near is None:
+        return make_cached(body, ttl, source=VERSION, version=snap.version)
+    # The bytes follow from the snapshot's version, the filter and the time written in them.
+    identity = f"{snap.version}|{filter_key(f)}|{now.isoformat()}|{stale_after_s}".encode()
+    return make_cached(
+        body,
+        ttl,
+        source=VERSION,
+        version=snap.version,
+        gzip_level=ONE_OFF_GZIP_LEVEL,
+        identity=identity,
+    )
 
 
 def list_data(

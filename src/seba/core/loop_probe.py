@@ -9,6 +9,7 @@ long wait. Every ``period_s`` it logs the window's maximum and 99th percentile, 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 
@@ -16,7 +17,32 @@ log = logging.getLogger(__name__)
 TICK_S = 0.001
 
 
+class _Collections:
+    """Time spent in the garbage collector (a full collection holds the loop too)."""
+
+    def __init__(self) -> None:
+        self.longest_ms = 0.0
+        self.full = 0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.longest_ms = max(self.longest_ms, (time.perf_counter() - self._started) * 1000)
+            self.full += info.get("generation") == 2
+
+
 async def probe_loop(period_s: float) -> None:
+    collections = _Collections()
+    gc.callbacks.append(collections)
+    try:
+        await _probe(period_s, collections)
+    finally:
+        gc.callbacks.remove(collections)
+
+
+async def _probe(period_s: float, collections: _Collections) -> None:
     lags: list[float] = []
     window_end = time.perf_counter() + period_s
     while True:
@@ -27,11 +53,15 @@ async def probe_loop(period_s: float) -> None:
         if now >= window_end:
             lags.sort()
             log.info(
-                "loop lag: max %.2f ms, p99 %.2f ms, over 10 ms %d of %d ticks",
+                "loop lag: max %.2f ms, p99 %.2f ms, over 10 ms %d of %d ticks; "
+                "gc: longest %.2f ms, %d full",
                 lags[-1],
                 lags[int(len(lags) * 0.99)],
                 sum(1 for x in lags if x > 10),
                 len(lags),
+                collections.longest_ms,
+                collections.full,
             )
             lags.clear()
+            collections.longest_ms, collections.full = 0.0, 0
             window_end = now + period_s
