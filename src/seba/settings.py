@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(default_factory=list)
     sse_heartbeat_s: float = 15.0
     db_pool_size: int = 10
+    # Log the event loop's lag and each availability refresh every this many seconds (0: off);
+    # for benchmarks (``core/loop_probe.py``).
+    loop_probe_s: float = 0.0
     # Set by `seba serve --workers N`; several workers without Redis read versions from the DB.
     workers: int = 1
 

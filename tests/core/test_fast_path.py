@@ -12,9 +12,8 @@ from sqlalchemy import event
 
 from seba.app import create_app
 from seba.beds import public
-from seba.core.fast_path import SharedReads, shared
 from seba.core.runtime import build_runtime
-from seba.core.versions import LocalVersions
+from seba.core.versions import LocalVersions, SharedReads, shared
 from seba.settings import Settings
 from tests import factories
 

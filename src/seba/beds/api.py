@@ -5,16 +5,18 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from starlette.types import Scope
 
 from seba.accounts.bearer import current_principal
 from seba.beds import public
 from seba.beds import service as bed_service
+from seba.beds.filter_query import query_items, read_filter
 from seba.beds.live import VERSION
 from seba.beds.models import BED_TYPES, SEXES
-from seba.beds.queries import DEFAULT_LIMIT, MAX_LIMIT, AvailabilityFilter
+from seba.beds.queries import DEFAULT_LIMIT, MAX_LIMIT, AvailabilityFilter, parse_near
 from seba.beds.schemas import CensusUpdate
 from seba.core.access import Principal
-from seba.core.errors import ValidationFailed
+from seba.core.fast_path import Reply
 from seba.core.http import cached_response, get_runtime
 from seba.core.runtime import Runtime
 from seba.places.models import OWNERSHIPS
@@ -23,25 +25,6 @@ from seba.web.live import event_stream
 router = APIRouter(prefix="/api/v1", tags=["beds"])
 
 FacilityId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-
-
-def parse_near(near: str | None) -> tuple[float, float] | None:
-    if near is None or near == "":
-        return None
-    lat_s, sep, lon_s = near.partition(",")
-    try:
-        if not sep:
-            raise ValueError
-        lat, lon = float(lat_s), float(lon_s)
-    except ValueError:
-        raise ValidationFailed(
-            "near must be LAT,LON, e.g. 22.57,88.36.", code="invalid_near", details={"near": near}
-        ) from None
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise ValidationFailed(
-            "near is outside the globe.", code="invalid_near", details={"near": near}
-        )
-    return lat, lon
 
 
 def availability_filter(
@@ -77,6 +60,18 @@ async def get_availability(
     rt: Runtime = Depends(get_runtime),
 ):
     return cached_response(request, await public.availability(rt, f))
+
+
+async def fast_near(rt: Runtime, scope: Scope) -> Reply | None:
+    """The list near a location, for the fast path (``core/fast_path.py``): every phone's
+    location is a new URL, so it is answered from memory here instead of through the route.
+    Lists that repeat (no ``near``) are left to the route and the fast path's stored answers;
+    anything unusual is left to the route."""
+    params = query_items(scope["query_string"])
+    f = read_filter(params) if params is not None and params.get("near") else None
+    if f is None or f.near is None:
+        return None
+    return Reply(await public.availability(rt, f))
 
 
 @router.get("/districts", summary="Districts with bed totals (public)")

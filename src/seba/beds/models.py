@@ -48,6 +48,23 @@ class BedPool(Base):
         return self.total - self.occupied - self.reserved
 
 
+class AvailabilityChange(Base):
+    """Which facility a bed data version changed (``facility_id`` NULL: anything may have).
+
+    Written by ``beds.live.beds_changed`` in the transaction that bumps the version, so a
+    worker's in-memory availability (``beds/snapshot.py``) can follow a new version by reading
+    only the facilities it names. Versions commit in order (the bump holds the version row's
+    lock until commit), so "every row above the version I have" is complete. Old rows are
+    pruned; a worker that fell further behind than what is kept rebuilds from scratch.
+    """
+
+    __tablename__ = "availability_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, index=True)
+    facility_id: Mapped[int | None] = mapped_column(Integer)
+
+
 class BedEvent(Base):
     """An immutable ledger entry: the pool's counts before and after one change, and why.
 

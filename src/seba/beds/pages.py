@@ -14,7 +14,6 @@ cookie is set per request.
 from __future__ import annotations
 
 import inspect
-import json
 import re
 import time
 from typing import Any
@@ -24,16 +23,21 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from pydantic import ValidationError, validate_call
+from starlette.types import Scope
 
 from seba.beds import public
 from seba.beds.api import availability_filter
+from seba.beds.filter_query import FILTER_NAMES, query_items, read_filter
 from seba.beds.labels import PUBLIC_LABELS as LABELS
+from seba.beds.live import VERSION
 from seba.beds.models import SEXES
 from seba.beds.queries import AvailabilityFilter
+from seba.beds.snapshot import Availability
 from seba.core.errors import ValidationFailed
+from seba.core.fast_path import Reply
 from seba.core.http import LANG_COOKIE, cached_response, get_runtime, request_language
 from seba.core.i18n import LANGUAGES
-from seba.core.response_cache import CachedBody
+from seba.core.response_cache import CachedBody, make_cached
 from seba.core.runtime import Runtime
 from seba.web.render import LANG_COOKIE_AGE, env, page_context, render
 
@@ -165,43 +169,52 @@ def _render(request: Request, template: str, **context: Any) -> str:
     return env.get_template(template).render(page_context(request, **TEMPLATE_HELPERS, **context))
 
 
-def _ttl(*entries: CachedBody) -> float:
-    """A view built from cached views lives no longer than the first of them to expire."""
-    return max(0.0, min(e.expires_at for e in entries) - time.monotonic())
-
-
-async def _districts(rt: Runtime) -> tuple[CachedBody, list[dict[str, Any]]]:
-    entry = await public.districts(rt)
-    return entry, json.loads(entry.body)["districts"]
-
-
-async def _checked_filter(request: Request, rt: Runtime) -> AvailabilityFilter:
+async def _checked_filter(request: Request, snap: Availability) -> AvailabilityFilter:
     """The page's filter; raises ValidationFailed for bad input or a district that is not ours."""
     f = page_filter(request)
-    if f.district and f.district not in {d["code"] for d in (await _districts(rt))[1]}:
+    if f.district and f.district not in snap.districts:
         raise ValidationFailed(
             FIELD_ERRORS["district"], code="invalid_filter", details=["district"]
         )
     return f
 
 
-async def _results_entry(request: Request, rt: Runtime, f: AvailabilityFilter) -> CachedBody:
-    async def build() -> tuple[bytes, float]:
-        availability = await public.availability(rt, f)
-        districts_entry, districts = await _districts(rt)
-        data = json.loads(availability.body)
-        context = results_context(f, data, districts, rt.settings.stale_after_s)
-        html = _render(request, "beds/_results.html", **context)
-        return html.encode(), _ttl(availability, districts_entry)
+def _results(
+    request: Request, rt: Runtime, snap: Availability, f: AvailabilityFilter
+) -> tuple[str, float]:
+    """The results part for ``f``: HTML and how long it stays true by itself (seconds)."""
+    stale_after_s = rt.settings.stale_after_s
+    data, ttl = public.list_data(snap, f, stale_after_s)
+    districts = public.districts_data(snap, stale_after_s)["districts"]
+    context = results_context(f, data, districts, stale_after_s)
+    return _render(request, "beds/_results.html", **context), min(ttl, public.DISTRICTS_TTL_S)
 
+
+def _kept(rt: Runtime, key: str, f: AvailabilityFilter, snap: Availability, build) -> CachedBody:
+    """A page or its results from this snapshot, kept per data version unless one-off (near)."""
+    views = public.views(rt)
+    found = views.get(key, snap.version)
+    if found is None:
+        html, ttl = build()
+        found = make_cached(html.encode(), ttl, source=VERSION, version=snap.version)
+        if f.near is None:
+            views.put(key, found)
+    return found
+
+
+def _results_entry(
+    request: Request, rt: Runtime, f: AvailabilityFilter, snap: Availability
+) -> CachedBody:
     key = f"list:{request_language(request)}:{public.filter_key(f)}"
-    return await public.beds_cache(rt).get(key, build)
+    return _kept(rt, key, f, snap, lambda: _results(request, rt, snap, f))
 
 
-async def _page_entry(request: Request, rt: Runtime, f: AvailabilityFilter) -> CachedBody:
-    async def build() -> tuple[bytes, float]:
-        results = await _results_entry(request, rt, f)
-        districts_entry, districts = await _districts(rt)
+def _page_entry(
+    request: Request, rt: Runtime, f: AvailabilityFilter, snap: Availability
+) -> CachedBody:
+    def build() -> tuple[str, float]:
+        results = _results_entry(request, rt, f, snap)
+        districts = public.districts_data(snap, rt.settings.stale_after_s)["districts"]
         values = form_values(f)
         other = "en" if request_language(request) == "bn" else "bn"
         html = _render(
@@ -215,16 +228,40 @@ async def _page_entry(request: Request, rt: Runtime, f: AvailabilityFilter) -> C
             # for every way of writing the same filter.
             switch_url=query_url("/", values | {"offset": f.offset or None, "lang": other}),
         )
-        return html.encode(), _ttl(results, districts_entry)
+        return html, max(0.0, results.expires_at - time.monotonic())
 
     key = f"page:{request_language(request)}:{public.filter_key(f)}"
-    return await public.beds_cache(rt).get(key, build)
+    return _kept(rt, key, f, snap, build)
+
+
+# The bytes are in the language the cookie or the browser asked for.
+VARY = "Accept-Encoding, Cookie, Accept-Language"
+
+
+async def fast_answer(rt: Runtime, scope: Scope) -> Reply | None:
+    """The page or its results part (``/beds/list``), for the fast path (``core/fast_path.py``):
+    read as ``page_filter`` reads it, answered from memory, for any filter and location; the
+    route takes anything unusual (a bad filter, a language switch, which sets the cookie)."""
+    params = query_items(scope["query_string"])
+    if params is None or not params.keys() <= FILTER_NAMES:
+        return None
+    f = read_filter({k: v for k, v in params.items() if v.strip()}, default_limit=PAGE_LIMIT)
+    if f is None:
+        return None
+    snap = await public.snapshot(rt)
+    if f.district is not None and f.district not in snap.districts:
+        return None
+    request = Request(scope)
+    if scope["path"] == "/beds/list":
+        entry = _results_entry(request, rt, f, snap)
+    else:
+        entry = _page_entry(request, rt, f, snap)
+    return Reply(entry, "text/html", VARY.encode())
 
 
 def _answer(request: Request, entry: CachedBody) -> Response:
     response = cached_response(request, entry, media_type="text/html")
-    # The bytes are in the language the cookie or the browser asked for.
-    response.headers["Vary"] = "Accept-Encoding, Cookie, Accept-Language"
+    response.headers["Vary"] = VARY
     chosen = request.query_params.get("lang")
     if chosen in LANGUAGES and request.cookies.get(LANG_COOKIE) != chosen:
         response.set_cookie(LANG_COOKIE, chosen, max_age=LANG_COOKIE_AGE, samesite="lax")
@@ -240,23 +277,25 @@ def _bad_filter(request: Request, template: str, **context: Any) -> Response:
 
 @router.get("/", response_class=HTMLResponse)
 async def availability_page(request: Request, rt: Runtime = Depends(get_runtime)):
+    snap = await public.snapshot(rt)
     try:
-        f = await _checked_filter(request, rt)
+        f = await _checked_filter(request, snap)
     except ValidationFailed as exc:
         # The form again, as the person filled it, with what to fix.
         raw = {k: v for k, v in request.query_params.items() if k in FILTER_PARAMS}
-        districts = (await _districts(rt))[1]
+        districts = public.districts_data(snap, rt.settings.stale_after_s)["districts"]
         return _bad_filter(
             request, "beds/availability.html", error=exc, values=raw, districts=districts
         )
-    return _answer(request, await _page_entry(request, rt, f))
+    return _answer(request, _page_entry(request, rt, f, snap))
 
 
 @router.get("/beds/list", response_class=HTMLResponse)
 async def availability_results(request: Request, rt: Runtime = Depends(get_runtime)):
     """Only the results, for the page's live refresh (same query string as the page)."""
+    snap = await public.snapshot(rt)
     try:
-        f = await _checked_filter(request, rt)
+        f = await _checked_filter(request, snap)
     except ValidationFailed as exc:
         return _bad_filter(request, "beds/_error.html", error=exc)
-    return _answer(request, await _results_entry(request, rt, f))
+    return _answer(request, _results_entry(request, rt, f, snap))

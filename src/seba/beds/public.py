@@ -1,37 +1,75 @@
-"""Public bed views served from the response cache (one serialisation per data version)."""
+"""Public bed views, answered from the worker's in-memory availability (``beds/snapshot.py``).
+
+No view queries the database: each reads the snapshot at (at least) the data version the
+request has seen (``refresh.AvailabilityKeeper.at_least``). A facility is serialised once per
+(state, variant, staleness) and kept with its row, so a page of any filter or location is a
+join of stored fragments; whole answers for keys without ``near`` are also kept per data
+version (bytes, gzip, ETag), so the common lists cost a dictionary lookup.
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import time
+from collections import OrderedDict
 from typing import Any
 
-from seba.beds import queries
+from seba.beds.live import VERSION
 from seba.beds.queries import AvailabilityFilter
+from seba.beds.refresh import keeper
+from seba.beds.snapshot import Availability
 from seba.core.errors import NotFound
-from seba.core.response_cache import CachedBody, ResponseCache
+from seba.core.response_cache import (
+    ONE_OFF_GZIP_LEVEL,
+    CachedBody,
+    make_cached,
+)
 from seba.core.runtime import Runtime
 from seba.core.types import utcnow
 
 # However long a view stays true, rebuild it at least this often (belt and braces).
 MAX_TTL_S = 60.0
+# District totals carry stale counts, which move with the clock.
+DISTRICTS_TTL_S = 30.0
+# Whole answers kept per data version (lists without ``near``, facilities, districts, pages).
+MAX_VIEWS = 512
 
 
 def dumps(body: Any) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _ttl(now: datetime, changes_at: datetime | None) -> float:
-    if changes_at is None:
-        return MAX_TTL_S
-    return max(0.0, min(MAX_TTL_S, (changes_at - now).total_seconds()))
+async def snapshot(rt: Runtime) -> Availability:
+    """The availability at the data version this request sees, or later."""
+    return await keeper(rt).at_least(await rt.reads.current(VERSION))
 
 
-def beds_cache(rt: Runtime) -> ResponseCache:
-    cache = rt.caches.get("beds")
-    if cache is None:
-        cache = rt.caches["beds"] = ResponseCache(rt.versions, "beds")
-    return cache
+class Views:
+    """Whole answers built from one snapshot version, keyed by what they depend on."""
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[str, CachedBody] = OrderedDict()
+
+    def get(self, key: str, version: int) -> CachedBody | None:
+        entry = self._entries.get(key)
+        if entry is None or entry.version != version or entry.expires_at <= time.monotonic():
+            return None
+        self._entries.move_to_end(key)
+        return entry
+
+    def put(self, key: str, entry: CachedBody) -> CachedBody:
+        self._entries[key] = entry
+        self._entries.move_to_end(key)
+        if len(self._entries) > MAX_VIEWS:
+            self._entries.popitem(last=False)
+        return entry
+
+
+def views(rt: Runtime) -> Views:
+    found = rt.caches.get("beds.views")
+    if found is None:
+        found = rt.caches["beds.views"] = Views()
+    return found
 
 
 def filter_key(f: AvailabilityFilter) -> str:
@@ -51,47 +89,133 @@ def filter_key(f: AvailabilityFilter) -> str:
     )
 
 
+def ttl_s(now_ts: float, changes_at: float | None, longest: float = MAX_TTL_S) -> float:
+    """How long a view built now stays true by itself: until a facility in it turns stale."""
+    if changes_at is None:
+        return longest
+    return max(0.0, min(longest, changes_at - now_ts))
+
+
+def facility_json(snap: Availability, index: int, variant: int, stale: bool) -> bytes:
+    """One facility as the list shows it, serialised once per row state."""
+    memo = snap.memo(index)
+    key = ("json", variant, stale)
+    found = memo.get(key)
+    if found is None:
+        row = snap.rows[index]
+        assert row is not None
+        found = dumps(row.public(snap.districts[row.district], variant, stale=stale))
+        snap.remember(index, key, found)
+    return found
+
+
+def _distance(part: bytes, km: float | None) -> bytes:
+    # The facility's object with one more key, as ``json.dumps`` would write it.
+    return part[:-1] + b',"distance_km":' + (b"null" if km is None else repr(km).encode()) + b"}"
+
+
+def availability_from(snap: Availability, f: AvailabilityFilter, stale_after_s: int) -> CachedBody:
+    """The list for ``f`` from this snapshot, as bytes: a join of stored facility fragments."""
+    now = utcnow()
+    now_ts = now.timestamp()
+    chosen = snap.select(f)
+    stale, changes_at = snap.staleness(chosen.rows, now_ts, stale_after_s)
+    parts = [
+        facility_json(snap, i, chosen.variant, s) for i, s in zip(chosen.rows, stale, strict=True)
+    ]
+    if chosen.distances is not None:
+        parts = [_distance(p, km) for p, km in zip(parts, chosen.distances, strict=True)]
+    body = b"".join(
+        (
+            b'{"as_of":"',
+            now.isoformat().encode(),
+            b'","count":',
+            str(chosen.count).encode(),
+            b',"facilities":[',
+            b",".join(parts),
+            b"]}",
+        )
+    )
+    ttl = ttl_s(now_ts, changes_at)
+    if f.near is None:
+        return make_cached(body, ttl, source=VERSION, version=snap.version)
+    # The bytes follow from the snapshot's version, the filter and the time written in them.
+    identity = f"{snap.version}|{filter_key(f)}|{now.isoformat()}|{stale_after_s}".encode()
+    return make_cached(
+        body,
+        ttl,
+        source=VERSION,
+        version=snap.version,
+        gzip_level=ONE_OFF_GZIP_LEVEL,
+        identity=identity,
+    )
+
+
+def list_data(
+    snap: Availability, f: AvailabilityFilter, stale_after_s: int
+) -> tuple[dict[str, Any], float]:
+    """The list for ``f`` as a document (for pages) and how long it stays true (seconds)."""
+    now = utcnow()
+    now_ts = now.timestamp()
+    chosen = snap.select(f)
+    items = []
+    for n, index in enumerate(chosen.rows):
+        row = snap.rows[index]
+        assert row is not None
+        stale = snap.is_stale(index, now_ts, stale_after_s)
+        item = row.public(snap.districts[row.district], chosen.variant, stale=stale)
+        if chosen.distances is not None:
+            item["distance_km"] = chosen.distances[n]
+        items.append(item)
+    data = {"as_of": now.isoformat(), "count": chosen.count, "facilities": items}
+    return data, ttl_s(now_ts, snap.stale_at(chosen.rows, now_ts, stale_after_s))
+
+
+def districts_data(snap: Availability, stale_after_s: int) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "as_of": now.isoformat(),
+        "districts": snap.district_totals(now.timestamp(), stale_after_s),
+    }
+
+
 async def availability(rt: Runtime, f: AvailabilityFilter) -> CachedBody:
-    async def build() -> tuple[bytes, float]:
-        now = utcnow()
-        async with rt.db.read() as session:
-            body, changes_at = await queries.availability(
-                session, f, now=now, stale_after_s=rt.settings.stale_after_s
-            )
-        return dumps(body), _ttl(now, changes_at)
-
-    return await beds_cache(rt).get(filter_key(f), build)
-
-
-async def availability_data(rt: Runtime, f: AvailabilityFilter) -> dict[str, Any]:
-    """The same view as a dict, for pages (parsed from the cached bytes: still one query set)."""
-    entry = await availability(rt, f)
-    return json.loads(entry.body)
+    snap = await snapshot(rt)
+    if f.near is not None:
+        return availability_from(snap, f, rt.settings.stale_after_s)
+    key = filter_key(f)
+    found = views(rt).get(key, snap.version)
+    if found is None:
+        found = views(rt).put(key, availability_from(snap, f, rt.settings.stale_after_s))
+    return found
 
 
 async def facility(rt: Runtime, facility_id: int) -> CachedBody:
-    async def build() -> tuple[bytes, float]:
-        now = utcnow()
-        async with rt.db.read() as session:
-            found = await queries.facility_detail(
-                session, facility_id, now=now, stale_after_s=rt.settings.stale_after_s
-            )
-        if found is None:
-            raise NotFound("No such facility.", code="facility_not_found")
-        body, changes_at = found
-        return dumps(body), _ttl(now, changes_at)
-
-    return await beds_cache(rt).get(f"facility:{facility_id}", build)
+    snap = await snapshot(rt)
+    key = f"facility:{facility_id}"
+    found = views(rt).get(key, snap.version)
+    if found is not None:
+        return found
+    index = snap.row(facility_id)
+    if index is None:
+        raise NotFound("No such facility.", code="facility_not_found")
+    row = snap.rows[index]
+    assert row is not None
+    now = utcnow()
+    stale_after_s = rt.settings.stale_after_s
+    item = row.public(
+        snap.districts[row.district], 0, stale=snap.is_stale(index, now.timestamp(), stale_after_s)
+    )
+    item["version"] = row.census_version
+    ttl = ttl_s(now.timestamp(), snap.stale_at([index], now.timestamp(), stale_after_s))
+    return views(rt).put(key, make_cached(dumps(item), ttl, source=VERSION, version=snap.version))
 
 
 async def districts(rt: Runtime) -> CachedBody:
-    async def build() -> tuple[bytes, float]:
-        now = utcnow()
-        async with rt.db.read() as session:
-            body = await queries.district_totals(
-                session, now=now, stale_after_s=rt.settings.stale_after_s
-            )
-        # Stale counts move with the clock; a short life keeps them honest.
-        return dumps(body), 30.0
-
-    return await beds_cache(rt).get("districts", build)
+    snap = await snapshot(rt)
+    found = views(rt).get("districts", snap.version)
+    if found is not None:
+        return found
+    body = dumps(districts_data(snap, rt.settings.stale_after_s))
+    entry = make_cached(body, DISTRICTS_TTL_S, source=VERSION, version=snap.version)
+    return views(rt).put("districts", entry)

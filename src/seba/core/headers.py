@@ -39,6 +39,10 @@ def api_headers(*, https_only: bool) -> Headers:
     return (*common_headers(https_only=https_only), (b"content-security-policy", API_CSP.encode()))
 
 
+def page_headers(*, https_only: bool) -> Headers:
+    return (*common_headers(https_only=https_only), (b"content-security-policy", PAGE_CSP.encode()))
+
+
 class SecurityHeaders:
     """ASGI middleware adding the headers to every HTTP answer that has not set its own CSP
     (the API reference page sets a looser one for its bundled scripts)."""

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from seba.core.db import Database
 from seba.core.events import EventBus
+from seba.core.loop_probe import probe_loop
 from seba.core.versions import (
     VERSION_NAMES,
     DbVersions,
@@ -17,6 +19,7 @@ from seba.core.versions import (
     RedisVersions,
     ResilientVersions,
     VersionSource,
+    shared,
 )
 from seba.settings import Settings
 
@@ -35,9 +38,28 @@ class Runtime:
     redis: Any | None = None
     caches: dict[str, Any] = field(default_factory=dict)
     _poller: asyncio.Task[None] | None = None
+    _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # The version as requests read it: requests of one event-loop turn share one read
+        # (``versions.SharedReads``), and a request never joins a read sent before it arrived.
+        self.reads: VersionSource = shared(self.versions)
+
+    def on_close(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run ``callback`` when the runtime closes (a domain's background tasks)."""
+        self._closers.append(callback)
 
     async def start(self) -> None:
         await self.bus.start()
+        if self.settings.loop_probe_s > 0:
+            probe = asyncio.create_task(probe_loop(self.settings.loop_probe_s))
+
+            async def stop_probe() -> None:
+                probe.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await probe
+
+            self.on_close(stop_probe)
         if isinstance(self.versions, ResilientVersions):
             for name in VERSION_NAMES:
                 await self.versions.reconcile(name)
@@ -65,6 +87,8 @@ class Runtime:
             seen = now
 
     async def close(self) -> None:
+        for callback in self._closers:
+            await callback()
         if self._poller is not None:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):

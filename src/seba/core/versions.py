@@ -185,3 +185,47 @@ class ResilientVersions:
             await asyncio.wait_for(self.primary.committed(name, value), self.timeout_s)
         except Exception as exc:
             self._went_down(exc)
+
+
+class SharedReads:
+    """Data-version reads shared by the requests that arrived before the read was sent.
+
+    A hit must see the data version as of its arrival or later (a census change is visible on
+    the very next request, on every worker). Any read *sent after* a request arrived does that
+    for it. So the requests that ask within one turn of the event loop share one read, sent at
+    the start of the next turn, instead of one round trip each to Redis or the database; a
+    request never joins a read that is already on its way.
+    """
+
+    def __init__(self, versions: VersionSource) -> None:
+        self._versions = versions
+        self._next: dict[str, asyncio.Future[int]] = {}
+        self._reading: set[asyncio.Task[None]] = set()
+
+    async def current(self, name: str) -> int:
+        read = self._next.get(name)
+        if read is None:
+            loop = asyncio.get_running_loop()
+            read = self._next[name] = loop.create_future()
+            loop.call_soon(self._send, name, read)
+        # Shielded: a request that goes away must not cancel the read the others wait for.
+        return await asyncio.shield(read)
+
+    def _send(self, name: str, read: asyncio.Future[int]) -> None:
+        del self._next[name]  # whoever asks from now on waits for the next read
+        task = asyncio.ensure_future(self._read(name, read))
+        self._reading.add(task)
+        task.add_done_callback(self._reading.discard)
+
+    async def _read(self, name: str, read: asyncio.Future[int]) -> None:
+        try:
+            read.set_result(await self._versions.current(name))
+        except Exception as exc:
+            read.set_exception(exc)
+
+
+def shared(versions: VersionSource) -> VersionSource:
+    """Versions read over the network are shared per loop turn; in-process ones cost nothing."""
+    if isinstance(versions, LocalVersions | SharedReads):
+        return versions
+    return SharedReads(versions)

@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from seba.core.http import LANG_COOKIE, request_language
 from seba.core.i18n import LANGUAGES, gettext, local_time, number
+from seba.web.assets import ASSETS
 
 PACKAGE = Path(__file__).resolve().parent.parent
 LANG_COOKIE_AGE = 365 * 24 * 3600
@@ -31,6 +32,8 @@ env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+# Fingerprinted static URLs (``web/assets.py``): cached by browsers for a year.
+env.globals["asset_url"] = ASSETS.url
 
 
 def page_context(request: Request, **extra: Any) -> dict[str, Any]:
