@@ -28,7 +28,7 @@ from seba.referrals.models import AdmissionRequest
 from seba.referrals.schemas import Patient as ReferralPatient
 from seba.telemedicine.consults.access import access_consult
 from seba.telemedicine.consults.offers import held_by_me
-from seba.telemedicine.models import Consultation, Dispensing, Prescription
+from seba.telemedicine.models import Consultation, Dispensing, DoctorHub, Prescription
 from seba.telemedicine.prescriptions import document, rules
 from seba.telemedicine.prescriptions.formulary import load_formulary
 from seba.telemedicine.prescriptions.pdf import render_prescription
@@ -144,9 +144,22 @@ async def prescribe(
 async def _issuer(
     session: AsyncSession, consult: Consultation, doctor, spoke: Spoke
 ) -> document.Issuer:
+    # The doctor's own hub, not the CHO's: a consult that overflowed to another hub's doctor
+    # was raised to the CHO's home hub. The consult's hub when the doctor sits there too.
     hub_facility = await session.scalar(
-        select(Facility).join(Hub, Hub.facility_id == Facility.id).where(Hub.id == consult.hub_id)
+        select(Facility)
+        .join(Hub, Hub.facility_id == Facility.id)
+        .join(DoctorHub, DoctorHub.hub_id == Hub.id)
+        .where(DoctorHub.doctor_id == doctor.id)
+        .order_by((Hub.id == consult.hub_id).desc(), Hub.id)
+        .limit(1)
     )
+    if hub_facility is None:  # a doctor without a hub cannot be offered consults; be safe
+        hub_facility = await session.scalar(
+            select(Facility)
+            .join(Hub, Hub.facility_id == Facility.id)
+            .where(Hub.id == consult.hub_id)
+        )
     cho_full_name, cho_username = (
         await session.execute(
             select(StaffUser.full_name, StaffUser.username).where(
