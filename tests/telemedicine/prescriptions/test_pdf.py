@@ -7,6 +7,7 @@ of layout; look at it before committing it.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -471,3 +472,25 @@ def test_qr_encodes_the_verify_url(rich_pdf: bytes) -> None:
     # The check can tell URLs apart: another code's symbol is not what was drawn.
     other = segno.make_qr(URL.replace("4TPA", "4TPB"), error="m").matrix
     assert drawn != [[bool(v) for v in row] for row in other]
+
+
+def test_the_bengali_text_layer_reads_as_written(rich_pdf: bytes) -> None:
+    """Search, copy and screen readers get the Bengali as typed, not the shaped glyphs' order
+    (conjuncts and pre-base vowel signs came out as "সে বা" before ActualText)."""
+    text = flat(" ".join(page_texts(rich_pdf)))
+    for written in (
+        "সুস্মিতা চট্টোপাধ্যায়",
+        "ক্ষীরপাই স্বাস্থ্য ও সুস্থতা কেন্দ্র",
+        "অনিয়ন্ত্রিত উচ্চ রক্তচাপ",
+        "বাঁকুড়া সম্মিলনী মেডিক্যাল কলেজ হাব",
+        "রক্তচাপ প্রতি সপ্তাহে স্বাস্থ্য কেন্দ্রে মাপান।",
+        "সেবা",
+    ):
+        assert written in text
+
+
+def test_printing_logs_nothing_at_info(caplog: pytest.LogCaptureFixture) -> None:
+    """A server logging at INFO used to get ~140 fontTools lines per prescription."""
+    with caplog.at_level(logging.INFO):
+        render_prescription(rich_document(verification_code="LOGS-QUIET-0001"))
+    assert [r.name for r in caplog.records if r.levelno < logging.WARNING] == []

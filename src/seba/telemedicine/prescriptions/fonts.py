@@ -12,12 +12,14 @@ with these calls.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import unicodedata
 from pathlib import Path
 
 from fpdf import FPDF
+from fpdf.line_break import Fragment
 from fpdf.text_region import Paragraph
 
 from seba.data import DATA_DIR
@@ -28,6 +30,7 @@ __all__ = [
     "FONT_DIR_ENV",
     "LATIN",
     "TOTAL_PAGES",
+    "SearchableShapedText",
     "bilingual_pdf",
     "font_search_path",
     "printable",
@@ -36,6 +39,9 @@ __all__ = [
 ]
 
 FONT_DIR_ENV = "SEBA_FONT_DIR"
+# fpdf2 subsets fonts with fontTools, which logs each step at INFO: ~140 lines per PDF in a
+# server logging at INFO. Its warnings still come through.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 # Bundled with the code (copied from Debian's fonts-noto-core), so a fresh machine prints
 # correct Bengali without system fonts, and every deployment prints the same glyphs.
 BUNDLED_FONT_DIR = DATA_DIR / "fonts"
@@ -92,6 +98,39 @@ def _font_files() -> dict[tuple[str, str], Path]:
             "use the fonts bundled in seba/data/fonts."
         )
     return found
+
+
+class _SearchableFragment(Fragment):
+    """A fragment whose shaped Bengali carries its text as written (``/ActualText``).
+
+    Shaping replaces characters by glyphs: a conjunct is one glyph, a pre-base vowel sign is
+    drawn before its consonant. The font's ToUnicode map can only name a glyph's characters, so
+    search, copy and screen readers get the glyphs' order and pieces ("সে বা" for "সেবা"). A
+    marked-content span with ActualText (PDF 32000-1 §14.9.4) tells them the real text; it sits
+    inside the text object the fragment is drawn in, as the standard requires.
+    """
+
+    def render_pdf_text(self, *args, **kwargs) -> str:
+        drawn = super().render_pdf_text(*args, **kwargs)
+        text = self.string
+        if not drawn or not self.text_shaping_parameters or not _has_bengali(text):
+            return drawn
+        actual = (b"\xfe\xff" + text.encode("utf-16-be")).hex().upper()
+        return f"/Span <</ActualText <{actual}>>> BDC {drawn} EMC"
+
+
+class SearchableShapedText(FPDF):
+    """An FPDF whose shaped Bengali text extracts as written (see ``_SearchableFragment``).
+
+    Fragments are made when text is split into runs; line breaking clones them with their own
+    class, so setting the class here covers every line a fragment ends up on.
+    """
+
+    def _parse_chars(self, text, markdown, **kwargs):
+        for fragment in super()._parse_chars(text, markdown, **kwargs):
+            if type(fragment) is Fragment:
+                fragment.__class__ = _SearchableFragment
+            yield fragment
 
 
 def bilingual_pdf(pdf: FPDF | None = None) -> FPDF:

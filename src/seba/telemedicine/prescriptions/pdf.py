@@ -28,6 +28,7 @@ from seba.telemedicine.prescriptions.fonts import (
     FONT_DIR_ENV,
     LATIN,
     TOTAL_PAGES,
+    SearchableShapedText,
     bilingual_pdf,
     font_search_path,
     printable,
@@ -144,7 +145,7 @@ def _check(doc: PrescriptionDocument) -> None:
 # The document
 
 
-class _PrescriptionPdf(FPDF):
+class _PrescriptionPdf(SearchableShapedText):
     def __init__(self, doc: PrescriptionDocument) -> None:
         super().__init__(orientation="P", unit="mm", format="A4")
         self.doc = doc
