@@ -20,7 +20,7 @@ from seba.beds import api as beds_api
 from seba.beds import census_pages
 from seba.beds import pages as beds_pages
 from seba.beds.refresh import keeper as availability_keeper
-from seba.core import health, http
+from seba.core import health
 from seba.core.errors import DomainError
 from seba.core.fast_path import PublicFastPath
 from seba.core.headers import SecurityHeaders, api_headers, page_headers
@@ -36,6 +36,7 @@ from seba.referrals import pages as referral_pages
 from seba.settings import Settings, get_settings
 from seba.telemedicine import api as telemedicine_api
 from seba.telemedicine import pages as telemedicine_pages
+from seba.web import errors as web_errors
 from seba.web.assets import ASSETS
 
 # Every JSON body and form of the app is far smaller: a prescription of 20 medicines with
@@ -105,14 +106,15 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     if runtime is not None:
         app.state.runtime = runtime
-    app.add_exception_handler(DomainError, http.domain_error_handler)
-    app.add_exception_handler(RequestValidationError, http.validation_error_handler)
-    app.add_exception_handler(StarletteHTTPException, http.http_error_handler)
+    # A page in the reader's language for browser paths, JSON for the API (``web/errors.py``).
+    app.add_exception_handler(DomainError, web_errors.domain_error_handler)
+    app.add_exception_handler(RequestValidationError, web_errors.validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, web_errors.http_error_handler)
     # Handled here, inside Starlette's error middleware, so a handled database error is not
     # re-raised and logged as a traceback by the server.
-    app.add_exception_handler(DBAPIError, http.database_error_handler)
-    app.add_exception_handler(OSError, http.database_error_handler)
-    app.add_exception_handler(Exception, http.unhandled_error_handler)
+    app.add_exception_handler(DBAPIError, web_errors.database_error_handler)
+    app.add_exception_handler(OSError, web_errors.database_error_handler)
+    app.add_exception_handler(Exception, web_errors.unhandled_error_handler)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:

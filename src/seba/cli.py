@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -112,6 +113,15 @@ def demo() -> None:
     console.print(f"[green]demo ready[/green] {result}")
 
 
+def served_at(host: str, port: int) -> str:
+    """The base URL a server listening on ``host``:``port`` is reached at from elsewhere."""
+    if host in ("0.0.0.0", "::", ""):  # every interface: name the machine, not the wildcard
+        host = socket.getfqdn()
+    elif ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
@@ -124,6 +134,9 @@ def serve(
 
     # Workers are separate processes: tell them how many there are (versions, see core/versions).
     os.environ["SEBA_WORKERS"] = str(workers)
+    # Links printed for people (the QR on a prescription) point where this server answers
+    # unless a public address is configured: a demo on port 8061 must not print :8000.
+    os.environ.setdefault("SEBA_PUBLIC_BASE_URL", served_at(host, port))
     settings = _settings()
     if "SEBA_SECRET_KEY" not in os.environ:
         # Dev without a key: one random key for this run, the same in every worker, so a form

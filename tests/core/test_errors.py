@@ -87,14 +87,14 @@ async def test_english_on_request_bengali_by_default(client):
 async def test_unhandled_exception_is_a_500_without_the_traceback(rt, settings):
     app = create_app(settings, runtime=rt)
 
-    @app.get("/test-only/boom")
+    @app.get("/api/test-only/boom")
     async def boom():
         raise RuntimeError("secret-detail: password=hunter2")
 
     # Starlette re-raises after answering (so servers log it); we want the answer.
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-        r = await c.get("/test-only/boom?lang=en")
+        r = await c.get("/api/test-only/boom?lang=en")
     error = assert_error_shape(r, 500, "internal_error")
     assert error["details"] is None
     assert "secret-detail" not in r.text and "hunter2" not in r.text
@@ -110,7 +110,7 @@ async def test_a_lost_database_race_is_a_503_try_again_not_a_500(rt, settings):
 
     app = create_app(settings, runtime=rt)
 
-    @app.post("/test-only/lose-a-race")
+    @app.post("/api/test-only/lose-a-race")
     async def lose_a_race():
         async with transactional(rt.db) as session:
             if rt.db.is_postgresql:
@@ -127,8 +127,8 @@ async def test_a_lost_database_race_is_a_503_try_again_not_a_500(rt, settings):
 
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-        bn = await c.post("/test-only/lose-a-race")
-        en = await c.post("/test-only/lose-a-race?lang=en")
+        bn = await c.post("/api/test-only/lose-a-race")
+        en = await c.post("/api/test-only/lose-a-race?lang=en")
     assert_error_shape(bn, 503, "try_again")
     assert bn.headers["retry-after"] == "1"
     assert en.json()["error"]["message"] == "The system is busy. Please try again in a moment."

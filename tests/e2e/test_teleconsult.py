@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import pypdfium2 as pdfium
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -187,6 +188,9 @@ def test_a_consult_from_request_to_printed_prescription(tele_server, browser, sc
         assert pdf.body().startswith(b"%PDF")
         code = cho.locator(".tele-rx .tele-code").inner_text().strip()
         assert re.fullmatch(r"[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}", code)
+        # Printed for this server's port, not the default :8000 (no public address is set).
+        printed = pdfium.PdfDocument(pdf.body())[0].get_textpage().get_text_range()
+        assert f"{server.url}/verify/{code}" in "".join(printed.split())
         cho.get_by_role("link", name="যাচাই করুন").click()
         cho.wait_for_url(server.url + f"/verify/{code}")
         expect(cho.locator(".tele-verified")).to_contain_text("PARACETAMOL")

@@ -24,6 +24,9 @@ from seba.web.render import render
 router = APIRouter(include_in_schema=False)
 
 VERIFY = "/verify"
+# Anything a person may paste (a whole URL, a line of the paper) gets the page's own "no such
+# code" answer in their language, not a validation error; longer is not a typing slip.
+MAX_TYPED = 2000
 # Codes are three groups of four from an alphabet without look-alikes; people type them with
 # or without the dashes, in any case.
 _CODE_CHARS = re.compile(r"[^0-9A-Za-z]")
@@ -62,7 +65,7 @@ def _verify_page(
 
 @router.get(VERIFY)
 async def verify_form(
-    request: Request, code: Annotated[str | None, Query(max_length=40)] = None
+    request: Request, code: Annotated[str | None, Query(max_length=MAX_TYPED)] = None
 ) -> Response:
     """The form to type a code; a typed code goes to its own page."""
     if code is None or not code.strip():
@@ -72,7 +75,7 @@ async def verify_form(
         return _verify_page(
             request,
             status_code=404,
-            code=code.strip(),
+            code=_CONTROL.sub("", code.strip())[:40],
             error="A code has 12 letters and digits, like ABCD-EFGH-JKMN.",
         )
     return RedirectResponse(f"{VERIFY}/{normal}", status_code=303)
@@ -81,7 +84,7 @@ async def verify_form(
 @router.get(VERIFY + "/{code}")
 async def verify_code(
     request: Request,
-    code: Annotated[str, Path(max_length=40)],
+    code: Annotated[str, Path(max_length=MAX_TYPED)],
     rt: Runtime = Depends(get_runtime),
 ) -> Response:
     """Public: does this prescription exist, and what does it say? No login; no more patient
