@@ -27,7 +27,7 @@ GOOD_FILE = "\n".join(
     [
         HEADER,
         "alpha,Alpha Hospital,আলফা হাসপাতাল,kolkata,government,district_hospital,yes,"
-        "Kolkata,033 2341 2600;1800-313-444-222,22.57,88.36,IN2710000011",
+        "Kolkata,033 2341 2600;98300 12345,22.57,88.36,IN2710000011",
         "beta,Beta Nursing Home,বিটা নার্সিং হোম,howrah,private,private_hospital,no,,,,,",
         "gamma,Gamma Satellite Centre,গামা স্যাটেলাইট কেন্দ্র,nadia,"
         "govt_requisitioned_private,satellite_centre,,,,23.40,88.50,",
@@ -161,7 +161,7 @@ async def test_good_file_imports_then_reimport_updates_without_duplicates(rt):
     facilities = await _facilities(rt)
     assert set(facilities) == {"taken", "alpha", "beta", "gamma"}
     alpha = facilities["alpha"]
-    assert alpha.phones == ["033 2341 2600", "1800-313-444-222"]
+    assert alpha.phones == ["033 2341 2600", "98300 12345"]
     assert alpha.hfr_id == "IN2710000011"
     assert (alpha.lat, alpha.lon) == (22.57, 88.36)
     assert facilities["beta"].covid is False and facilities["beta"].lat is None
@@ -209,7 +209,7 @@ async def test_columns_missing_from_the_file_keep_their_values_on_update(rt):
     assert (report.created, report.updated) == (0, 1)
     alpha = (await _facilities(rt))["alpha"]
     assert alpha.name == "Alpha Hospital Renamed"
-    assert alpha.phones == ["033 2341 2600", "1800-313-444-222"]
+    assert alpha.phones == ["033 2341 2600", "98300 12345"]
     assert alpha.hfr_id == "IN2710000011"
     assert (alpha.lat, alpha.lon, alpha.address) == (22.57, 88.36, "Kolkata")
 
@@ -416,7 +416,7 @@ async def test_demo_loader_is_idempotent(rt):
     # "A few": the public pages must have stale hospitals to show, but most are fresh.
     assert 3 <= stale <= 60, stale
     named = [u for u in state["users"] if not u.startswith("dr-")]
-    assert named == sorted([*(u for u, _role, _scope in DEMO_USERS), DEMO_DOCTOR[0]])
+    assert named == sorted([*(u for u, _role, _scope, _mobile in DEMO_USERS), DEMO_DOCTOR[0]])
     assert len(state["users"]) == len(named) + 9_000
 
     second = await load_demo(rt)
