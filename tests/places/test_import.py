@@ -444,3 +444,51 @@ async def test_cli_demo_is_refused_in_prod(rt, db_url):
     assert "SEBA_ENV=prod" in result.stderr
     assert await _count(rt, District) == 0
     assert await _count(rt, StaffUser) == 0
+
+
+CONTACTS_HEADER = (
+    "code,name,name_bn,district_code,ownership,kind,address,address_bn,"
+    "reception_phone,emergency_phone,phones"
+)
+
+
+async def test_contacts_import_with_the_hospitals_own_numbers_and_bengali_address(rt):
+    await _setup(rt)
+    text = "\n".join(
+        [
+            CONTACTS_HEADER,
+            "nrs,NRS Hospital,এনআরএস হাসপাতাল,kolkata,government,medical_college,"
+            '"Sealdah, Kolkata","শিয়ালদহ, কলকাতা",(033) 2286 0033,+91 98300 12345,',
+        ]
+    )
+    report = await place_service.import_facilities(rt, actor=SYSTEM, text=text)
+    assert report.created == 1
+    nrs = (await _facilities(rt))["nrs"]
+    assert (nrs.address, nrs.address_bn) == ("Sealdah, Kolkata", "শিয়ালদহ, কলকাতা")
+    assert (nrs.reception_phone, nrs.emergency_phone) == ("033 2286 0033", "98300 12345")
+
+
+async def test_a_bad_number_names_its_line_and_nothing_is_imported(rt):
+    await _setup(rt)
+    before = await _count(rt, Facility)
+    good = "ok,Good Hospital,ভালো হাসপাতাল,kolkata,government,medical_college,,,033 2286 0033,,"
+    text = "\n".join(
+        [
+            CONTACTS_HEADER,
+            good,
+            # The state helpline is no hospital's number; a landline needs its STD code.
+            "h1,Helpline Hospital,হেল্পলাইন,kolkata,government,medical_college,,,1800-313-444-222,,",
+            "h2,City Hospital,শহর,kolkata,government,medical_college,,,,2204 1101,",
+            "h3,Other Hospital,অন্য,kolkata,government,medical_college,,,,,033 2286 0033;12345",
+        ]
+    )
+    with pytest.raises(ValidationFailed) as caught:
+        await place_service.import_facilities(rt, actor=SYSTEM, text=text)
+    lines = caught.value.details["lines"]
+    assert [(e["line"], e["errors"][0].split(":")[0]) for e in lines] == [
+        (3, "reception_phone"),
+        (4, "emergency_phone"),
+        (5, "phones"),
+    ]
+    assert "STD code" in lines[0]["errors"][0]
+    assert await _count(rt, Facility) == before
