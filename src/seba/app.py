@@ -17,7 +17,7 @@ from starlette.types import Receive, Scope, Send
 from seba.accounts import api as accounts_api
 from seba.accounts import pages as accounts_pages
 from seba.beds import api as beds_api
-from seba.beds import census_pages
+from seba.beds import census_pages, hospital_pages
 from seba.beds import pages as beds_pages
 from seba.beds.refresh import keeper as availability_keeper
 from seba.core import health
@@ -143,6 +143,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(patients_api.router)
     app.include_router(telemedicine_api.router)
     app.include_router(beds_pages.router)
+    app.include_router(hospital_pages.router)
     app.include_router(accounts_pages.router)
     app.include_router(places_pages.router)
     app.include_router(census_pages.router)

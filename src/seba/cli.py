@@ -185,6 +185,10 @@ def user_add(
         str, typer.Option(help="state | district:CODE | facility:CODE | spoke:CODE | hub:CODE")
     ] = "state",
     full_name: Annotated[str, typer.Option("--name")] = "",
+    mobile: Annotated[
+        str,
+        typer.Option(help="Indian mobile for the SMS alerts of the user's facility (staff)"),
+    ] = "",
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="read the password from standard input")
     ] = False,
@@ -203,6 +207,7 @@ def user_add(
             role=role,
             scope=scope,
             full_name=full_name,
+            mobile=mobile or None,
         )
     )
     console.print(f"[green]created[/green] {user.username} ({user.role}, {scope})")

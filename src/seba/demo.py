@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import random
+import re
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -22,19 +23,45 @@ from seba.places import service as place_service
 from seba.places.models import Facility
 
 TARGET_HOSPITALS = 264
-# Demo facilities carry the state's 24x7 integrated helpline: a real, public number that is
-# right to call about beds, where an invented number might ring a stranger.
-HELPLINE = "1800-313-444-222"
 DEMO_PASSWORD = "seba-demo-2021"
+# username, role, scope, mobile (where the facility's referral alerts go; demo numbers only
+# ever reach the console SMS file).
 DEMO_USERS = [
-    ("admin", "state_admin", "state"),
-    ("kolkata-admin", "district_admin", "district:kolkata"),
-    ("control", "control_room", "state"),
-    ("sskm-staff", "hospital_staff", "facility:ipgmer-sskm"),
-    ("viewer", "viewer", "state"),
+    ("admin", "state_admin", "state", None),
+    ("kolkata-admin", "district_admin", "district:kolkata", None),
+    ("control", "control_room", "state", None),
+    ("sskm-staff", "hospital_staff", "facility:ipgmer-sskm", "+919830011223"),
+    ("viewer", "viewer", "state", None),
     # Teleconsultation: a CHO at a Kolkata health & wellness centre.
-    ("cho", "cho", "spoke:hwc-kolkata-0001"),
+    ("cho", "cho", "spoke:hwc-kolkata-0001", None),
 ]
+# The STD code of each district's headquarters (without the trunk 0): a hospital's landline
+# is the code and a subscriber number, ten digits together.
+STD_CODES = {
+    "alipurduar": "3564",
+    "bankura": "3242",
+    "birbhum": "3462",
+    "cooch-behar": "3582",
+    "dakshin-dinajpur": "3522",
+    "darjeeling": "354",
+    "hooghly": "33",
+    "howrah": "33",
+    "jalpaiguri": "3561",
+    "jhargram": "3221",
+    "kalimpong": "3552",
+    "kolkata": "33",
+    "malda": "3512",
+    "murshidabad": "3482",
+    "nadia": "3472",
+    "north-24-parganas": "33",
+    "paschim-bardhaman": "341",
+    "paschim-medinipur": "3222",
+    "purba-bardhaman": "342",
+    "purba-medinipur": "3228",
+    "purulia": "3252",
+    "south-24-parganas": "33",
+    "uttar-dinajpur": "3523",
+}
 # A demo doctor at the Kolkata Medical College hub who speaks Bengali and English.
 DEMO_DOCTOR = ("doctor", "hub-medical-college-and-hospital-kolkata", "WBMC 20210")
 
@@ -90,6 +117,51 @@ GENERATED = [
 ]
 
 
+def landline(district: str, rng: random.Random) -> str:
+    """A plausible landline of the district's headquarters: ``0`` + STD code + subscriber
+    number, grouped as people write it (033 2204 1101, 03482 250 123). Made up, but of the
+    right shape, so a page's call button and the validation see what real data looks like."""
+    std = STD_CODES[district]
+    subscriber = "2" + "".join(str(rng.randint(0, 9)) for _ in range(9 - len(std)))
+    if len(subscriber) == 8:
+        return f"0{std} {subscriber[:4]} {subscriber[4:]}"
+    return f"0{std} {subscriber[:3]} {subscriber[3:]}"
+
+
+def addresses(district: dict[str, str]) -> tuple[str, str]:
+    """The demo address of a hospital in a district, in English and Bengali: its headquarters
+    town, then the district once (not "Kolkata, Kolkata"), then the state. A bracketed other
+    name of the town ("Bardhaman (Burdwan)") is left out."""
+    town = re.sub(r"\s*\([^)]*\)", "", district["hq_en"]).strip()
+    en = [town] if town == district["name_en"] else [town, district["name_en"]]
+    bn = (
+        [district["hq_bn"]]
+        if district["hq_bn"] == district["name_bn"]
+        else [district["hq_bn"], district["name_bn"]]
+    )
+    return ", ".join([*en, "West Bengal"]), ", ".join([*bn, "পশ্চিমবঙ্গ"])
+
+
+def contacts(code: str, district: dict[str, str], ownership: str) -> dict[str, str]:
+    """Address and the hospital's own numbers, the same on every run (seeded by the code).
+    A private hospital's emergency line is often a mobile; a government one's a landline."""
+    rng = random.Random(f"contacts:{code}")
+    address, address_bn = addresses(district)
+    reception = landline(district["code"], rng)
+    if ownership == "private":
+        emergency = f"{rng.choice('6789')}{rng.randint(0, 9)}{rng.randint(0, 99_999_999):08d}"
+        emergency = f"{emergency[:5]} {emergency[5:]}"
+    else:
+        emergency = landline(district["code"], rng)
+    return {
+        "address": address,
+        "address_bn": address_bn,
+        "reception_phone": reception,
+        "emergency_phone": emergency,
+        "phones": "",
+    }
+
+
 def facility_rows(rng: random.Random) -> list[dict[str, str]]:
     districts = read_csv("districts.csv")
     by_code = {d["code"]: d for d in districts}
@@ -108,8 +180,7 @@ def facility_rows(rng: random.Random) -> list[dict[str, str]]:
                 "ownership": h["ownership"],
                 "kind": h["kind"],
                 "covid": "yes",
-                "address": f"{d['hq_en']}, {d['name_en']}, West Bengal",
-                "phones": HELPLINE,
+                **contacts(code, d, h["ownership"]),
                 "lat": h["lat"],
                 "lon": h["lon"],
                 "hfr_id": "",
@@ -131,9 +202,10 @@ def facility_rows(rng: random.Random) -> list[dict[str, str]]:
             kind, ownership, name_en, name_bn = GENERATED[(n - 1) % len(GENERATED)]
             lat = float(d["lat"]) + rng.uniform(-0.2, 0.2)
             lon = float(d["lon"]) + rng.uniform(-0.2, 0.2)
+            code = f"{d['code']}-{place_service.slug(kind, 20)}-{n}"
             rows.append(
                 {
-                    "code": f"{d['code']}-{place_service.slug(kind, 20)}-{n}",
+                    "code": code,
                     "name": name_en.format(hq=d["hq_en"], n=n),
                     "name_bn": name_bn.format(
                         hq_bn=d["hq_bn"],
@@ -143,8 +215,7 @@ def facility_rows(rng: random.Random) -> list[dict[str, str]]:
                     "ownership": ownership,
                     "kind": kind,
                     "covid": "yes",
-                    "address": f"{d['hq_en']}, {d['name_en']}, West Bengal",
-                    "phones": HELPLINE,
+                    **contacts(code, d, ownership),
                     "lat": f"{lat:.4f}",
                     "lon": f"{lon:.4f}",
                     "hfr_id": "",
@@ -230,7 +301,7 @@ async def load_demo(rt: Runtime, *, seed: int = 2021) -> dict[str, int]:
             ),
         )
         users += 1
-    for username, role, scope in DEMO_USERS:
+    for username, role, scope, mobile in DEMO_USERS:
         if username not in existing:
             await account_service.create_user(
                 rt,
@@ -240,6 +311,7 @@ async def load_demo(rt: Runtime, *, seed: int = 2021) -> dict[str, int]:
                 role=role,
                 scope=scope,
                 full_name=f"Demo {role.replace('_', ' ')}",
+                mobile=mobile,
             )
             users += 1
     return {

@@ -263,6 +263,7 @@ async def test_state_admin_creates_a_user_with_a_hashed_password(rt, client):
         "username": "alpha-nurse",
         "role": "hospital_staff",
         "scope": "facility:alpha",
+        "mobile": None,
     }
     # The password is exactly what was typed, spaces included.
     r = await client.post(TOKEN, json=creds("alpha-nurse", password))
@@ -270,6 +271,24 @@ async def test_state_admin_creates_a_user_with_a_hashed_password(rt, client):
     # The list shows the new user.
     listed = (await client.get(USERS, headers=admin)).json()
     assert "alpha-nurse" in {u["username"] for u in listed}
+
+
+async def test_a_staff_mobile_is_an_indian_mobile_stored_as_plus_91(rt, client):
+    await factories.districts(rt)
+    await factories.facility(rt, code="alpha")
+    admin = await factories.staff(client, rt, "state_admin")
+    body = {"password": "long-enough-1", "role": "hospital_staff", "scope": "facility:alpha"}
+    for bad in ("033 2204 1101", "1800-313-444-222", "12345"):
+        r = await client.post(
+            USERS, json=body | {"username": "bad-mobile", "mobile": bad}, headers=admin
+        )
+        assert r.status_code == 422, (bad, r.text)
+    assert "bad-mobile" not in await _users(rt)
+    r = await client.post(
+        USERS, json=body | {"username": "ward-manager", "mobile": "98300 12345"}, headers=admin
+    )
+    assert r.status_code == 201 and r.json()["mobile"] == "+919830012345"
+    assert (await _users(rt))["ward-manager"].mobile == "+919830012345"
 
 
 async def test_user_creation_rules(rt, client):

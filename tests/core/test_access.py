@@ -40,6 +40,8 @@ INTENDED = {
     "user.read": {"state_admin", "district_admin"},
     "user.manage": {"state_admin", "district_admin"},
     "audit.read": {"state_admin", "district_admin"},
+    # Who is sent a facility's referral SMS: its own bed managers only.
+    "referral.alert": {"hospital_staff"},
 }
 # Actions whose API endpoint the walk below calls (facility reads are public; the audit log
 # is a page).

@@ -27,7 +27,7 @@ GOOD_FILE = "\n".join(
     [
         HEADER,
         "alpha,Alpha Hospital,আলফা হাসপাতাল,kolkata,government,district_hospital,yes,"
-        "Kolkata,033 2341 2600;1800-313-444-222,22.57,88.36,IN2710000011",
+        "Kolkata,033 2341 2600;98300 12345,22.57,88.36,IN2710000011",
         "beta,Beta Nursing Home,বিটা নার্সিং হোম,howrah,private,private_hospital,no,,,,,",
         "gamma,Gamma Satellite Centre,গামা স্যাটেলাইট কেন্দ্র,nadia,"
         "govt_requisitioned_private,satellite_centre,,,,23.40,88.50,",
@@ -161,7 +161,7 @@ async def test_good_file_imports_then_reimport_updates_without_duplicates(rt):
     facilities = await _facilities(rt)
     assert set(facilities) == {"taken", "alpha", "beta", "gamma"}
     alpha = facilities["alpha"]
-    assert alpha.phones == ["033 2341 2600", "1800-313-444-222"]
+    assert alpha.phones == ["033 2341 2600", "98300 12345"]
     assert alpha.hfr_id == "IN2710000011"
     assert (alpha.lat, alpha.lon) == (22.57, 88.36)
     assert facilities["beta"].covid is False and facilities["beta"].lat is None
@@ -209,7 +209,7 @@ async def test_columns_missing_from_the_file_keep_their_values_on_update(rt):
     assert (report.created, report.updated) == (0, 1)
     alpha = (await _facilities(rt))["alpha"]
     assert alpha.name == "Alpha Hospital Renamed"
-    assert alpha.phones == ["033 2341 2600", "1800-313-444-222"]
+    assert alpha.phones == ["033 2341 2600", "98300 12345"]
     assert alpha.hfr_id == "IN2710000011"
     assert (alpha.lat, alpha.lon, alpha.address) == (22.57, 88.36, "Kolkata")
 
@@ -416,7 +416,7 @@ async def test_demo_loader_is_idempotent(rt):
     # "A few": the public pages must have stale hospitals to show, but most are fresh.
     assert 3 <= stale <= 60, stale
     named = [u for u in state["users"] if not u.startswith("dr-")]
-    assert named == sorted([*(u for u, _role, _scope in DEMO_USERS), DEMO_DOCTOR[0]])
+    assert named == sorted([*(u for u, _role, _scope, _mobile in DEMO_USERS), DEMO_DOCTOR[0]])
     assert len(state["users"]) == len(named) + 9_000
 
     second = await load_demo(rt)
@@ -444,3 +444,51 @@ async def test_cli_demo_is_refused_in_prod(rt, db_url):
     assert "SEBA_ENV=prod" in result.stderr
     assert await _count(rt, District) == 0
     assert await _count(rt, StaffUser) == 0
+
+
+CONTACTS_HEADER = (
+    "code,name,name_bn,district_code,ownership,kind,address,address_bn,"
+    "reception_phone,emergency_phone,phones"
+)
+
+
+async def test_contacts_import_with_the_hospitals_own_numbers_and_bengali_address(rt):
+    await _setup(rt)
+    text = "\n".join(
+        [
+            CONTACTS_HEADER,
+            "nrs,NRS Hospital,এনআরএস হাসপাতাল,kolkata,government,medical_college,"
+            '"Sealdah, Kolkata","শিয়ালদহ, কলকাতা",(033) 2286 0033,+91 98300 12345,',
+        ]
+    )
+    report = await place_service.import_facilities(rt, actor=SYSTEM, text=text)
+    assert report.created == 1
+    nrs = (await _facilities(rt))["nrs"]
+    assert (nrs.address, nrs.address_bn) == ("Sealdah, Kolkata", "শিয়ালদহ, কলকাতা")
+    assert (nrs.reception_phone, nrs.emergency_phone) == ("033 2286 0033", "98300 12345")
+
+
+async def test_a_bad_number_names_its_line_and_nothing_is_imported(rt):
+    await _setup(rt)
+    before = await _count(rt, Facility)
+    good = "ok,Good Hospital,ভালো হাসপাতাল,kolkata,government,medical_college,,,033 2286 0033,,"
+    text = "\n".join(
+        [
+            CONTACTS_HEADER,
+            good,
+            # The state helpline is no hospital's number; a landline needs its STD code.
+            "h1,Helpline Hospital,হেল্পলাইন,kolkata,government,medical_college,,,1800-313-444-222,,",
+            "h2,City Hospital,শহর,kolkata,government,medical_college,,,,2204 1101,",
+            "h3,Other Hospital,অন্য,kolkata,government,medical_college,,,,,033 2286 0033;12345",
+        ]
+    )
+    with pytest.raises(ValidationFailed) as caught:
+        await place_service.import_facilities(rt, actor=SYSTEM, text=text)
+    lines = caught.value.details["lines"]
+    assert [(e["line"], e["errors"][0].split(":")[0]) for e in lines] == [
+        (3, "reception_phone"),
+        (4, "emergency_phone"),
+        (5, "phones"),
+    ]
+    assert "STD code" in lines[0]["errors"][0]
+    assert await _count(rt, Facility) == before

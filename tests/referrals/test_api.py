@@ -11,9 +11,11 @@ from zoneinfo import ZoneInfo
 import httpx
 from sqlalchemy import func, select, update
 
+from seba.accounts import service as account_service
 from seba.beds import service as bed_service
 from seba.beds.models import BedEvent, BedPool
 from seba.beds.service import PoolCounts
+from seba.core.access import SYSTEM
 from seba.core.audit import AuditEntry
 from seba.core.db import transactional
 from seba.core.idempotency import IdempotencyRecord
@@ -623,6 +625,18 @@ async def test_expired_hold_is_released_by_the_next_reservation(rt, client):
 async def test_move_a_hold_to_another_facility(rt, client):
     w = await _world(rt, client, "control")
     control = w.auth["control"]
+    # Each hospital's bed manager gives a mobile: the notices go there, never to the
+    # hospital's public number.
+    for code, mobile in (("alpha", "98300 70001"), ("beta", "98300 70002")):
+        await account_service.create_user(
+            rt,
+            actor=SYSTEM,
+            username=f"{code}-manager",
+            password=factories.PASSWORD,
+            role="hospital_staff",
+            scope=f"facility:{code}",
+            mobile=mobile,
+        )
     held = await _reserve(client, control, w.alpha.id, 1)
     r = await _post(
         client, f"/api/v1/referrals/{held['id']}/move", control, {"facility_id": w.beta.id}
@@ -649,7 +663,7 @@ async def test_move_a_hold_to_another_facility(rt, client):
     assert request.status == "reserved"
     assert audit.after == {"referral_id": moved["id"], "facility": "beta"}
     # The family hears of both holds, and each hospital of its own.
-    assert sorted(sms) == sorted(["+919830000001"] * 2 + ["033 2341 2600"] * 2)
+    assert sorted(sms) == sorted(["+919830000001"] * 2 + ["+919830070001", "+919830070002"])
 
     # Moving the new hold to a facility with no bed of its type changes nothing.
     before = await _snapshot(rt)

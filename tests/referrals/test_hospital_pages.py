@@ -132,3 +132,34 @@ async def test_hospital_admits_a_walk_in_and_records_a_death(rt, client):
     assert r.status_code == 303 and "done=died" in r.headers["location"]
     assert (await referral_row(rt, int(admission_id))).status == "died"
     assert await pool_counts(rt, world.alpha, "oxygen", "female") == (3, 1, 0)
+
+
+async def test_the_familys_note_and_covid_status_reach_the_hospitals_list(rt, client):
+    from seba.core.access import SYSTEM
+    from seba.referrals import service as referral_service
+    from seba.referrals.labels import COVID_LABELS
+    from seba.referrals.schemas import ReferralCreate
+    from tests.referrals.page_world import patient
+
+    world = await make_world(rt)
+    await referral_service.create_referral(
+        rt,
+        actor=SYSTEM,
+        data=ReferralCreate(
+            facility_id=world.alpha.id,
+            bed_type="oxygen",
+            patient=patient(7),
+            covid_status="positive",
+            notes="On home oxygen since Monday; SpO2 88% <b>",
+        ),
+    )
+    await make_hold(rt, world.alpha, 8)  # no note, status unknown
+    await staff_session(client, rt, "hospital_staff", "facility:alpha")
+    live = await client.get(f"/staff/facilities/{world.alpha.id}/referrals/live")
+    items = re.findall(r'<li class="ref-card[^"]*" id="ref-\d+">(.*?)</li>', live.text, re.S)
+    noted = next(i for i in items if "Rina Das 7" in i)
+    plain = next(i for i in items if "Rina Das 8" in i)
+    assert bn(COVID_LABELS["positive"]) in noted
+    assert bn("Anything the hospital should know") in noted
+    assert "On home oxygen since Monday; SpO2 88% &lt;b&gt;" in noted  # escaped, whole
+    assert bn(COVID_LABELS["unknown"]) in plain and "ref-notes" not in plain

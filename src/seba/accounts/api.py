@@ -36,6 +36,7 @@ def user_out(user: StaffUser) -> UserOut:
         role=user.role,
         scope=scope,
         active=user.active,
+        mobile=user.mobile,
     )
 
 
@@ -85,5 +86,6 @@ async def create_user(
         role=body.role,
         scope=body.scope,
         full_name=body.full_name,
+        mobile=body.mobile,
     )
     return user_out(user)

@@ -28,6 +28,8 @@ class StaffUser(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(60), unique=True)
     full_name: Mapped[str] = mapped_column(String(120), default="")
+    # A mobile as +91XXXXXXXXXX: where the SMS alerts of the user's facility go (referrals).
+    mobile: Mapped[str | None] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(30))
     scope_kind: Mapped[str] = mapped_column(String(20), default="state")

@@ -76,12 +76,13 @@ AUDIT_FIELD_LABELS = {
 }
 # Full names are stored in 120 characters; the service does not check the length itself.
 MAX_FULL_NAME = 120
-USER_FIELDS = ("username", "full_name", "role", "scope")
+USER_FIELDS = ("username", "full_name", "mobile", "role", "scope")
 # create_user reports field problems in English prose; the form says them in the user's words.
 USER_FIELD_MESSAGES = {
     "full_name": "Use at most {max} ordinary characters.",
     "username": "Use 3 to 60 small English letters, digits, '.', '_' or '-'.",
     "password": "Too short: use at least {min} characters.",
+    "mobile": "An Indian mobile number of 10 digits, e.g. 98300 12345.",
     "role": "Choose a role.",
     "scope": "This role cannot work in this area. See which role works where, below.",
 }

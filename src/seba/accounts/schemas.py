@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from seba.core import phones
+
 
 def _no_nul(value: str) -> str:
     # PostgreSQL text cannot hold U+0000: refuse it as bad input instead of failing in the query.
@@ -37,6 +39,13 @@ class UserCreate(BaseModel):
     role: str = Field(max_length=30)
     scope: str = Field(default="state", max_length=100)
     full_name: str = Field(default="", max_length=120)
+    # Where the SMS alerts of the user's facility go (hospital staff): an Indian mobile.
+    mobile: str | None = Field(default=None, max_length=20)
+
+    @field_validator("mobile")
+    @classmethod
+    def _mobile(cls, value: str | None) -> str | None:
+        return phones.mobile(value) if value and value.strip() else None
 
     @field_validator("username", "role", "scope", "full_name")
     @classmethod
@@ -51,6 +60,7 @@ class UserOut(BaseModel):
     role: str
     scope: str
     active: bool
+    mobile: str | None = None
 
 
 class Me(BaseModel):

@@ -13,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import case, select, update
 
 from seba.accounts.models import ApiToken, StaffUser
-from seba.core import audit, ratelimit
+from seba.core import audit, phones, ratelimit
 from seba.core.access import (
     ROLE_SCOPES,
     ROLES,
@@ -70,8 +70,10 @@ async def create_user(
     role: str,
     scope: str | None = None,
     full_name: str = "",
+    mobile: str | None = None,
 ) -> StaffUser:
-    """Create a staff account with one role and one scope.
+    """Create a staff account with one role and one scope, and optionally the mobile its
+    facility's SMS alerts go to (``accounts.alerts``).
 
     The actor needs ``user.manage`` and may grant only roles and scopes inside their own
     (a district admin: control room, hospital staff and viewers of their district).
@@ -80,6 +82,11 @@ async def create_user(
     """
     require(actor, "user.manage")
     problems = _new_user_problems(username, password, full_name)
+    if mobile:
+        try:
+            mobile = phones.mobile(mobile)
+        except ValueError:
+            problems["mobile"] = phones.MOBILE_HINT
     if role == "doctor":
         # A doctor's login comes with their registration number (TPG 2020): `seba doctor add`.
         problems["role"] = "Add doctors with their registration: seba doctor add."
@@ -110,6 +117,7 @@ async def create_user(
             role=role,
             scope_kind=scope_kind,
             scope_code=scope_code,
+            mobile=mobile or None,
         )
         session.add(user)
         await session.flush()
@@ -119,7 +127,12 @@ async def create_user(
             action="user.create",
             entity_type="staff_user",
             entity_id=user.id,
-            after={"username": username, "role": role, "scope": scope or "state"},
+            after={
+                "username": username,
+                "role": role,
+                "scope": scope or "state",
+                "mobile": mobile or None,
+            },
         )
     return user
 

@@ -39,6 +39,7 @@ from seba.core.http import LANG_COOKIE, cached_response, get_runtime, request_la
 from seba.core.i18n import LANGUAGES
 from seba.core.response_cache import CachedBody, make_cached
 from seba.core.runtime import Runtime
+from seba.places.contacts import call_numbers
 from seba.web.render import LANG_COOKIE_AGE, env, page_context, render
 
 router = APIRouter(include_in_schema=False)
@@ -162,6 +163,7 @@ TEMPLATE_HELPERS = {
     "bed_rows": bed_rows,
     "tel_href": tel_href,
     "directions_href": directions_href,
+    "call_numbers": call_numbers,
 }
 
 

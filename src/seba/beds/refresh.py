@@ -63,6 +63,9 @@ FACILITY_COLUMNS = (
     Facility.hfr_id,
     Facility.census_version,
     Facility.census_updated_at,
+    Facility.address_bn,
+    Facility.reception_phone,
+    Facility.emergency_phone,
 )
 DISTRICT_COLUMNS = (
     DistrictTable.code,
@@ -98,6 +101,9 @@ def facility_row(row: Any, pools: Iterable[tuple]) -> FacilityRow:
         hfr_id=row[12],
         census_version=row[13],
         updated_at=row[14],
+        address_bn=row[15] or "",
+        reception_phone=row[16],
+        emergency_phone=row[17],
         pools=tuple(sorted(pools, key=pool_sort_key)),
     )
 

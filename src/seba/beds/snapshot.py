@@ -88,6 +88,9 @@ class FacilityRow:
     census_version: int
     updated_at: datetime | None
     pools: tuple[Pool, ...]
+    address_bn: str = ""
+    reception_phone: str | None = None
+    emergency_phone: str | None = None
 
     def public(self, district: District, variant: int, *, stale: bool) -> dict[str, Any]:
         """The facility as the public API shows it, with the pools of one variant."""
@@ -116,6 +119,9 @@ class FacilityRow:
             "kind": self.kind,
             "covid": self.covid,
             "address": self.address,
+            "address_bn": self.address_bn,
+            "reception_phone": self.reception_phone,
+            "emergency_phone": self.emergency_phone,
             "phones": list(self.phones),
             "lat": self.lat,
             "lon": self.lon,

@@ -120,6 +120,10 @@ POLICY: Mapping[str, Mapping[str, Reach]] = MappingProxyType(
             "referral.read": _rule(SCOPE, *ADMINS, "control_room", "hospital_staff"),
             "referral.respond": _rule(SCOPE, *ADMINS, "hospital_staff"),
             "referral.cancel": _rule(SCOPE, *ADMINS, "control_room"),
+            # Who is sent the SMS that a bed at their facility was reserved: the bed managers
+            # whose scope is that facility (a district admin's phone would ring for every
+            # hospital of the district). Never a helpline or a number the public dials.
+            "referral.alert": _rule(SCOPE, "hospital_staff"),
             "outbox.read": _rule(SCOPE, "state_admin"),
             # --- the telemedicine network ------------------------------------------------
             # The codes of hubs and spokes are no secret among staff.
@@ -207,6 +211,11 @@ def reach(principal: Principal, action: str) -> Reach:
     if rule is None:
         raise PermissionDenied(details={"action": action, "role": principal.role})
     return rule
+
+
+def roles_for(action: str) -> tuple[str, ...]:
+    """The roles that may take ``action`` (to find the people a notice is for, in SQL)."""
+    return tuple(POLICY[action])
 
 
 def grantable_roles(principal: Principal) -> frozenset[str]:

@@ -101,6 +101,36 @@ def enqueue(
     return message
 
 
+def record_undeliverable(
+    session: AsyncSession,
+    *,
+    channel: str,
+    body: str,
+    reason: str,
+    topic: dict[str, Any] | None = None,
+) -> OutboxMessage:
+    """Record, in the caller's transaction, a message that has no one to go to (a hospital
+    whose staff gave no mobile): a dead letter with no recipient, so admins see what was not
+    said and why, and nothing is ever sent to a guessed number. It cannot be retried."""
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown outbox channel {channel!r}")
+    now = utcnow()
+    message = OutboxMessage(
+        channel=channel,
+        recipient="",
+        body=body,
+        topic=topic,
+        redact_after_send=False,
+        status="dead",
+        attempts=0,
+        created_at=now,
+        next_attempt_at=now,
+        last_error=reason[:500],
+    )
+    session.add(message)
+    return message
+
+
 async def claim_due(
     db: Database, *, limit: int = 20, now: datetime | None = None
 ) -> list[OutboxMessage]:

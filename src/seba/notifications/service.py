@@ -21,7 +21,7 @@ def message_dict(m: OutboxMessage) -> dict[str, Any]:
         "channel": m.channel,
         # Messages may carry one-time codes and patient names: admins see the last digits of
         # the phone and the topic, not the text.
-        "recipient": "…" + m.recipient[-4:],
+        "recipient": "…" + m.recipient[-4:] if m.recipient else None,
         "topic": m.topic,
         "status": m.status,
         "attempts": m.attempts,
@@ -50,6 +50,12 @@ async def retry_dead(rt: Runtime, *, actor: Principal, message_id: int) -> dict[
         message = await session.get(OutboxMessage, message_id)
         if message is None:
             raise NotFound("No such message.", code="message_not_found")
+        if not message.recipient:
+            # Recorded as undeliverable (no staff mobile): there is no one to send it to.
+            raise Conflict(
+                "This message has no recipient and cannot be retried.",
+                code="message_has_no_recipient",
+            )
         result = await session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == message_id, OutboxMessage.status == "dead")

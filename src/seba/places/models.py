@@ -60,6 +60,12 @@ class Facility(Base):
     kind: Mapped[str] = mapped_column(String(40))
     covid: Mapped[bool] = mapped_column(Boolean, default=True)
     address: Mapped[str] = mapped_column(String(400), default="")
+    # The address as Bengali pages and SMS show it; empty means "use the English one".
+    address_bn: Mapped[str] = mapped_column(String(400), default="", server_default="")
+    # The hospital's own numbers (``core.phones.hospital_phone``): what every "call" button for
+    # it dials. ``phones`` holds any further public numbers (wards, desks).
+    reception_phone: Mapped[str | None] = mapped_column(String(20))
+    emergency_phone: Mapped[str | None] = mapped_column(String(20))
     phones: Mapped[list[str]] = mapped_column(JSON, default=list)
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)

@@ -48,8 +48,17 @@ KIND_LABELS = {
     "satellite_centre": "Satellite centre",
     "safe_home": "Safe home",
 }
-TEXT_FIELDS = ("code", "name", "name_bn", "district_code", "ownership", "kind", "address")
-MORE_FIELDS = ("phones", "lat", "lon", "hfr_id")
+TEXT_FIELDS = (
+    "code",
+    "name",
+    "name_bn",
+    "district_code",
+    "ownership",
+    "kind",
+    "address",
+    "address_bn",
+)
+MORE_FIELDS = ("reception_phone", "emergency_phone", "phones", "lat", "lon", "hfr_id")
 # Pydantic explains problems in English developer prose; the form says what to type instead.
 FIELD_MESSAGES = {
     "code": "Use 2 to 80 small English letters, digits or '-', e.g. ipgmer-sskm.",
@@ -59,7 +68,11 @@ FIELD_MESSAGES = {
     "ownership": "Choose who runs the facility.",
     "kind": "Choose the kind of facility.",
     "address": "At most 400 characters.",
-    "phones": "Up to 6 phone numbers, one per line, digits with spaces or '-', e.g. 033 2204 1101.",
+    "address_bn": "At most 400 characters.",
+    "reception_phone": "An Indian mobile, or a landline with its STD code, e.g. 033 2204 1101.",
+    "emergency_phone": "An Indian mobile, or a landline with its STD code, e.g. 033 2204 1101.",
+    "phones": "Up to 6 phone numbers, one per line: Indian mobiles or landlines with the STD code, "
+    "e.g. 033 2204 1101.",
     "lat": "Latitude in West Bengal: a number from 21.0 to 27.5, or leave it empty.",
     "lon": "Longitude in West Bengal: a number from 85.5 to 90.0, or leave it empty.",
     "hfr_id": "HFR ID must be IN followed by 10 digits, e.g. IN2710000011",
@@ -113,6 +126,8 @@ def _model_input(values: dict[str, str], names: tuple[str, ...]) -> dict[str, An
     return {
         **{name: values[name] for name in names},
         "covid": values["covid"] == "on",
+        "reception_phone": values["reception_phone"] or None,
+        "emergency_phone": values["emergency_phone"] or None,
         "phones": [p for p in _PHONE_SPLIT.split(values["phones"]) if p.strip()],
         "lat": _number(values["lat"]),
         "lon": _number(values["lon"]),
@@ -132,6 +147,8 @@ def _facility_values(facility: Facility) -> dict[str, str]:
     return {
         **{name: getattr(facility, name) or "" for name in TEXT_FIELDS},
         "covid": "on" if facility.covid else "",
+        "reception_phone": facility.reception_phone or "",
+        "emergency_phone": facility.emergency_phone or "",
         "phones": "\n".join(facility.phones or []),
         "lat": "" if facility.lat is None else str(facility.lat),
         "lon": "" if facility.lon is None else str(facility.lon),
@@ -151,6 +168,7 @@ async def _facility_form(
     message: str | None = None,
 ) -> Response:
     choices = await place_queries.scope_choices(rt, actor=principal)
+    reach = facility is None or await place_queries.alerts_reach(rt, facility)
     return render_staff(
         request,
         "places/facility_form.html",
@@ -163,6 +181,7 @@ async def _facility_form(
         districts=choices.districts,
         ownerships=[(o, OWNERSHIP_LABELS[o]) for o in OWNERSHIPS],
         kinds=[(k, KIND_LABELS[k]) for k in FACILITY_KINDS],
+        alerts_reach=reach,
     )
 
 

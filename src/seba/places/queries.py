@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from seba.accounts import alerts
 from seba.beds.queries import is_stale
 from seba.core.access import Principal, require, require_on_facility
 from seba.core.errors import NotFound
@@ -21,6 +22,8 @@ class FacilityRow:
     district: District
     # Census freshness, by the same rule the public pages use.
     stale: bool
+    # Whether a referral's SMS alert reaches someone there (a staff account with a mobile).
+    alerts_reach: bool = True
 
 
 @dataclass(frozen=True)
@@ -59,12 +62,14 @@ async def facility_rows(
     now: datetime = utcnow()
     async with rt.db.read() as session:
         rows = (await session.execute(query)).all()
+        reachable = await alerts.reachable_facilities(session)
     needle = (q or "").casefold()
     return [
         FacilityRow(
             facility=f,
             district=d,
             stale=is_stale(f.census_updated_at, now, rt.settings.stale_after_s),
+            alerts_reach=f.code in reachable,
         )
         for f, d in rows
         if not needle or any(needle in v.casefold() for v in (f.name, f.name_bn, f.code))
@@ -84,6 +89,12 @@ async def scope_choices(rt: Runtime, *, actor: Principal) -> ScopeChoices:
                 await session.scalars(_in_scope(select(Facility).order_by(Facility.name), actor))
             ),
         )
+
+
+async def alerts_reach(rt: Runtime, facility: Facility) -> bool:
+    """Whether a referral's SMS alert to this facility reaches one of its staff."""
+    async with rt.db.read() as session:
+        return bool(await alerts.alert_mobiles(session, facility.code))
 
 
 async def facility_for(rt: Runtime, *, actor: Principal, facility_id: int, action: str) -> Facility:

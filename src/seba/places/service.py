@@ -36,6 +36,9 @@ def facility_snapshot(f: Facility) -> dict[str, Any]:
         "kind": f.kind,
         "covid": f.covid,
         "address": f.address,
+        "address_bn": f.address_bn,
+        "reception_phone": f.reception_phone,
+        "emergency_phone": f.emergency_phone,
         "phones": list(f.phones or []),
         "lat": f.lat,
         "lon": f.lon,
@@ -202,8 +205,12 @@ def _row_values(header: list[str], cells: list[str]) -> tuple[dict[str, Any], li
             values["covid"] = _parse_bool(raw["covid"])
         except ValueError as exc:
             reasons.append(str(exc))
-    if "address" in raw:
-        values["address"] = raw["address"]
+    for col in ("address", "address_bn"):
+        if col in raw:
+            values[col] = raw[col]
+    for col in ("reception_phone", "emergency_phone"):
+        if col in raw:
+            values[col] = raw[col] or None
     if "phones" in raw:
         values["phones"] = [p for p in raw["phones"].split(";") if p.strip()]
     for col in ("lat", "lon", "hfr_id"):
@@ -218,7 +225,9 @@ def parse_facility_csv(text: str) -> ParsedFile:
     Line numbers are the file's own (the header is line 1; a record spread over several lines
     by a quoted newline is reported at its first line). ``name_en`` is accepted for ``name``
     and ``code`` may be left out (made from the name) so the shared hospitals file imports as
-    it is; ``phones`` are ``;``-separated.
+    it is; ``phones`` are ``;``-separated. ``reception_phone`` and ``emergency_phone`` are one
+    number each (an Indian mobile or a landline with its STD code), ``address_bn`` the Bengali
+    address.
     """
     parsed = ParsedFile()
     reader = csv.reader(io.StringIO(text))

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from seba.core import phones
 from seba.referrals.models import BED_NEEDS, CONDITIONS, COVID_STATUSES, PATIENT_SEXES
 
 PatientSex = Literal[PATIENT_SEXES]  # type: ignore[valid-type]
@@ -14,22 +15,12 @@ Condition = Literal[CONDITIONS]  # type: ignore[valid-type]
 CovidStatus = Literal[COVID_STATUSES]  # type: ignore[valid-type]
 BedNeed = Literal[BED_NEEDS]  # type: ignore[valid-type]
 
-_MOBILE = re.compile(r"^[6-9]\d{9}$")
 _ABHA = re.compile(r"^(\d{2})-?(\d{4})-?(\d{4})-?(\d{4})$")
 
 
 def normalise_phone(raw: str) -> str:
     """An Indian mobile number as +91XXXXXXXXXX; spaces, dashes, +91, 91 or 0 prefixes accepted."""
-    digits = re.sub(r"[\s\-()]", "", raw or "")
-    if digits.startswith("+91"):
-        digits = digits[3:]
-    elif len(digits) == 12 and digits.startswith("91"):
-        digits = digits[2:]
-    elif len(digits) == 11 and digits.startswith("0"):
-        digits = digits[1:]
-    if not _MOBILE.match(digits):
-        raise ValueError("must be a 10-digit Indian mobile number, e.g. 98300 12345")
-    return "+91" + digits
+    return phones.mobile(raw)
 
 
 def luhn_ok(digits: str) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from seba.places.contacts import call_numbers
 from seba.places.models import Facility
 from seba.referrals.models import AdmissionRequest, Referral
 
@@ -57,6 +58,9 @@ def referral_dict(ref: Referral, req: AdmissionRequest, facility: Facility) -> d
         "sex": ref.sex,
         "patient": _patient(req),
         "condition": req.condition,
+        # What the family or the operator said the hospital needs to know.
+        "covid_status": req.covid_status,
+        "notes": req.notes,
         "expires_at": ref.expires_at.isoformat() if ref.expires_at else None,
         "reason": ref.reason,
         "created_by": ref.created_by,
@@ -75,7 +79,9 @@ def family_referral_dict(ref: Referral, facility: Facility) -> dict[str, Any]:
         "facility_name": facility.name,
         "facility_name_bn": facility.name_bn,
         "address": facility.address,
-        "phones": list(facility.phones or []),
+        "address_bn": facility.address_bn,
+        # The hospital's own numbers, emergency first: what the family's call buttons dial.
+        "phones": call_numbers(facility.emergency_phone, facility.reception_phone, facility.phones),
         "lat": facility.lat,
         "lon": facility.lon,
         "bed_type": ref.bed_type,

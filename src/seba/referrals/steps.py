@@ -303,7 +303,7 @@ async def reserve_bed(
             "expires_at": ref.expires_at.isoformat(),
         },
     )
-    notices.bed_reserved(session, ref, req, facility)
+    await notices.bed_reserved(session, ref, req, facility)
     beds_moved(session, facility.id)
     announce(rt, session, referral_id=ref.id, facility_id=facility.id, status="reserved")
     return ref
