@@ -36,6 +36,7 @@ from seba.referrals import pages as referral_pages
 from seba.settings import Settings, get_settings
 from seba.telemedicine import api as telemedicine_api
 from seba.telemedicine import pages as telemedicine_pages
+from seba.telemedicine.calls import api as calls_api
 from seba.web import errors as web_errors
 from seba.web.assets import ASSETS
 
@@ -142,6 +143,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(notifications_api.router)
     app.include_router(patients_api.router)
     app.include_router(telemedicine_api.router)
+    app.include_router(calls_api.router)
+    app.include_router(calls_api.sockets)
     app.include_router(beds_pages.router)
     app.include_router(hospital_pages.router)
     app.include_router(accounts_pages.router)

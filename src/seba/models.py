@@ -11,6 +11,7 @@ from seba.core.versions import DataVersion
 from seba.patients.models import Patient
 from seba.places.models import District, Facility, Hub, Pool, PoolDistrict, Spoke, SpokeLink
 from seba.referrals.models import AdmissionRequest, OtpChallenge, PhoneSession, Referral
+from seba.telemedicine.calls.models import CallMessage, CallSegment, ConsultCall
 from seba.telemedicine.models import (
     Consultation,
     ConsultAttachment,
@@ -29,7 +30,10 @@ __all__ = [
     "AuditEntry",
     "BedEvent",
     "BedPool",
+    "CallMessage",
+    "CallSegment",
     "ConsultAttachment",
+    "ConsultCall",
     "Consultation",
     "DataVersion",
     "Dispensing",

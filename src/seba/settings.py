@@ -71,6 +71,28 @@ class Settings(BaseSettings):
     attachment_max_bytes: int = 5 * 1024 * 1024
     # The address printed in a prescription's QR code; the public check page lives there.
     public_base_url: str = "http://127.0.0.1:8000"
+    # The call (docs/telemedicine.md "The call"). A ticket to open the signaling WebSocket
+    # lives this long: enough to connect, too short to be worth stealing.
+    call_ticket_ttl_s: int = 60
+    # TPG 2020 list A needs a video consult: video counts only if it reached the doctor for at
+    # least this long (SEBA_VIDEO_MIN_SECONDS); a flicker of picture is not an examination.
+    video_min_seconds: int = 60
+    # ICE servers handed to the browsers (JSON lists in the environment, e.g.
+    # SEBA_STUN_URLS='["stun:turn.example.in:3478"]'). None by default: no traffic leaves for a
+    # third party unless configured; host candidates still connect on one network.
+    stun_urls: list[str] = Field(default_factory=list)
+    turn_urls: list[str] = Field(default_factory=list)
+    # coturn's `static-auth-secret` (its TURN REST API mode); TURN is offered only with it.
+    turn_secret: str | None = None
+    # TURN credentials expire this long after they are issued; coturn refuses a refresh with
+    # an expired username, so they must outlive a long consult.
+    turn_ttl_s: int = 4 * 3600
+    # Tests: the page offers and accepts only 127.0.0.1 ICE candidates (no media leaves the
+    # machine's loopback).
+    call_loopback_only: bool = False
+    # A call page reports its media counters this often; a peer silent for three of these is
+    # shown as reconnecting, and the server closes a socket silent for six.
+    call_heartbeat_s: float = 5.0
 
     @model_validator(mode="after")
     def _production_has_a_stable_key(self) -> Settings:

@@ -7,7 +7,10 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from seba.accounts import service as account_service
 from seba.accounts.models import StaffUser
+from seba.core.types import utcnow
+from seba.telemedicine.calls import service as call_service
 from seba.telemedicine.models import Consultation
 from tests import factories
 
@@ -77,3 +80,14 @@ async def time_passes(rt, seconds: float) -> None:
                     join_deadline_at=consult.join_deadline_at and consult.join_deadline_at - shift,
                 )
             )
+
+
+async def record_video(rt, consult_id: int, *, doctor_user_id: int, seconds: int = 120) -> None:
+    """What the call's signaling layer records when video reached the doctor's screen (TPG
+    list A on a first consult needs it on the record)."""
+    actor = await account_service.principal_for_user(rt, doctor_user_id)
+    who = call_service.Party(actor=actor, consult_id=consult_id, party="doctor")
+    end = utcnow()
+    await call_service.record_flow(
+        rt, who=who, mode="video", started_at=end - timedelta(seconds=seconds), ended_at=end
+    )

@@ -35,6 +35,7 @@ WALKED = {
     "prescription.dispense",
     "consult.practice",
     "consult.take",
+    "consult.call",
     "roster.read",
     "roster.manage",
 }
@@ -151,6 +152,7 @@ PROBES: dict[str, Probe] = {
     "prescription.dispense": _consult,
     "consult.practice": _consult,
     "consult.take": _take,
+    "consult.call": _consult,
     "roster.read": _roster,
     "roster.manage": _roster,
 }

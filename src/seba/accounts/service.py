@@ -357,6 +357,36 @@ async def principal_for_token(rt: Runtime, token: str) -> Principal:
     )
 
 
+async def principal_for_user(rt: Runtime, user_id: int) -> Principal:
+    """The active staff member ``user_id`` as a principal, for a caller that has already proved
+    who it is another way (a signed call ticket). Raises NotAuthenticated for an unknown or
+    deactivated account."""
+    async with rt.db.read() as session:
+        row = (
+            await session.execute(
+                select(
+                    StaffUser.id,
+                    StaffUser.username,
+                    StaffUser.role,
+                    StaffUser.scope_kind,
+                    StaffUser.scope_code,
+                    _district_of_scope(),
+                ).where(StaffUser.id == user_id, StaffUser.active.is_(True))
+            )
+        ).first()
+    if row is None:
+        raise NotAuthenticated("Your session has ended. Please log in again.", code="invalid_token")
+    uid, username, role, scope_kind, scope_code, district = row
+    return Principal(
+        user_id=uid,
+        username=username,
+        role=role,
+        scope_kind=scope_kind,
+        scope_code=scope_code,
+        scope_district=district,
+    )
+
+
 async def revoke_token(rt: Runtime, *, actor: Principal, token: str) -> None:
     """Log out: the token stops working at once, on every worker (it is checked per request)."""
     async with transactional(rt.db) as session:

@@ -153,6 +153,10 @@ POLICY: Mapping[str, Mapping[str, Reach]] = MappingProxyType(
             # given to them; and taking a queued consult, only one routing could offer them.
             "consult.practice": _rule(ASSIGNED, "doctor"),
             "consult.take": _rule(POOL, "doctor"),
+            # The call inside a consult (video, audio, chat) and its chat log: only its two
+            # parties, the doctor holding it and the CHOs of its spoke. Admins read the
+            # call's times through consult.read, never the conversation.
+            "consult.call": _rule(SCOPE, "cho") | _rule(ASSIGNED, "doctor"),
             # Counts and waits, no patient data.
             "telemedicine.stats": _rule(SCOPE, *ADMINS, "viewer"),
         }.items()

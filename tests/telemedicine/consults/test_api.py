@@ -496,6 +496,8 @@ async def test_a_follow_up_may_refill_only_the_patients_own_list_a_medicine(rt, 
         return cid
 
     first = await consult()
+    # List A on a first consult needs video on the call record (not the doctor's tick).
+    await tele.record_video(rt, first, doctor_user_id=_doctor.user_id)
     r = await client.post(
         f"/api/v1/consultations/{first}/prescription",
         json={"mode": "video", "items": [clotrimazole]},

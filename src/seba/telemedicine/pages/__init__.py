@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from seba.telemedicine.pages import capacity, cho, cho_consult, doctor, verify
+from seba.telemedicine.pages import call, capacity, cho, cho_consult, doctor, verify
 
 router = APIRouter(include_in_schema=False)
 # cho first: its /consults/new must match before cho_consult's /consults/{id}.
@@ -20,3 +20,4 @@ router.include_router(cho_consult.router)
 router.include_router(doctor.router)
 router.include_router(capacity.router)
 router.include_router(verify.router)
+router.include_router(call.router)

@@ -365,12 +365,17 @@ def refusal_details(check: PrescriptionCheck) -> dict[str, Any]:
     }
 
 
-def raise_if_refused(check: PrescriptionCheck) -> None:
-    """Raise ValidationFailed ``prescription_not_allowed`` (422) unless ``check.allowed``."""
+def raise_if_refused(check: PrescriptionCheck, call: Mapping[str, Any] | None = None) -> None:
+    """Raise ValidationFailed ``prescription_not_allowed`` (422) unless ``check.allowed``.
+    ``call`` (the mode on the call record and its seconds per mode) is added to the details,
+    so a doctor refused list A sees how much video the record holds."""
     if check.allowed:
         return
+    details = refusal_details(check)
+    if call is not None:
+        details["call"] = dict(call)
     raise ValidationFailed(
         MESSAGES["prescription_not_allowed"],
         code="prescription_not_allowed",
-        details=refusal_details(check),
+        details=details,
     )

@@ -26,6 +26,7 @@ from seba.places.models import Facility, Hub, Spoke
 from seba.referrals import service as referral_service
 from seba.referrals.models import AdmissionRequest
 from seba.referrals.schemas import Patient as ReferralPatient
+from seba.telemedicine.calls import service as call_service
 from seba.telemedicine.consults.access import access_consult
 from seba.telemedicine.consults.offers import held_by_me
 from seba.telemedicine.models import Consultation, Dispensing, DoctorHub, Prescription
@@ -45,9 +46,11 @@ async def prescribe(
 ) -> Prescription:
     """Issue the e-prescription of a consult the doctor holds, checked against TPG 2020.
 
-    ``data`` is already valid in shape (``PrescriptionIn``). Side effects: the prescription with
-    its frozen document; the consult in progress with its mode (a prescription means the consult
-    happened, perhaps by phone: never a no-show); with ``data.admission`` a request in the
+    ``data`` is already valid in shape (``PrescriptionIn``). The mode the rules apply (and the
+    prescription prints) is the call record's (``calls.record``): ``data.mode`` is only
+    audited as what the doctor claimed. Side effects: the prescription with its frozen
+    document; the consult in progress with its recorded mode (a prescription means the
+    consult happened, perhaps by phone: never a no-show); with ``data.admission`` a request in the
     control room's queue; an audit row. Raises ValidationFailed ``prescription_not_allowed``
     with a reason per refused item, Conflict ``already_prescribed`` / ``not_in_consult``,
     NotFound.
@@ -69,8 +72,11 @@ async def prescribe(
             if consult.follow_up_of_id is not None
             else frozenset()
         )
+        # TPG 2020 ties list A to video: the mode is what the call record shows really
+        # flowed, not what the doctor ticked (``calls.record``).
+        on_record = await call_service.record_in(session, consult_id, rt.settings.video_min_seconds)
         ctx = rules.PrescribingContext(
-            mode=data.mode,
+            mode=on_record.mode,
             follow_up=consult.follow_up_of_id is not None,
             patient_age_years=patient.age_on(today_in_india()),
             adult_companion=consult.adult_companion,
@@ -80,7 +86,7 @@ async def prescribe(
         )
         formulary = load_formulary()
         check = rules.check_prescription(ctx, data.items, formulary)
-        rules.raise_if_refused(check)
+        rules.raise_if_refused(check, call={"mode": on_record.mode, **on_record.seconds})
         items = []
         for item, verdict in zip(data.items, check.items, strict=True):
             drug = formulary.get(verdict.drug)
@@ -112,7 +118,7 @@ async def prescribe(
             doctor_id=doctor.id,
             patient_id=consult.patient_id,
             verification_code=document.new_verification_code(),
-            mode=data.mode,
+            mode=on_record.mode,
             items=items,
             document=document.build_document(
                 consult=consult,
@@ -125,7 +131,7 @@ async def prescribe(
             issued_at=now,
         )
         session.add(rx)
-        consult.mode = data.mode
+        consult.mode = on_record.mode
         if consult.status == "accepted":
             consult.status, consult.joined_at = "in_progress", consult.joined_at or now
         consult.updated_at = now
@@ -136,7 +142,13 @@ async def prescribe(
             action="prescription.issue",
             entity_type="prescription",
             entity_id=rx.id,
-            after={"consult": consult_id, "drugs": [i["drug"] for i in items], "mode": data.mode},
+            # What the doctor ticked is kept beside what the record showed.
+            after={
+                "consult": consult_id,
+                "drugs": [i["drug"] for i in items],
+                "mode": on_record.mode,
+                "mode_claimed": data.mode,
+            },
         )
     return rx
 

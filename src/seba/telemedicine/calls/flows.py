@@ -1,0 +1,64 @@
+"""From a party's media counters to stretches of each mode (pure; the signaling layer feeds it).
+
+Every heartbeat a call page reports the bytes its browser has *received* so far, per kind
+(``getStats`` inbound-rtp ``bytesReceived``). Between two heartbeats that arrive close enough
+together, a kind whose counter grew flowed for that whole interval, timed by the server's
+clock (the browser's clock is not trusted for the record). An interval with no media while the
+party is on chat counts as text. Stretches are handed out when they end, and also while they
+run (every ``flush_s``), so a worker that dies loses at most that much of the record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+MEDIA = ("video", "audio")
+Stretch = tuple[str, datetime, datetime]  # mode, from, to
+
+
+@dataclass
+class FlowTracker:
+    # Heartbeats further apart than this are a gap: nothing is counted across it.
+    gap_s: float
+    flush_s: float = 15.0
+    declared: str = "video"  # the mode the party last chose (text: on chat only)
+    _last_at: datetime | None = None
+    _last: dict[str, int] = field(default_factory=dict)
+    _open: dict[str, list[datetime]] = field(default_factory=dict)  # mode -> [start, end]
+    _flushed_at: datetime | None = None
+
+    def observe(self, at: datetime, received: dict[str, int]) -> list[Stretch]:
+        """Take one heartbeat's counters; returns the stretches to record now."""
+        out: list[Stretch] = []
+        counters = {k: max(0, int(received.get(k, 0))) for k in MEDIA}
+        previous, last_at = self._last, self._last_at
+        self._last, self._last_at = counters, at
+        # A first report, a gap, or counters that went back (a new peer connection after a
+        # reload) start afresh: nothing is known about the time between.
+        if (
+            last_at is None
+            or at - last_at > timedelta(seconds=self.gap_s)
+            or any(counters[k] < previous.get(k, 0) for k in MEDIA)
+        ):
+            self._flushed_at = at
+            return out + self.close_all()
+        flowing = {k for k in MEDIA if counters[k] > previous.get(k, 0)}
+        if not flowing and self.declared == "text":
+            flowing = {"text"}
+        for mode in [m for m in self._open if m not in flowing]:
+            start, end = self._open.pop(mode)
+            out.append((mode, start, end))
+        for mode in flowing:
+            span = self._open.setdefault(mode, [last_at, at])
+            span[1] = at
+        if self._flushed_at is not None and (at - self._flushed_at).total_seconds() >= self.flush_s:
+            self._flushed_at = at
+            out.extend((mode, s, e) for mode, (s, e) in self._open.items())
+        return out
+
+    def close_all(self) -> list[Stretch]:
+        """End every running stretch (the party left, or went silent)."""
+        out = [(mode, s, e) for mode, (s, e) in self._open.items() if e > s]
+        self._open.clear()
+        return out

@@ -1,0 +1,402 @@
+// The call inside a consult (templates/telemedicine/_call.html): camera and microphone, a
+// WebRTC connection to the other side, audio-only and chat-only modes, the chat, and
+// reconnection. Signaling goes over Seba's WebSocket (/ws/consults/{id}/call), opened with a
+// one-minute ticket the page asks for first; media goes browser to browser (or via TURN).
+//
+// Who offers: the doctor, always; the CHO answers. Each page has a session id (sid). When a
+// page hears a "hello" or "here" from a sid it has not seen, the other page is new (a reload):
+// it starts a fresh connection, and the doctor makes a new offer. A socket that only blinked
+// says hello with the same sid, and the media connection carries on untouched.
+//
+// The words shown are in the page (translated by the server): this file holds none.
+(function () {
+  "use strict";
+
+  var root = document.getElementById("tele-call");
+  if (!root) return;
+  var words = {};
+  Array.prototype.forEach.call(root.querySelectorAll("#call-words [data-word]"), function (li) {
+    words[li.dataset.word] = li.textContent;
+  });
+  var stateLine = document.getElementById("call-state");
+  var problemBox = document.getElementById("call-problem");
+  var remoteVideo = document.getElementById("call-remote");
+  var localVideo = document.getElementById("call-local");
+  var lines = document.getElementById("call-lines");
+  var chatForm = document.getElementById("call-chat");
+  var chatText = document.getElementById("call-text");
+  var retry = document.getElementById("call-retry");
+  var modeButtons = root.querySelectorAll("[data-mode]");
+
+  function show(key) { stateLine.textContent = words[key] || key; }
+  function problem(text) {
+    problemBox.textContent = text || "";
+    problemBox.hidden = !text;
+  }
+
+  if (!window.RTCPeerConnection || !window.WebSocket || !window.fetch || !navigator.mediaDevices) {
+    show("unsupported");
+    return;
+  }
+
+  var sid = Math.random().toString(36).slice(2) + Date.now().toString(36);
+  var lang = root.dataset.lang || "bn";
+  var party = null;
+  var iceServers = [];
+  var loopbackOnly = false;
+  var heartbeatMs = 5000;
+  var ws = null;
+  var pc = null;
+  var senders = {};
+  var pendingIce = [];
+  var remoteSid = null;
+  var stream = null;
+  var mode = "video";
+  var backoffMs = 1000;
+  var stopped = false;
+  var peerSeenAt = 0;
+  var peerPresent = false;
+  var received = { video: 0, audio: 0 };
+
+  function send(message) {
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    message.sid = sid;
+    ws.send(JSON.stringify(message));
+    return true;
+  }
+
+  // --- camera and microphone ---------------------------------------------------------------
+  function track(kind) {
+    if (!stream) return null;
+    var found = kind === "video" ? stream.getVideoTracks() : stream.getAudioTracks();
+    return found.length ? found[0] : null;
+  }
+
+  function startMedia() {
+    problem("");
+    retry.hidden = true;
+    var video = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { max: 24 } };
+    return navigator.mediaDevices.getUserMedia({ audio: true, video: video })
+      .catch(function (error) {
+        // No camera but a microphone: carry on by voice.
+        if (error && (error.name === "NotFoundError" || error.name === "OverconstrainedError")) {
+          return navigator.mediaDevices.getUserMedia({ audio: true, video: false }).then(function (s) {
+            problem(words.no_camera);
+            return s;
+          });
+        }
+        throw error;
+      })
+      .then(function (s) {
+        stream = s;
+        localVideo.srcObject = s;
+        if (!track("video") && mode === "video") setMode("audio", true);
+        if (pc) attachTracks();
+      })
+      .catch(function (error) {
+        var name = error && error.name;
+        problem(words[name] || words.media_failed);
+        retry.hidden = false;
+        // Degrade, never drop: without camera and microphone the chat still carries the consult.
+        setMode("text", true);
+      });
+  }
+
+  retry.addEventListener("click", function () {
+    startMedia().then(function () { if (stream) setMode(track("video") ? "video" : "audio", true); });
+  });
+
+  // --- modes -------------------------------------------------------------------------------
+  function setMode(next, announce) {
+    mode = next;
+    root.dataset.mode = next;
+    Array.prototype.forEach.call(modeButtons, function (b) {
+      b.setAttribute("aria-pressed", b.dataset.mode === next ? "true" : "false");
+    });
+    applyTracks();
+    if (peerPresent) show(next);
+    if (announce) send({ type: "mode", mode: next });
+  }
+
+  // Audio only sends no video at all (no black frames), so the record sees video stop.
+  function applyTracks() {
+    if (senders.video) senders.video.replaceTrack(mode === "video" ? track("video") : null);
+    if (senders.audio) senders.audio.replaceTrack(mode === "text" ? null : track("audio"));
+  }
+
+  Array.prototype.forEach.call(modeButtons, function (b) {
+    b.addEventListener("click", function () {
+      var wanted = b.dataset.mode;
+      if (wanted !== "text" && !stream) {
+        startMedia().then(function () { if (stream) setMode(wanted === "video" && !track("video") ? "audio" : wanted, true); });
+        return;
+      }
+      setMode(wanted === "video" && !track("video") ? "audio" : wanted, true);
+    });
+  });
+
+  // --- the peer connection -----------------------------------------------------------------
+  function allowed(candidate) {
+    if (!loopbackOnly || !candidate) return true;
+    // "candidate:<foundation> <component> <protocol> <priority> <address> <port> typ ..."
+    var text = typeof candidate === "string" ? candidate : candidate.candidate || "";
+    var parts = text.split(" ");
+    return parts.length > 4 && parts[4] === "127.0.0.1";
+  }
+
+  function attachTracks() {
+    ["audio", "video"].forEach(function (kind) {
+      var t = track(kind);
+      if (senders[kind]) return;
+      if (t) senders[kind] = pc.addTrack(t, stream);
+    });
+    applyTracks();
+  }
+
+  function newConnection() {
+    if (pc) pc.close();
+    senders = {};
+    pendingIce = [];
+    pc = new RTCPeerConnection({ iceServers: iceServers });
+    // Always ask for both kinds, so a side without a camera still sees and hears the other.
+    ["audio", "video"].forEach(function (kind) {
+      var t = track(kind);
+      if (t) senders[kind] = pc.addTrack(t, stream);
+      else senders[kind] = pc.addTransceiver(kind, { direction: "sendrecv" }).sender;
+    });
+    applyTracks();
+    pc.ontrack = function (event) {
+      remoteVideo.srcObject = event.streams && event.streams[0] ? event.streams[0] : new MediaStream([event.track]);
+    };
+    pc.onicecandidate = function (event) {
+      if (event.candidate && allowed(event.candidate)) send({ type: "ice", candidate: event.candidate.toJSON() });
+    };
+    pc.onconnectionstatechange = function () {
+      var state = pc.connectionState;
+      if (state === "connected") {
+        root.dataset.peer = "connected";
+        show(mode);
+      } else if (state === "disconnected" || state === "failed") {
+        root.dataset.peer = "reconnecting";
+        show("peer_reconnecting");
+        if (state === "failed" && party === "doctor") offer(true);
+      }
+    };
+  }
+
+  function offer(restart) {
+    if (!pc) newConnection();
+    pc.createOffer(restart ? { iceRestart: true } : {})
+      .then(function (o) { return pc.setLocalDescription(o); })
+      .then(function () { send({ type: "offer", sdp: pc.localDescription.sdp }); })
+      .catch(function () {});
+  }
+
+  function flushIce() {
+    var waiting = pendingIce;
+    pendingIce = [];
+    waiting.forEach(function (c) { pc.addIceCandidate(c).catch(function () {}); });
+  }
+
+  function peerIsNew(otherSid) {
+    if (otherSid === remoteSid && pc) return false;
+    remoteSid = otherSid;
+    newConnection();
+    return true;
+  }
+
+  function onPeerSeen() {
+    peerSeenAt = Date.now();
+    if (!peerPresent) {
+      peerPresent = true;
+      show(root.dataset.peer === "connected" ? mode : "connecting");
+    }
+  }
+
+  // --- messages from the other side --------------------------------------------------------
+  function addLine(line) {
+    var li = document.createElement("li");
+    if (line.party === party) li.className = "mine";
+    var who = document.createElement("strong");
+    who.textContent = (words[line.party] || line.party) + ": ";
+    li.appendChild(who);
+    li.appendChild(document.createTextNode(line.body));
+    li.dataset.id = line.id;
+    lines.appendChild(li);
+    lines.scrollTop = lines.scrollHeight;
+  }
+
+  var handlers = {
+    welcome: function (m) {
+      party = m.party;
+      heartbeatMs = (m.heartbeat_s || 5) * 1000;
+      lines.innerHTML = "";
+      m.chat.forEach(addLine);
+      if (!peerPresent) show("waiting");
+    },
+    peer: function (m) {
+      if (m.state === "left") {
+        peerPresent = false;
+        root.dataset.peer = "reconnecting";
+        show("peer_reconnecting");
+      }
+    },
+    hello: function (m) {
+      onPeerSeen();
+      var fresh = peerIsNew(m.sid);
+      send({ type: "here" });
+      if (mode !== "video") send({ type: "mode", mode: mode });
+      if (fresh && party === "doctor") offer(false);
+    },
+    here: function (m) {
+      onPeerSeen();
+      if (peerIsNew(m.sid) && party === "doctor") offer(false);
+    },
+    offer: function (m) {
+      onPeerSeen();
+      peerIsNew(m.sid);
+      pc.setRemoteDescription({ type: "offer", sdp: m.sdp })
+        .then(function () { flushIce(); return pc.createAnswer(); })
+        .then(function (a) { return pc.setLocalDescription(a); })
+        .then(function () { send({ type: "answer", sdp: pc.localDescription.sdp }); })
+        .catch(function () {});
+    },
+    answer: function (m) {
+      if (!pc || m.sid !== remoteSid) return;
+      pc.setRemoteDescription({ type: "answer", sdp: m.sdp }).then(flushIce).catch(function () {});
+    },
+    ice: function (m) {
+      if (!pc || m.sid !== remoteSid || !m.candidate || !allowed(m.candidate)) return;
+      if (pc.remoteDescription) pc.addIceCandidate(m.candidate).catch(function () {});
+      else pendingIce.push(m.candidate);
+    },
+    mode: function (m) {
+      // Both sides change together: audio only on one side is audio only on both.
+      if (m.mode === "video" && !track("video")) return;
+      setMode(m.mode, false);
+    },
+    chat: function (m) {
+      if (!lines.querySelector('[data-id="' + m.id + '"]')) addLine(m);
+    },
+    heartbeat: function () { onPeerSeen(); },
+    error: function (m) { problem(m.message); }
+  };
+
+  // --- the signaling socket ----------------------------------------------------------------
+  function ticket() {
+    var body = new FormData();
+    body.append("csrf", root.dataset.csrf);
+    return fetch(root.dataset.ticketUrl, { method: "POST", body: body, credentials: "same-origin", cache: "no-store" })
+      .then(function (r) {
+        if (r.status === 404 || r.status === 409 || r.status === 403) {
+          stopped = true;
+          return r.json().then(function (b) { throw new Error(b.error ? b.error.message : words.refused); });
+        }
+        if (!r.ok) throw new Error(words.ticket_failed);
+        return r.json();
+      });
+  }
+
+  function reconnectLater() {
+    if (stopped) return;
+    setTimeout(connect, backoffMs);
+    // 1, 2, 4, 8, 15, 15… seconds: a village network comes back, a server under load recovers.
+    backoffMs = Math.min(backoffMs * 2, 15000);
+  }
+
+  function connect() {
+    ticket().then(function (pass) {
+      iceServers = pass.ice_servers;
+      loopbackOnly = pass.loopback_only;
+      var scheme = location.protocol === "https:" ? "wss:" : "ws:";
+      var url = scheme + "//" + location.host + pass.ws_path + "?ticket=" + encodeURIComponent(pass.ticket) + "&lang=" + lang;
+      ws = new WebSocket(url);
+      ws.onopen = function () {
+        backoffMs = 1000;
+        problem("");
+        send({ type: "hello" });
+        if (mode !== "video") send({ type: "mode", mode: mode });
+      };
+      ws.onmessage = function (event) {
+        var message;
+        try { message = JSON.parse(event.data); } catch (e) { return; }
+        var handler = handlers[message.type];
+        if (handler) handler(message);
+      };
+      ws.onclose = function (event) {
+        ws = null;
+        if (event.code === 4403) {
+          stopped = true;
+          problem(words.refused);
+        } else if (event.code === 4409) {
+          stopped = true;
+          if (pc) pc.close();
+          problem(words.ended);
+        } else {
+          show("reconnecting");
+          reconnectLater();
+        }
+      };
+    }).catch(function (error) {
+      if (stopped) {
+        problem(error.message);
+        return;
+      }
+      show("reconnecting");
+      reconnectLater();
+    });
+  }
+
+  chatForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var text = chatText.value.trim();
+    if (!text) return;
+    if (send({ type: "chat", body: text })) {
+      chatText.value = "";
+      problem("");
+    } else {
+      problem(words.not_sent);
+    }
+  });
+
+  // The heartbeat: what this browser has received (the server records the modes from it),
+  // and a sign of life for the other side.
+  function countReceived() {
+    if (!pc) return Promise.resolve(received);
+    return pc.getStats().then(function (report) {
+      var sums = { video: 0, audio: 0 };
+      report.forEach(function (s) {
+        if (s.type === "inbound-rtp" && sums.hasOwnProperty(s.kind)) sums[s.kind] += s.bytesReceived || 0;
+      });
+      received = sums;
+      return sums;
+    });
+  }
+
+  function beat() {
+    countReceived().then(function (sums) {
+      send({ type: "heartbeat", received: sums });
+    }).catch(function () {}).then(function () {
+      if (peerPresent && Date.now() - peerSeenAt > 3 * heartbeatMs) {
+        peerPresent = false;
+        root.dataset.peer = "reconnecting";
+        show("peer_reconnecting");
+      }
+      if (!stopped) setTimeout(beat, heartbeatMs);
+    });
+  }
+
+  // For the browser tests: what has arrived, and the mode (read-only).
+  window.sebaCall = {
+    received: countReceived,
+    mode: function () { return mode; },
+    connection: function () { return pc ? pc.connectionState : "none"; }
+  };
+
+  root.dataset.mode = mode;
+  show("connecting");
+  startMedia().then(function () {
+    connect();
+    setTimeout(beat, heartbeatMs);
+  });
+})();
