@@ -1,7 +1,7 @@
 """consult calls: the call's times, the media really used, and its chat
 
 Revision ID: 5e0a11a7e013
-Revises: 5e0a11a7e005
+Revises: 5e0a11a7e006
 Create Date: 2026-12-03 18:00:00
 """
 
