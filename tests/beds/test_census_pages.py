@@ -59,7 +59,7 @@ async def test_hospital_staff_reach_their_census_in_one_tap(rt, client):
     assert 'name="version" value="1"' in page.text
     for name in ("total-icu-male", "occupied-icu-male", "total-oxygen-female"):
         assert f'<label for="f-{name}">' in page.text and f'id="f-{name}"' in page.text
-    assert bn("CCU without ventilator") in page.text and bn("Reserved") in page.text
+    assert bn("ICU") in page.text and bn("Reserved") in page.text
 
 
 async def test_submit_updates_the_ledger_and_the_audit_log(rt, client):
@@ -164,7 +164,7 @@ async def test_reservations_conflict_names_the_pools(rt, client):
     before = await _written(rt)
     r = await client.post(url, data={**form, "occupied-icu-male": "8"})
     assert r.status_code == 409
-    pool_name = f"{bn('CCU without ventilator')} · {bn('Men')}"
+    pool_name = f"{bn('ICU')} · {bn('Men')}"
     expected = bn(
         "{pool}: {reserved} beds are reserved for incoming patients, "
         "but your numbers leave {free} free.",

@@ -122,7 +122,7 @@ async def test_bed_type_and_sex_filters_narrow_the_bed_rows(rt, client):
     found = cards(r.text)
     assert set(found) == {kol.id, dar.id}  # a mixed pool serves women too
     assert bed_table(found[kol.id][1]) == (["Bed type", "Women"], {"With oxygen": ["25/30"]})
-    assert bed_table(found[dar.id][1]) == (["Bed type", "Anyone"], {"Regular": ["0/8"]})
+    assert bed_table(found[dar.id][1]) == (["Bed type", "Anyone"], {"General": ["0/8"]})
 
 
 async def test_other_filters_work_without_javascript(rt, client):

@@ -17,7 +17,6 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from seba.beds import service as bed_service
-from seba.beds.labels import BED_TYPE_LABELS, SEX_LABELS
 from seba.beds.models import BED_TYPES, SEXES
 from seba.beds.queries import is_stale
 from seba.beds.schemas import MAX_BEDS, CensusUpdate, PoolCensus
@@ -26,6 +25,7 @@ from seba.core.errors import Conflict
 from seba.core.http import get_runtime
 from seba.core.runtime import Runtime
 from seba.core.types import utcnow
+from seba.vocabulary import BED_SEX_LABELS, BED_TYPE_LABELS
 from seba.web.session import (
     StaffRoute,
     form_text,
@@ -233,7 +233,7 @@ async def _census_page(
         bed_types=BED_TYPES,
         sexes=SEXES,
         bed_labels=BED_TYPE_LABELS,
-        sex_labels=SEX_LABELS,
+        sex_labels=BED_SEX_LABELS,
         max_reason=MAX_REASON,
     )
 
