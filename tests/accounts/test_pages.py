@@ -381,9 +381,7 @@ def test_every_console_string_has_a_bengali_translation():
     assert missing == []
 
 
-async def test_cho_and_doctor_land_on_their_console_and_the_home_names_role_and_scope(
-    rt, client
-):
+async def test_cho_and_doctor_land_on_their_console_and_the_home_names_role_and_scope(rt, client):
     """A login with no page to return to lands where the person works (``access.workplace``):
     a CHO on the teleconsultation desk, a doctor on the doctor's console, others on the
     staff home; the home names the role and the scope's place, never a code."""

@@ -1,7 +1,8 @@
 """Server-rendered pages: one Jinja environment, the language in every template.
 
 Templates call ``_("English text")`` for every visible string (translated from the ``.po``
-catalogues), ``num(n)`` for numbers (Bengali digits in Bengali) and ``when(dt)`` for times
+catalogues), ``num(n)`` or ``n|num`` for numbers (``core.i18n.number``: lakh grouping, Bengali
+digits in Bengali; one function for every page, SMS and PDF) and ``when(dt)`` for times
 (Asia/Kolkata: ``core.i18n.local_time``, which services use for SMS texts too; pages may import
 it from here). Each domain keeps its templates in ``seba/<domain>/templates/<domain>/``.
 """
@@ -14,7 +15,8 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 
 from seba.core.http import LANG_COOKIE, request_language
 from seba.core.i18n import LANGUAGES, gettext, local_time, number
@@ -32,6 +34,15 @@ env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+@pass_context
+def _num_filter(context: Context, value: Any) -> str:
+    return number(value, context.get("lang", "bn"))
+
+
+# ``{{ beds|num }}``: the same as ``num(beds)``, in the page's language.
+env.filters["num"] = _num_filter
 # Fingerprinted static URLs (``web/assets.py``): cached by browsers for a year.
 env.globals["asset_url"] = ASSETS.url
 
