@@ -158,12 +158,15 @@ def results_context(
     def at(offset: int) -> str:
         return query_url("/", values | {"offset": offset or None})
 
+    # The page shown: past the end, the snapshot answered with the last page.
+    offset = data["offset"]
     return {
         "data": data,
         "filter": f,
+        "offset": offset,
         "districts": districts,
-        "prev_url": at(max(0, f.offset - f.limit)) if f.offset > 0 else None,
-        "next_url": at(f.offset + f.limit) if f.offset + f.limit < data["count"] else None,
+        "prev_url": at(max(0, offset - f.limit)) if offset > 0 else None,
+        "next_url": at(offset + f.limit) if offset + f.limit < data["count"] else None,
         "district_url": lambda code: query_url("/", values | {"district": code}),
         "stale_hours": stale_after_s // 3600,
     }
