@@ -132,3 +132,15 @@ async def test_hospital_admits_a_walk_in_and_records_a_death(rt, client):
     assert r.status_code == 303 and "done=died" in r.headers["location"]
     assert (await referral_row(rt, int(admission_id))).status == "died"
     assert await pool_counts(rt, world.alpha, "oxygen", "female") == (3, 1, 0)
+
+
+async def test_confirm_stands_above_admit(rt, client):
+    """Confirming comes first (the family and control room learn the bed is kept); admitting
+    when the patient arrives."""
+    world = await make_world(rt)
+    hold = await make_hold(rt, world.alpha, 1)
+    await staff_session(client, rt, "hospital_staff", "facility:alpha")
+    page = (await client.get(f"/staff/facilities/{world.alpha.id}/referrals")).text
+    confirm = page.index(f'action="/staff/referrals/{hold["id"]}/confirm"')
+    admit = page.index(f'action="/staff/referrals/{hold["id"]}/admit"')
+    assert confirm < admit
