@@ -13,10 +13,11 @@ domain, page, notice and PDF may import it without a cycle.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from seba.core.i18n import LANGUAGES, gettext
+from seba.core.i18n import LANGUAGES, bn_digits, gettext
 
 
 def _table(entries: dict[str, str]) -> Mapping[str, str]:
@@ -159,6 +160,34 @@ DOSAGE_FORM_LABELS = _table(
         "powder": "Powder",
     }
 )
+# What one dose is counted in ("1 tablet", "5 mL"): read from the typed dose so a Bengali page
+# says "১ ট্যাবলেট", never "1 tablet".
+DOSE_UNIT_LABELS = _table(
+    {
+        "tablet": "tablet",
+        "capsule": "capsule",
+        "sachet": "sachet",
+        "drop": "drop",
+        "puff": "puff",
+        "teaspoon": "teaspoon",
+        "ml": "mL",
+        "mg": "mg",
+        "application": "application",
+    }
+)
+# The units of a formulary strength (``prescriptions/formulary.STRENGTH_PATTERN``).
+STRENGTH_UNIT_LABELS = _table(
+    {
+        "mg": "mg",
+        "mcg": "mcg",
+        "g": "g",
+        "IU": "IU",
+        "mmol": "mmol",
+        "mL": "mL",
+        "L": "L",
+        "dose": "dose",
+    }
+)
 # How often, as the doctor's form offers it. A doctor may type anything else; what matches one
 # of these in either language is shown in the reader's language.
 FREQUENCY_LABELS = _table(
@@ -209,3 +238,36 @@ def term_in(table: Mapping[str, str], text: str, lang: str) -> str:
     a Bengali page never shows "twice a day" for a phrase the vocabulary knows."""
     code = read_term(table, text)
     return text if code is None else word(table, code, lang)
+
+
+# A dose as doctors type it: an amount (1, 0.5, 1/2, ১) and one unit word, maybe plural.
+_DOSE = re.compile(r"^\s*(\d+(?:\.\d+)?|\d+/\d+)\s*([^\d\s]+?)(?:s|es)?\.?\s*$")
+_UNCOUNTED = frozenset({"ml", "mg"})
+_LATIN = str.maketrans("০১২৩৪৫৬৭৮৯", "0123456789")
+
+
+def dose_in(text: str, lang: str) -> str:
+    """A typed dose in ``lang`` when it is an amount and a known unit ("1 tablet" →
+    "১ ট্যাবলেট", "5 mL" → "৫ মিলি"); anything else as typed."""
+    match = _DOSE.match(text.translate(_LATIN))
+    code = read_term(DOSE_UNIT_LABELS, match[2]) if match else None
+    if match is None or code is None:
+        return text
+    if lang == "bn":
+        return f"{bn_digits(match[1])} {word(DOSE_UNIT_LABELS, code, lang)}"
+    if match[2].isascii():
+        return text  # typed in English: the doctor's own words
+    plural = "s" if match[1] != "1" and code not in _UNCOUNTED else ""
+    return f"{match[1]} {word(DOSE_UNIT_LABELS, code, lang)}{plural}"
+
+
+_UNIT = re.compile(r"[A-Za-z]+")
+
+
+def strength_in(text: str, lang: str) -> str:
+    """A strength in ``lang``: "500 mg" → "৫০০ মিগ্রা", "125 mg/5 mL" → "১২৫ মিগ্রা/৫ মিলি";
+    in English as written. An unknown unit stays as it is."""
+    if lang != "bn":
+        return text
+    shown = _UNIT.sub(lambda m: word(STRENGTH_UNIT_LABELS, m[0], lang), text)
+    return bn_digits(shown)

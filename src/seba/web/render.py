@@ -20,6 +20,7 @@ from jinja2.runtime import Context
 
 from seba.core.http import LANG_COOKIE, request_language
 from seba.core.i18n import LANGUAGES, gettext, local_time, number
+from seba.vocabulary import DOSAGE_FORM_LABELS, FREQUENCY_LABELS, dose_in, strength_in, term_in
 from seba.web.assets import ASSETS
 
 PACKAGE = Path(__file__).resolve().parent.parent
@@ -60,6 +61,11 @@ def page_context(request: Request, **extra: Any) -> dict[str, Any]:
         "_": lambda message, **params: gettext(lang, message, **params),
         "num": lambda value: number(value, lang),
         "when": lambda value, fmt=None: local_time(value, lang, fmt),
+        # A prescription's typed terms in the reader's language (``seba.vocabulary``).
+        "dosage_form": lambda text: term_in(DOSAGE_FORM_LABELS, text, lang),
+        "how_often": lambda text: term_in(FREQUENCY_LABELS, text, lang),
+        "dose": lambda text: dose_in(text, lang),
+        "strength": lambda text: strength_in(text, lang),
         **extra,
     }
 

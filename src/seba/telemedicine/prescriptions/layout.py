@@ -28,6 +28,7 @@ from seba.vocabulary import (
     FREQUENCY_LABELS,
     PATIENT_SEX_LABELS,
     bilingual,
+    dose_in,
     read_term,
 )
 
@@ -113,6 +114,14 @@ def bilingual_form(value: str) -> str:
     """A dosage form in the vocabulary's words, both languages ("ট্যাবলেট / Tablet"), whichever
     language it was typed in; a form the vocabulary does not know, as typed."""
     return _bilingual_typed(DOSAGE_FORM_LABELS, value)
+
+
+def bilingual_dose(value: str) -> str:
+    """A dose as an amount and a known unit in both languages ("১ ট্যাবলেট / 1 tablet");
+    anything else as typed."""
+    cleaned = printable(value)
+    bengali, english = dose_in(cleaned, "bn"), dose_in(cleaned, "en")
+    return f"{bengali} / {english}" if bengali != english else cleaned
 
 
 def bilingual_frequency(value: str) -> str:
