@@ -13,6 +13,7 @@ from seba.core import outbox
 from seba.core.i18n import gettext, local_time
 from seba.places.models import Facility
 from seba.referrals.models import AdmissionRequest, Referral
+from seba.vocabulary import BED_TYPE_LABELS, word
 
 # When a hospital has no phone on record, the family gets the state's 24x7 helpline.
 HELPLINE = "1800-313-444-222"
@@ -48,7 +49,8 @@ def bed_reserved(
             "Seba {reference}: a {bed} bed is reserved for {patient} at {hospital}, {address}. "
             "Phone {phone}. Please reach by {until}.",
             reference=req.reference,
-            bed=gettext(lang, ref.bed_type),
+            # The bed's name in the vocabulary's words: the one the family saw on the page.
+            bed=word(BED_TYPE_LABELS, ref.bed_type, lang),
             patient=req.patient_name,
             hospital=facility.name_bn if lang == "bn" else facility.name,
             address=facility.address,
@@ -67,7 +69,7 @@ def bed_reserved(
                 "Seba referral {reference}: {bed} bed reserved for {patient} ({age}, {sex}, "
                 "{condition}) until {until}. Confirm in the Seba console.",
                 reference=req.reference,
-                bed=ref.bed_type,
+                bed=word(BED_TYPE_LABELS, ref.bed_type, "en"),
                 patient=req.patient_name,
                 age=req.patient_age,
                 sex=req.patient_sex,
