@@ -38,6 +38,8 @@ GUARDED = {
     "ROLE_LABELS",
     "SCOPE_KIND_LABELS",
     "DOSAGE_FORM_LABELS",
+    "OWNERSHIP_LABELS",
+    "FACILITY_KIND_LABELS",
 }
 # Bengali words that are English acronyms spoken as letters are still Bengali script.
 ACRONYMS = {"HDU", "ICU", "CHO"}

@@ -373,7 +373,7 @@ def test_every_console_string_has_a_bengali_translation():
         place_pages.KIND_LABELS,
         place_pages.FIELD_MESSAGES,
         census_pages.BED_TYPE_LABELS,
-        census_pages.SEX_LABELS,
+        census_pages.BED_SEX_LABELS,
     ):
         messages.update(labels.values())
     assert len(messages) > 150
