@@ -317,7 +317,7 @@ async def test_audit_page_shows_changes_in_scope(rt, client):
     page = await client.get("/staff/audit?lang=en")
     assert page.status_code == 200
     assert "Updated the bed census" in page.text
-    assert "CCU without ventilator · Men" in page.text
+    assert "ICU · Men" in page.text
     assert "10 total, 4 occupied" in page.text and "12 total, 5 occupied" in page.text
     assert "Beta Hospital" not in page.text and "With oxygen" not in page.text
     await staff_session(client, rt, "state_admin")
@@ -373,9 +373,53 @@ def test_every_console_string_has_a_bengali_translation():
         place_pages.KIND_LABELS,
         place_pages.FIELD_MESSAGES,
         census_pages.BED_TYPE_LABELS,
-        census_pages.SEX_LABELS,
+        census_pages.BED_SEX_LABELS,
     ):
         messages.update(labels.values())
     assert len(messages) > 150
     missing = sorted(m for m in messages if gettext("bn", m) == m)
     assert missing == []
+
+
+async def test_cho_and_doctor_land_on_their_console_and_the_home_names_role_and_scope(rt, client):
+    """A login with no page to return to lands where the person works (``access.workplace``):
+    a CHO on the teleconsultation desk, a doctor on the doctor's console, others on the
+    staff home; the home names the role and the scope's place, never a code."""
+    await factories.districts(rt)
+    codes = await factories.network(rt)
+    cho = await factories.user(rt, "cho", f"spoke:{codes['kolkata_spoke']}")
+    await factories.doctor(rt, codes["kolkata_hub"], username="landing-doctor")
+    viewer = await factories.user(rt, "viewer", "district:kolkata")
+    for username, lands in (
+        (cho.username, "/staff/tele"),
+        ("landing-doctor", "/staff/tele/doctor"),
+        (viewer.username, "/staff"),
+    ):
+        client.cookies.clear()
+        r = await login(client, username)
+        assert r.status_code == 303 and r.headers["location"] == lands, username
+        home = (await client.get("/staff")).text
+        assert "spoke:" not in home and "hub:" not in home and "district:" not in home
+        if username == cho.username:
+            assert bn("Community health officer (CHO)") in home
+            assert f"{bn('Spoke')}: স্বাস্থ্য ও সুস্থতা কেন্দ্র" in home
+            assert 'href="/staff/tele"' in home and bn("Teleconsultation") in home
+        elif username == "landing-doctor":
+            assert bn("Hub doctor") in home and f"{bn('Hub')}: " in home
+            assert 'class="console-big-link" href="/staff/tele/doctor"' in home
+        else:
+            assert bn("Viewer") in home and f"{bn('District')}: কলকাতা" in home
+            assert 'href="/staff/tele"' not in home and 'href="/staff/tele/doctor"' not in home
+    # A page that sent the person to log in still wins over the workplace.
+    client.cookies.clear()
+    page = await client.get("/staff/login?next=/staff/facilities")
+    r = await client.post(
+        "/staff/login",
+        data={
+            "csrf": csrf_of(page.text),
+            "username": cho.username,
+            "password": factories.PASSWORD,
+            "next": "/staff/facilities",
+        },
+    )
+    assert r.headers["location"] == "/staff/facilities"

@@ -253,7 +253,7 @@ async def test_count_is_before_paging_and_pages_cover_everything_once(rt, client
     assert [i["id"] for i in default["facilities"]] == full_order[:50]
 
     paged = []
-    for offset in range(0, n + 7, 7):
+    for offset in range(0, n, 7):
         page = (await client.get(f"{AVAILABILITY}?limit=7&offset={offset}")).json()
         assert page["count"] == n  # the total, not the page size
         assert len(page["facilities"]) == max(0, min(7, n - offset))
@@ -265,8 +265,12 @@ async def test_count_is_before_paging_and_pages_cover_everything_once(rt, client
     assert filtered["count"] == sum(1 for i in range(20) if i % 11 < 10)
     assert len(filtered["facilities"]) == 3
 
-    beyond = (await client.get(f"{AVAILABILITY}?offset=1000000")).json()
-    assert beyond["count"] == n and beyond["facilities"] == []
+    # Past the end: the last page, which says where it starts (not an empty page 50,000).
+    beyond = (await client.get(f"{AVAILABILITY}?limit=7&offset=1000000")).json()
+    last = (n - 1) // 7 * 7
+    assert beyond["count"] == n and beyond["offset"] == last
+    assert [i["id"] for i in beyond["facilities"]] == full_order[last:]
+    assert (await client.get(f"{AVAILABILITY}?limit=7&offset=7")).json()["offset"] == 7
 
     for bad in ("limit=501", "limit=0", "limit=-1", "offset=-1", "offset=1000001"):
         response = await client.get(f"{AVAILABILITY}?{bad}")

@@ -45,7 +45,8 @@ def _form(html: str) -> dict[str, str]:
     """The census form's fields as the browser would send them."""
     fields = dict(re.findall(r'name="([^"]+)"[^>]*?value="([^"]*)"', html))
     fields["csrf"] = csrf_of(html.split('class="census-form"', 1)[1])
-    return {k: v for k, v in fields.items() if k != "q"}
+    # A browser sends only the button pressed: "Save census", which has no name.
+    return {k: v for k, v in fields.items() if k not in ("q", "check")}
 
 
 async def test_hospital_staff_reach_their_census_in_one_tap(rt, client):
@@ -59,7 +60,7 @@ async def test_hospital_staff_reach_their_census_in_one_tap(rt, client):
     assert 'name="version" value="1"' in page.text
     for name in ("total-icu-male", "occupied-icu-male", "total-oxygen-female"):
         assert f'<label for="f-{name}">' in page.text and f'id="f-{name}"' in page.text
-    assert bn("CCU without ventilator") in page.text and bn("Reserved") in page.text
+    assert bn("ICU") in page.text and bn("Reserved") in page.text
 
 
 async def test_submit_updates_the_ledger_and_the_audit_log(rt, client):
@@ -164,7 +165,7 @@ async def test_reservations_conflict_names_the_pools(rt, client):
     before = await _written(rt)
     r = await client.post(url, data={**form, "occupied-icu-male": "8"})
     assert r.status_code == 409
-    pool_name = f"{bn('CCU without ventilator')} · {bn('Men')}"
+    pool_name = f"{bn('ICU')} · {bn('Men')}"
     expected = bn(
         "{pool}: {reserved} beds are reserved for incoming patients, "
         "but your numbers leave {free} free.",
@@ -255,3 +256,37 @@ async def test_missing_or_bad_facility_is_a_404_page(rt, client):
     r = await client.get("/staff/facilities/1/census")
     assert r.status_code == 303
     assert r.headers["location"] == "/staff/login?next=%2Fstaff%2Ffacilities%2F1%2Fcensus"
+
+
+def _free_now(html: str, pool: str) -> tuple[str, str | None]:
+    output = re.search(rf'<output id="free-{pool}"([^>]*)>([^<]*)</output>', html)
+    assert output, pool
+    return output[2], re.search(r'class="([^"]*)"', output[1]) and output[1]
+
+
+async def test_free_now_follows_the_typed_numbers_with_and_without_javascript(rt, client):
+    """The server works "free now" out from the boxes (the "Work out free beds" button saves
+    nothing); ``census.js`` does the same sum while typing, wired by the output's data."""
+    fac, _ = await _setup(rt, client)
+    url = f"/staff/facilities/{fac.id}/census"
+    page = (await client.get(url)).text
+    assert _free_now(page, "icu-male")[0] == bn("{n}", n=6)
+    assert 'data-total="f-total-icu-male" data-occupied="f-occupied-icu-male"' in page
+    assert re.search(r'<script src="/static/census\.[0-9a-f]+\.js" defer>', page)
+    before = await _written(rt)
+    form = _form(page) | {"total-icu-male": "১৫", "occupied-icu-male": "3", "check": "1"}
+    checked = await client.post(url, data=form)
+    assert checked.status_code == 200
+    assert _free_now(checked.text, "icu-male")[0] == bn("{n}", n=12)
+    assert 'value="১৫"' in checked.text  # what was typed stays in the box
+    assert await _written(rt) == before  # nothing saved
+    # More occupied than the total leaves a shortfall, marked.
+    short = await client.post(url, data=form | {"total-icu-male": "4", "occupied-icu-male": "4"})
+    free, attrs = _free_now(short.text, "icu-male")
+    assert free == bn("{n}", n=0) and "census-short-now" not in (attrs or "")
+
+
+def test_the_census_script_is_served():
+    from seba.web.assets import ASSETS
+
+    assert ASSETS.url("census.js").startswith("/static/census.")

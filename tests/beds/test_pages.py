@@ -18,6 +18,7 @@ from seba.core.i18n import gettext
 from seba.core.types import utcnow
 from seba.places.models import FACILITY_KINDS, OWNERSHIPS
 from tests import factories
+from tests.pages import bn
 
 CARD = re.compile(r'<li class="hosp ([^"]*)" id="f-(\d+)">(.*?)</li>', re.S)
 
@@ -122,7 +123,7 @@ async def test_bed_type_and_sex_filters_narrow_the_bed_rows(rt, client):
     found = cards(r.text)
     assert set(found) == {kol.id, dar.id}  # a mixed pool serves women too
     assert bed_table(found[kol.id][1]) == (["Bed type", "Women"], {"With oxygen": ["25/30"]})
-    assert bed_table(found[dar.id][1]) == (["Bed type", "Anyone"], {"Regular": ["0/8"]})
+    assert bed_table(found[dar.id][1]) == (["Bed type", "Anyone"], {"General": ["0/8"]})
 
 
 async def test_other_filters_work_without_javascript(rt, client):
@@ -148,6 +149,20 @@ async def test_paging_links_keep_the_filter(rt, client):
     assert list(cards(second.text)) == [dar.id]
     assert 'href="/?limit=1" rel="prev"' in second.text
     assert 'name="limit" value="1"' in second.text  # the form keeps the page size
+
+
+async def test_an_offset_past_the_end_shows_the_last_page(rt, client):
+    """``/?offset=999999`` (a kept link, a typed address) is the last page, numbered so, on the
+    fast path (cookie language) and through the route (``lang=``) alike."""
+    _kol, dar = await _two_districts(rt)
+    for url in ("/?limit=1&offset=999999&lang=en", "/?limit=1&offset=999999"):
+        r = await client.get(url)
+        assert r.status_code == 200
+        assert list(cards(r.text)) == [dar.id]
+        assert "Page 2 of 2" in r.text or bn("Page {page} of {pages}", page=2, pages=2) in r.text
+        assert 'href="/?limit=1" rel="prev"' in r.text and 'rel="next"' not in r.text
+    listed = await client.get("/beds/list?limit=1&offset=50")
+    assert list(cards(listed.text)) == [dar.id]
 
 
 @pytest.mark.parametrize(

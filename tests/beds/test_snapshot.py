@@ -135,7 +135,9 @@ async def _reference(rt, f: AvailabilityFilter) -> tuple[int, list[dict], dict[i
         for fac in facilities
         if f.near is not None and fac.lat is not None
     }
-    return len(items), items[f.offset : f.offset + f.limit], everywhere
+    # Past the end, the last page (``snapshot.page_offset``).
+    offset = f.offset if f.offset < len(items) else max(0, (len(items) - 1) // f.limit * f.limit)
+    return len(items), items[offset : offset + f.limit], everywhere
 
 
 filters = st.builds(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from babel.messages.pofile import read_po
 
 from seba.core.i18n import LOCALE_DIR, bn_digits, gettext, negotiate, number
@@ -49,3 +50,40 @@ async def test_pages_ignore_accept_language_but_the_api_honours_it(client):
     assert api.json()["error"]["message"] == "No such facility."
     api_bn = await client.get("/api/v1/facilities/999999")
     assert api_bn.json()["error"]["message"] == "এমন কোনো প্রতিষ্ঠান নেই।"
+
+
+@pytest.mark.parametrize(
+    ("value", "bn", "en"),
+    [
+        (0, "০", "0"),
+        (999, "৯৯৯", "999"),
+        (1000, "১,০০০", "1,000"),
+        (99999, "৯৯,৯৯৯", "99,999"),
+        (100000, "১,০০,০০০", "1,00,000"),  # one lakh
+        (1234567, "১২,৩৪,৫৬৭", "12,34,567"),
+        (123456789, "১২,৩৪,৫৬,৭৮৯", "12,34,56,789"),  # twelve crore
+        (-1500, "-১,৫০০", "-1,500"),
+        (2.5, "২.৫", "2.5"),
+        (123456.25, "১,২৩,৪৫৬.২৫", "1,23,456.25"),
+    ],
+)
+def test_numbers_are_grouped_in_lakhs_and_written_in_the_page_digits(value, bn, en):
+    assert number(value, "bn") == bn
+    assert number(value, "en") == en
+
+
+def test_text_is_not_regrouped_only_given_digits():
+    # A phone number or a distance already cut to one decimal is text, not a count.
+    assert number("98300 12345", "bn") == "৯৮৩০০ ১২৩৪৫"
+    assert number("1234567", "en") == "1234567"
+    assert number("0.2", "bn") == "০.২"
+
+
+def test_templates_have_one_number_filter():
+    from seba.web.render import env
+
+    template = env.from_string("{{ n|num }} = {{ num(n) }}")
+    assert template.render(lang="bn", n=1234567, num=lambda v: number(v, "bn")) == (
+        "১২,৩৪,৫৬৭ = ১২,৩৪,৫৬৭"
+    )
+    assert env.from_string("{{ n|num }}").render(lang="en", n=1234567) == "12,34,567"

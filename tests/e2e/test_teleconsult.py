@@ -101,17 +101,15 @@ def test_a_consult_from_request_to_printed_prescription(tele_server, browser, sc
         doctor = new_page(viewport={"width": 1280, "height": 900}, locale="bn-IN")
 
         # The doctor goes online and waits with the console open.
-        log_in(doctor, server, seeded.doctor)
-        doctor.get_by_role("link", name="ডাক্তারের কনসোল").click()
-        doctor.wait_for_url(server.url + "/staff/tele/doctor")
+        # A doctor lands on the doctor's console.
+        log_in(doctor, server, seeded.doctor, lands="/staff/tele/doctor")
         doctor.get_by_role("button", name="অনলাইন হোন").click()
         expect(doctor.locator(".tele-waiting")).to_contain_text("পরের রোগীর অপেক্ষায়")
         doctor.evaluate("window.notReloaded = true")
 
         # The CHO registers the patient and fills the consult form.
-        log_in(cho, server, seeded.cho)
-        cho.get_by_role("link", name="টেলিকনসালটেশন").click()
-        cho.wait_for_url(server.url + "/staff/tele")
+        # A CHO lands on the teleconsultation desk.
+        log_in(cho, server, seeded.cho, lands="/staff/tele")
         cho.get_by_text("নতুন রোগী নথিভুক্ত করুন").click()
         cho.screenshot(path=str(screens / "cho-home.png"), full_page=True)
         cho.get_by_label("রোগীর নাম").fill("রিনা দাস")

@@ -164,3 +164,60 @@ async def test_board_counts_and_times_in_bengali_digits(rt, client):
     english = await client.get("/staff/control-room/board?lang=en")
     assert "Reservation to admission" in english.text and "Median" in english.text
     assert (await client.get("/staff/control-room/board/live")).status_code == 200
+
+
+async def test_distances_say_what_they_are_measured_from(rt, client):
+    """Without the family's location a distance is from the district's headquarters, and the
+    page says so; with it, from the patient."""
+    await make_world(rt)
+    await make_waiting(rt, 1)
+    await make_waiting(rt, 2, lat=22.60, lon=88.40)
+    await staff_session(client, rt, "control_room", "state")
+    page = (await client.get("/staff/control-room?lang=en")).text
+    first = page.split("Rina Das 1", 1)[1].split("Rina Das 2", 1)[0]
+    second = page.split("Rina Das 2", 1)[1]
+    assert "km from the district centre" in first and "km from the patient" not in first
+    assert "km from the patient" in second and "km from the district centre" not in second
+    assert "km away" not in page.split('id="holds"', 1)[0]
+    bengali = (await client.get("/staff/control-room?lang=bn")).text
+    assert "জেলা সদর থেকে" in bengali and "রোগীর কাছ থেকে" in bengali
+
+
+async def test_the_move_page_never_preselects_a_hospital_with_an_old_census(rt, client):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from seba.core.db import transactional
+    from seba.core.types import utcnow
+    from seba.places.models import Facility
+    from tests import factories
+
+    world = await make_world(rt)
+    gamma = await factories.facility(rt, code="gamma", name="Gamma Hospital")
+    await factories.census(rt, gamma, [("oxygen", "any", 3, 0)])
+    hold = await make_hold(rt, world.beta, 1)
+    await staff_session(client, rt, "control_room", "state")
+
+    def checked(html: str) -> list[str]:
+        return re.findall(r'name="facility_id" value="(\d+)" required checked', html)
+
+    fresh = (await client.get(f"/staff/referrals/{hold['id']}/move")).text
+    assert len(checked(fresh)) == 1
+    # Every census old: none chosen for the operator, all still offered.
+    async with transactional(rt.db) as s:
+        await s.execute(
+            update(Facility)
+            .where(Facility.id.in_([world.alpha.id, gamma.id]))
+            .values(census_updated_at=utcnow() - timedelta(days=2))
+        )
+    stale = (await client.get(f"/staff/referrals/{hold['id']}/move")).text
+    assert checked(stale) == []
+    assert f'value="{world.alpha.id}"' in stale and f'value="{gamma.id}"' in stale
+    # One fresh again: that one is chosen, whatever the order.
+    async with transactional(rt.db) as s:
+        await s.execute(
+            update(Facility).where(Facility.id == gamma.id).values(census_updated_at=utcnow())
+        )
+    one = (await client.get(f"/staff/referrals/{hold['id']}/move")).text
+    assert checked(one) == [str(gamma.id)]

@@ -163,3 +163,15 @@ async def test_the_familys_note_and_covid_status_reach_the_hospitals_list(rt, cl
     assert bn("Anything the hospital should know") in noted
     assert "On home oxygen since Monday; SpO2 88% &lt;b&gt;" in noted  # escaped, whole
     assert bn(COVID_LABELS["unknown"]) in plain and "ref-notes" not in plain
+
+
+async def test_confirm_stands_above_admit(rt, client):
+    """Confirming comes first (the family and control room learn the bed is kept); admitting
+    when the patient arrives."""
+    world = await make_world(rt)
+    hold = await make_hold(rt, world.alpha, 1)
+    await staff_session(client, rt, "hospital_staff", "facility:alpha")
+    page = (await client.get(f"/staff/facilities/{world.alpha.id}/referrals")).text
+    confirm = page.index(f'action="/staff/referrals/{hold["id"]}/confirm"')
+    admit = page.index(f'action="/staff/referrals/{hold["id"]}/admit"')
+    assert confirm < admit

@@ -130,6 +130,19 @@ async def test_messages_commit_with_the_reservation_or_not_at_all(rt, monkeypatc
     assert await counts() == before
 
 
+async def test_the_sms_names_the_bed_as_the_pages_do(rt):
+    """The family's SMS and the hospital's notice use the vocabulary's word for the bed type,
+    the one on the public page and the census form ("ICU with ventilator", not "ventilator")."""
+    await factories.districts(rt)
+    fac = await factories.facility(rt)
+    await factories.census(rt, fac, [("ventilator", "any", 2, 0)])
+    data = _reservation(fac.id, 1).model_copy(update={"bed_type": "ventilator"})
+    await referral_service.create_referral(rt, actor=SYSTEM, data=data)
+    bodies = {m.topic["to"]: m.body for m in (await _messages(rt)).values()}
+    assert "ভেন্টিলেটর-সহ আইসিইউ" in bodies["family"]
+    assert "ICU with ventilator" in bodies["hospital"]
+
+
 # ---------------------------------------------------------------- retries and dead letters
 
 

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import seba.referrals
+from seba import vocabulary
 from seba.core.i18n import gettext
 from seba.referrals import labels
 from tests.pages import bn, csrf_of, staff_session
@@ -79,9 +80,9 @@ def test_every_string_on_the_referral_pages_is_in_bengali():
     for words in (
         labels.CONDITION_LABELS,
         labels.CONDITION_HINTS,
-        labels.PATIENT_SEX_LABELS,
+        vocabulary.PATIENT_SEX_LABELS,
         labels.COVID_LABELS,
-        labels.STATUS_LABELS,
+        vocabulary.REFERRAL_STATUS_LABELS,
         labels.SOURCE_LABELS,
         labels.FIELD_MESSAGES,
         labels.NOTICES,

@@ -73,7 +73,7 @@ def test_a_short_sms_is_left_whole_and_in_bengali():
         until="সন্ধ্যা ৭:৩০",
     )
     assert text == (
-        "সেবা WB-7K3M9QX: অক্সিজেন শয্যা রাখা আছে: নীলরতন সরকার মেডিক্যাল কলেজ ও হাসপাতাল, "
+        "সেবা WB-7K3M9QX: শয্যা (অক্সিজেন-সহ) রাখা আছে: নীলরতন সরকার মেডিক্যাল কলেজ ও হাসপাতাল, "
         "কলকাতা, সন্ধ্যা ৭:৩০ পর্যন্ত। ফোন 033 2286 0033"
     )
 
@@ -105,7 +105,7 @@ def test_the_hospitals_notice_fits_with_a_name_as_long_as_the_form_allows():
         covid="positive",
     )
     assert short == (
-        "Seba WB-7K3M9QX: oxygen bed held till 7:30 pm for Rina Das, 64F, severe, "
+        "Seba WB-7K3M9QX: bed held (With oxygen) till 7:30 pm for Rina Das, 64F, severe, "
         "Covid positive. Confirm in Seba."
     )
 

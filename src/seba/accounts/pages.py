@@ -11,15 +11,16 @@ from starlette.datastructures import FormData
 from seba.accounts import queries as account_queries
 from seba.accounts import service as account_service
 from seba.accounts.api import client_address
-from seba.beds.labels import BED_TYPE_LABELS, SEX_LABELS
-from seba.core.access import ROLE_SCOPES, ROLES, Principal, grantable_roles
+from seba.core.access import ROLE_SCOPES, ROLES, Principal, grantable_roles, workplace
 from seba.core.audit import AuditEntry
 from seba.core.errors import Conflict, NotAuthenticated, TooManyRequests, ValidationFailed
 from seba.core.http import get_runtime
 from seba.core.runtime import Runtime
 from seba.places import queries as place_queries
+from seba.vocabulary import BED_SEX_LABELS, BED_TYPE_LABELS, ROLE_LABELS, SCOPE_KIND_LABELS
 from seba.web import csrf
 from seba.web.session import (
+    HOME_PATH,
     StaffRoute,
     end_session,
     form_text,
@@ -36,14 +37,12 @@ from seba.web.session import (
 
 router = APIRouter(include_in_schema=False, route_class=StaffRoute)
 
-ROLE_LABELS = {
-    "state_admin": "State admin",
-    "district_admin": "District admin",
-    "control_room": "Control room",
-    "hospital_staff": "Hospital staff",
-    "viewer": "Viewer",
+# Where each console of ``access.WORKPLACE_ACTIONS`` is (who lands where is decided there).
+WORKPLACE_PAGES = {
+    "consult.practice": "/staff/tele/doctor",
+    "consult.create": "/staff/tele",
 }
-SCOPE_KIND_LABELS = {"state": "the whole state", "district": "a district", "facility": "a facility"}
+
 ACTION_LABELS = {
     "auth.login": "Logged in",
     "auth.logout": "Logged out",
@@ -141,7 +140,7 @@ async def login(
             next_path=next_path,
         )
     try:
-        token, ttl, _ = await account_service.issue_token(
+        token, ttl, principal = await account_service.issue_token(
             rt, username=username, password=password, client=client_address(request)
         )
     except (NotAuthenticated, TooManyRequests) as exc:
@@ -155,9 +154,18 @@ async def login(
         if isinstance(exc, TooManyRequests):
             response.headers["Retry-After"] = str(exc.details["retry_after_s"])
         return response
-    response = RedirectResponse(next_path, status_code=303)
+    response = RedirectResponse(landing(principal, next_path), status_code=303)
     start_session(request, response, token, ttl)
     return response
+
+
+def landing(principal: Principal, next_path: str) -> str:
+    """Where a login goes: the page that sent the person to log in, else their workplace (the
+    teleconsultation console of a CHO or a doctor), else the staff home."""
+    if next_path != HOME_PATH:
+        return next_path
+    action = workplace(principal)
+    return WORKPLACE_PAGES[action] if action else HOME_PATH
 
 
 @router.post("/staff/logout")
@@ -180,7 +188,17 @@ async def home(
     rt: Runtime = Depends(get_runtime),
 ):
     choices = await place_queries.scope_choices(rt, actor=principal)
-    return render_staff(request, "accounts/home.html", choices=choices, role_labels=ROLE_LABELS)
+    place = await place_queries.scope_place(rt, actor=principal)
+    action = workplace(principal)
+    return render_staff(
+        request,
+        "accounts/home.html",
+        choices=choices,
+        place=place,
+        workplace=WORKPLACE_PAGES[action] if action else None,
+        role_labels=ROLE_LABELS,
+        scope_kind_labels=SCOPE_KIND_LABELS,
+    )
 
 
 async def _users_page(
@@ -310,7 +328,7 @@ def entry_changes(request: Request, entry: AuditEntry) -> list[tuple[str, str, s
                 label = " · ".join(
                     (
                         say(request, BED_TYPE_LABELS.get(bed_type, bed_type)),
-                        say(request, SEX_LABELS.get(sex, sex)),
+                        say(request, BED_SEX_LABELS.get(sex, sex)),
                     )
                 )
                 lines.append((label, _counts_text(request, was), _counts_text(request, now)))

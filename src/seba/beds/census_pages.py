@@ -17,7 +17,6 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from seba.beds import service as bed_service
-from seba.beds.labels import BED_TYPE_LABELS, SEX_LABELS
 from seba.beds.models import BED_TYPES, SEXES
 from seba.beds.queries import is_stale
 from seba.beds.schemas import MAX_BEDS, CensusUpdate, PoolCensus
@@ -26,6 +25,7 @@ from seba.core.errors import Conflict
 from seba.core.http import get_runtime
 from seba.core.runtime import Runtime
 from seba.core.types import utcnow
+from seba.vocabulary import BED_SEX_LABELS, BED_TYPE_LABELS
 from seba.web.session import (
     StaffRoute,
     form_text,
@@ -179,13 +179,23 @@ def _rows(
                 total=total,
                 occupied=occupied,
                 reserved=pool.reserved,
-                available=pool.available,
+                available=free_now(total, occupied, pool.reserved, pool.available),
                 entered_total=_differs(entered.get(total_field), total),
                 entered_occupied=_differs(entered.get(occupied_field), occupied),
                 short=short.get((pool.bed_type, pool.sex)),
             )
         )
     return rows
+
+
+def free_now(total: str, occupied: str, reserved: int, stored: int) -> int:
+    """Free beds for the numbers in the boxes (total − occupied − reserved), so the form shows
+    what the typed numbers would leave (the same sum ``census.js`` does while typing); the
+    stored figure while a box holds no number."""
+    counts = [parse_count(text)[0] for text in (total, occupied)]
+    if counts[0] is None or counts[1] is None:
+        return stored
+    return counts[0] - counts[1] - reserved
 
 
 def _differs(entered: str | None, shown: str) -> str | None:
@@ -233,7 +243,7 @@ async def _census_page(
         bed_types=BED_TYPES,
         sexes=SEXES,
         bed_labels=BED_TYPE_LABELS,
-        sex_labels=SEX_LABELS,
+        sex_labels=BED_SEX_LABELS,
         max_reason=MAX_REASON,
     )
 
@@ -257,6 +267,10 @@ async def submit_census(
     rt: Runtime = Depends(get_runtime),
 ):
     posted = parse_census_form(form)
+    if form_text(form, "check") and posted.update is not None:
+        # "Work out free beds": the form again with the free beds of the typed numbers,
+        # nothing saved (the page's script does this while typing; this is the same without).
+        return await _census_page(request, rt, principal, facility_id, posted=posted)
     if posted.update is None:
         return await _census_page(
             request,

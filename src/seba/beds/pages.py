@@ -28,7 +28,6 @@ from starlette.types import Scope
 from seba.beds import public
 from seba.beds.api import availability_filter
 from seba.beds.filter_query import FILTER_NAMES, query_items, read_filter
-from seba.beds.labels import PUBLIC_LABELS as LABELS
 from seba.beds.live import VERSION
 from seba.beds.models import SEXES
 from seba.beds.queries import AvailabilityFilter
@@ -40,9 +39,23 @@ from seba.core.i18n import LANGUAGES
 from seba.core.response_cache import CachedBody, make_cached
 from seba.core.runtime import Runtime
 from seba.places.contacts import call_numbers
+from seba.vocabulary import (
+    BED_SEX_LABELS,
+    BED_TYPE_LABELS,
+    FACILITY_KIND_LABELS,
+    OWNERSHIP_LABELS,
+)
 from seba.web.render import LANG_COOKIE_AGE, env, page_context, render
 
 router = APIRouter(include_in_schema=False)
+
+# The templates' words for the codes they show, all from the one vocabulary.
+LABELS = {
+    "bed_type": BED_TYPE_LABELS,
+    "sex": BED_SEX_LABELS,
+    "ownership": OWNERSHIP_LABELS,
+    "kind": FACILITY_KIND_LABELS,
+}
 
 FILTER_PARAMS = tuple(inspect.signature(availability_filter).parameters)
 # The API's own dependency, validated by pydantic against the same Query() constraints that
@@ -146,12 +159,15 @@ def results_context(
     def at(offset: int) -> str:
         return query_url("/", values | {"offset": offset or None})
 
+    # The page shown: past the end, the snapshot answered with the last page.
+    offset = data["offset"]
     return {
         "data": data,
         "filter": f,
+        "offset": offset,
         "districts": districts,
-        "prev_url": at(max(0, f.offset - f.limit)) if f.offset > 0 else None,
-        "next_url": at(f.offset + f.limit) if f.offset + f.limit < data["count"] else None,
+        "prev_url": at(max(0, offset - f.limit)) if offset > 0 else None,
+        "next_url": at(offset + f.limit) if offset + f.limit < data["count"] else None,
         "district_url": lambda code: query_url("/", values | {"district": code}),
         "stale_hours": stale_after_s // 3600,
     }

@@ -131,6 +131,9 @@ def availability_from(snap: Availability, f: AvailabilityFilter, stale_after_s: 
             now.isoformat().encode(),
             b'","count":',
             str(chosen.count).encode(),
+            # Where the page starts: the last page's start when the one asked for lay past it.
+            b',"offset":',
+            str(chosen.offset).encode(),
             b',"facilities":[',
             b",".join(parts),
             b"]}",
@@ -167,7 +170,12 @@ def list_data(
         if chosen.distances is not None:
             item["distance_km"] = chosen.distances[n]
         items.append(item)
-    data = {"as_of": now.isoformat(), "count": chosen.count, "facilities": items}
+    data = {
+        "as_of": now.isoformat(),
+        "count": chosen.count,
+        "offset": chosen.offset,
+        "facilities": items,
+    }
     return data, ttl_s(now_ts, snap.stale_at(chosen.rows, now_ts, stale_after_s))
 
 

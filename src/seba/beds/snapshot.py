@@ -137,12 +137,26 @@ class FacilityRow:
 @dataclass(frozen=True, slots=True)
 class Selection:
     """One page of a filtered, ordered list: row indexes, the count before paging, and the
-    distance of each row when ``near`` was asked (None for a facility without coordinates)."""
+    distance of each row when ``near`` was asked (None for a facility without coordinates).
+    ``offset`` is where the page starts: the one asked for, or the last page's start when that
+    lies past the end (``page_offset``)."""
 
     count: int
     rows: list[int]
     distances: list[float | None] | None
     variant: int
+    offset: int = 0
+
+
+def page_offset(offset: int, limit: int, count: int) -> int:
+    """``offset``, or the start of the last page when it lies past the end of ``count`` rows.
+
+    A link kept from a longer list, or a typed ``?offset=999999``, shows the last page (and
+    says which) rather than "page 50,000 of 14" with nothing on it.
+    """
+    if offset < count or count == 0:
+        return offset if count else 0
+    return (count - 1) // limit * limit
 
 
 # The 18 kinds of pool (bed type × sex) and, for each, the variants it counts in.
@@ -385,22 +399,24 @@ class Availability:
             keep = [any(needle in text for text in folded[i]) for i in found.tolist()]
             found = found[np.array(keep, dtype=np.bool_)] if keep else found
         count = len(found)
-        end = f.offset + f.limit
-        if f.offset >= count:
-            return Selection(count, [], [] if f.near else None, variant)
+        offset = page_offset(f.offset, f.limit, count)
+        end = offset + f.limit
+        if offset >= count:
+            return Selection(count, [], [] if f.near else None, variant, offset)
         if f.near is not None:
             distance = self.distances_km(found, f.near)
             order = _first(distance, self.ids[found], end)
-            page = found[order][f.offset : end]
-            shown = distance[order][f.offset : end]
+            page = found[order][offset:end]
+            shown = distance[order][offset:end]
             return Selection(
                 count,
                 page.tolist(),
                 [None if math.isinf(d) else round(d, 2) for d in shown.tolist()],
                 variant,
+                offset,
             )
         order = _first(-self.free[variant, found], self.name_rank[found], end)
-        return Selection(count, found[order][f.offset : end].tolist(), None, variant)
+        return Selection(count, found[order][offset:end].tolist(), None, variant, offset)
 
     def distances_km(self, rows: np.ndarray, near: tuple[float, float]) -> np.ndarray:
         """Great-circle (haversine) distance from ``near`` to each row; inf without coordinates."""

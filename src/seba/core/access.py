@@ -163,6 +163,12 @@ POLICY: Mapping[str, Mapping[str, Reach]] = MappingProxyType(
     }
 )
 
+# The console a role works in all day, named by the action it is for, in order: after login a
+# staff member lands on the console of the first of these actions their role may take (a CHO
+# on the teleconsultation desk, a hub doctor on the doctor's console), everyone else on the
+# staff home. The pages map an action to its address; the decision stays in this table.
+WORKPLACE_ACTIONS = ("consult.practice", "consult.create")
+
 # A district admin may create these roles inside their district; only a state admin creates
 # state admins and district admins.
 GRANTABLE_ROLES: dict[str, frozenset[str]] = {
@@ -220,6 +226,11 @@ def reach(principal: Principal, action: str) -> Reach:
 def roles_for(action: str) -> tuple[str, ...]:
     """The roles that may take ``action`` (to find the people a notice is for, in SQL)."""
     return tuple(POLICY[action])
+
+
+def workplace(principal: Principal) -> str | None:
+    """The action whose console ``principal`` lands on after login, or None (the staff home)."""
+    return next((action for action in WORKPLACE_ACTIONS if can(principal, action)), None)
 
 
 def grantable_roles(principal: Principal) -> frozenset[str]:

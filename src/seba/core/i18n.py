@@ -2,9 +2,11 @@
 
 Catalogues are gettext ``.po`` files under ``seba/locale/<lang>/LC_MESSAGES/``, one per domain
 area; all of a language's files are merged when the process starts (no compile step). English
-is the source language. Bengali pages show Bengali digits: Babel's ``bn_IN`` formats Latin
-digits, so numbers are mapped with ``bn_digits``. Times are stored in UTC and shown in
-Asia/Kolkata (``local_time``), on pages and in the SMS texts services write alike.
+is the source language. Numbers are written as people here write them (``number``): lakh and
+crore grouping (12,34,567) in both languages, Bengali digits on Bengali pages (Babel's
+``bn_IN`` groups correctly but writes Latin digits: they are mapped with ``bn_digits``).
+Times are stored in UTC and shown in Asia/Kolkata (``local_time``), on pages and in the SMS
+texts services write alike.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import io
 from datetime import datetime
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
 LANGUAGES = ("bn", "en")
@@ -61,8 +65,18 @@ def bn_digits(value: Any) -> str:
     return str(value).translate(_BN_DIGITS)
 
 
+# Indian grouping in both languages: an English reader here also writes 12,34,567.
+NUMBER_LOCALES = {"bn": "bn_IN", "en": "en_IN"}
+
+
 def number(value: Any, lang: str) -> str:
-    text = f"{value:,}" if isinstance(value, int) else str(value)
+    """A count or measure as people here read it: ``1234567`` → ``১২,৩৪,৫৬৭`` (bn),
+    ``12,34,567`` (en); at most three decimals. Text (a phone number, a distance already cut
+    to one decimal) is not regrouped, only given the language's digits."""
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        text = format_decimal(value, locale=NUMBER_LOCALES.get(lang, "en_IN"))
+    else:
+        text = str(value)
     return bn_digits(text) if lang == "bn" else text
 
 

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
+from seba import vocabulary
 from seba.core.access import Principal
 from seba.core.errors import Conflict, ValidationFailed
 from seba.core.http import get_runtime
@@ -32,22 +33,9 @@ router = APIRouter(include_in_schema=False, route_class=StaffRoute)
 
 FacilityId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
-OWNERSHIP_LABELS = {
-    "government": "Government",
-    "govt_requisitioned_private": "Private, requisitioned by the government",
-    "private": "Private",
-}
-KIND_LABELS = {
-    "medical_college": "Medical college",
-    "district_hospital": "District hospital",
-    "sub_divisional_hospital": "Sub-divisional hospital",
-    "state_general_hospital": "State general hospital",
-    "specialty": "Specialty hospital",
-    "rural_hospital": "Rural hospital",
-    "private_hospital": "Private hospital",
-    "satellite_centre": "Satellite centre",
-    "safe_home": "Safe home",
-}
+# Words for ownership and facility kinds: the one vocabulary's.
+OWNERSHIP_LABELS = vocabulary.OWNERSHIP_LABELS
+KIND_LABELS = vocabulary.FACILITY_KIND_LABELS
 TEXT_FIELDS = (
     "code",
     "name",

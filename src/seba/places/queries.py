@@ -13,7 +13,7 @@ from seba.core.access import Principal, require, require_on_facility
 from seba.core.errors import NotFound
 from seba.core.runtime import Runtime
 from seba.core.types import utcnow
-from seba.places.models import District, Facility
+from seba.places.models import District, Facility, Hub, Spoke
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,35 @@ class ScopeChoices:
 
     districts: list[District]
     facilities: list[Facility]
+
+
+@dataclass(frozen=True)
+class ScopePlace:
+    """A principal's scope as people read it: the kind of place and its names (None for the
+    whole state, or a code no row has any more), never the raw code."""
+
+    kind: str
+    name: str | None = None
+    name_bn: str | None = None
+
+
+async def scope_place(rt: Runtime, *, actor: Principal) -> ScopePlace:
+    """The place the actor's scope names: a district, a facility, a spoke or a hub (the facility
+    it is at)."""
+    kind, code = actor.scope_kind, actor.scope_code
+    query = {
+        "district": select(District.name, District.name_bn).where(District.code == code),
+        "facility": select(Facility.name, Facility.name_bn).where(Facility.code == code),
+        "spoke": select(Spoke.name, Spoke.name_bn).where(Spoke.code == code),
+        "hub": select(Facility.name, Facility.name_bn)
+        .join(Hub, Hub.facility_id == Facility.id)
+        .where(Hub.code == code),
+    }.get(kind)
+    if query is None or code is None:
+        return ScopePlace(kind)
+    async with rt.db.read() as session:
+        row = (await session.execute(query)).first()
+    return ScopePlace(kind, row[0], row[1]) if row else ScopePlace(kind)
 
 
 def _in_scope(query, actor: Principal):

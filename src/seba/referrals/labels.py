@@ -1,7 +1,8 @@
 """Words for the referral codes and the referral pages' messages, as English msgids (the
 catalogues translate them).
 
-The telemedicine doctor's referral form uses ``CONDITION_LABELS`` too.
+The telemedicine doctor's referral form uses ``CONDITION_LABELS`` too. Statuses, bed types and
+the patient's sex are words of the one vocabulary (``seba.vocabulary``).
 """
 
 from __future__ import annotations
@@ -13,23 +14,11 @@ CONDITION_HINTS = {
     "moderate": "Breathless, or oxygen level 90 to 93%.",
     "mild": "Fever or cough, no breathlessness, oxygen level 94% or more.",
 }
-PATIENT_SEX_LABELS = {"male": "Male", "female": "Female", "other": "Other"}
 COVID_LABELS = {
     "positive": "Covid positive",
     "suspected": "Covid suspected",
     "negative": "Covid negative",
     "unknown": "Not tested or not known",
-}
-STATUS_LABELS = {
-    "reserved": "Bed reserved",
-    "confirmed": "Confirmed by the hospital",
-    "admitted": "Admitted",
-    "rejected": "Hospital could not take",
-    "cancelled": "Cancelled",
-    "expired": "Hold ran out",
-    "discharged": "Discharged",
-    "died": "Died",
-    "transferred": "Transferred",
 }
 SOURCE_LABELS = {
     "citizen": "Online form",

@@ -29,6 +29,7 @@ from seba.core.types import utcnow
 from seba.places.contacts import address_in, call_numbers
 from seba.places.models import Facility
 from seba.referrals.models import AdmissionRequest, Referral
+from seba.vocabulary import BED_TYPE_LABELS, word
 
 # Two UCS-2 segments of a concatenated SMS (67 characters each after the joining header).
 SMS_MAX = 134
@@ -41,15 +42,6 @@ _BRACKETS = re.compile(r"\s*\([^)]*\)")
 # today.
 SMS_TIME = {"bn": "B h:mm", "en": "h:mm a"}
 SMS_DAY_TIME = {"bn": "d MMM, B h:mm", "en": "d MMM, h:mm a"}
-# Bed types in an SMS: the family's words, short.
-SMS_BED_LABELS = {
-    "general": "regular",
-    "oxygen": "oxygen",
-    "hdu": "HDU",
-    "icu": "ICU",
-    "ventilator": "ventilator",
-    "paediatric": "children's",
-}
 UNDELIVERABLE = "undeliverable: no staff mobile registered for this facility"
 
 
@@ -126,9 +118,9 @@ def family_text(
 ) -> str:
     """The family's SMS that a bed is held: where, until when, the hospital's own number."""
     message = (
-        "Seba {reference}: {bed} bed held at {place} till {until}. Call {phone}"
+        "Seba {reference}: bed held ({bed}) at {place} till {until}. Call {phone}"
         if phone
-        else "Seba {reference}: {bed} bed held at {place} till {until}."
+        else "Seba {reference}: bed held ({bed}) at {place} till {until}."
     )
 
     def render(v: dict[str, str]) -> str:
@@ -145,7 +137,8 @@ def family_text(
 
     values = {
         "reference": reference,
-        "bed": gettext(lang, SMS_BED_LABELS[bed_type]),
+        # The bed's name in the vocabulary's words: the one the family saw on the page.
+        "bed": word(BED_TYPE_LABELS, bed_type, lang),
         "hospital": hospital,
         "address": _STATE_SUFFIX.sub("", address),
         "until": until,
@@ -169,7 +162,7 @@ def hospital_text(
     as the console's codes are)."""
     values = {
         "reference": reference,
-        "bed": SMS_BED_LABELS[bed_type],
+        "bed": word(BED_TYPE_LABELS, bed_type, "en"),
         "until": until,
         "patient": patient,
         "age": str(age),
@@ -180,7 +173,7 @@ def hospital_text(
     return fit(
         lambda v: gettext(
             "en",
-            "Seba {reference}: {bed} bed held till {until} for {patient}, {age}{sex}, "
+            "Seba {reference}: bed held ({bed}) till {until} for {patient}, {age}{sex}, "
             "{condition}, Covid {covid}. Confirm in Seba.",
             **v,
         ),

@@ -99,6 +99,10 @@ async def waiting_queue(
                 **request_dict(req),
                 "wait_s": int((now - req.created_at).total_seconds()),
                 "suggestions": ranked[:SUGGESTIONS],
+                # Distances are from the family when they shared a location, else from the
+                # district's headquarters: the operator must know which ("0.2 km" from the
+                # district centre says nothing about a village 40 km out).
+                "distance_from": "patient" if req.lat is not None else "district_hq",
             }
         )
     return out

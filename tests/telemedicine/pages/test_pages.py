@@ -569,3 +569,40 @@ async def test_the_doctor_refers_for_admission_with_the_prescription(client, rt)
         request = await s.scalar(select(AdmissionRequest))
     assert request.need == "oxygen" and request.condition == "severe"
     assert request.source == "teleconsult"
+
+
+def _medicine_lines(html: str) -> list[str]:
+    items = html.split('<ol class="tele-rx-items">', 1)[1].split("</ol>", 1)[0]
+    return [re.sub(r"<[^>]+>", "", li).strip() for li in items.split("<li>")[1:]]
+
+
+async def test_a_bengali_page_says_the_prescription_in_bengali(client, rt):
+    """Dosage form, strength, dose, how often and days in Bengali words and digits, the
+    medicine by its Bengali name; the generic (which the pharmacist matches) stays beside it
+    in brackets, never inside a Bengali phrase. English pages say it in English."""
+    world = await _world(rt)
+    consult_id = await _held_consult(client, world)
+    # Typed in English on purpose: the doctor's words, shown in the reader's language.
+    rx = rx_rows(("paracetamol", "125 mg/5 mL", "syrup", "5 ml", "twice a day", "3"))
+    issued = await doctor_post(client, f"/staff/tele/consults/{consult_id}/prescription", **rx)
+    assert issued.status_code == 303, issued.text
+    await as_user(client, world.cho)
+    page = (await client.get(f"/staff/tele/consults/{consult_id}?lang=bn")).text
+    [line] = _medicine_lines(page)
+    assert "প্যারাসিটামল" in line and "(PARACETAMOL)" in line
+    for bengali in ("১২৫ মিগ্রা/৫ মিলি", "সিরাপ", "৫ মিলি", "দিনে দুবার", "৩ দিন"):
+        assert bengali in line, (bengali, line)
+    # Apart from the generic in brackets, no English letter in the Bengali line.
+    assert not re.search("[A-Za-z]", line.replace("(PARACETAMOL)", "")), line
+    english = (await client.get(f"/staff/tele/consults/{consult_id}?lang=en")).text
+    [line] = _medicine_lines(english)
+    assert "PARACETAMOL" in line and "Syrup" in line and "twice a day" in line
+    assert "প্যারাসিটামল" not in line
+    code = (await _latest_rx(rt)).verification_code
+    check = (await client.get(f"/verify/{code}?lang=bn")).text
+    assert "দিনে দুবার" in _medicine_lines(check)[0] and "প্যারাসিটামল" in check
+
+
+async def _latest_rx(rt: Runtime) -> Prescription:
+    async with rt.db.read() as s:
+        return await s.scalar(select(Prescription).order_by(Prescription.id.desc()))

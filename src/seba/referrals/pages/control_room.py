@@ -185,6 +185,10 @@ async def _move_page(
         hold=hold,
         bed_type=bed_type,
         options_list=choices,
+        # The nearest hospital whose census is fresh is offered ready to pick; one whose
+        # census is old may have no bed any more, so it is never chosen for the operator
+        # (and if every one is old, none is: the operator calls first and then picks).
+        preselected=next((c["id"] for c in choices if not c["stale"]), None),
         message=message,
         **labels(request),
     )

@@ -15,7 +15,6 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
 from seba.beds import public
-from seba.beds.labels import BED_TYPE_LABELS, PUBLIC_LABELS
 from seba.beds.pages import directions_href, tel_href
 from seba.core.errors import DomainError, ValidationFailed
 from seba.core.http import request_language
@@ -27,11 +26,10 @@ from seba.referrals.labels import (
     FIELD_MESSAGES,
     FIX_BELOW,
     NOTICES,
-    PATIENT_SEX_LABELS,
     SOURCE_LABELS,
-    STATUS_LABELS,
 )
 from seba.referrals.models import BED_NEEDS, CONDITIONS, COVID_STATUSES, PATIENT_SEXES
+from seba.vocabulary import BED_TYPE_LABELS, PATIENT_SEX_LABELS, REFERRAL_STATUS_LABELS
 from seba.web.session import form_text, say
 
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -168,8 +166,9 @@ def labels(request: Request) -> dict[str, Any]:
             "sex": _options(request, PATIENT_SEXES, PATIENT_SEX_LABELS),
             "condition": _options(request, CONDITIONS, CONDITION_LABELS),
             "need": _options(request, BED_NEEDS, BED_TYPE_LABELS),
-            # The family chooses in the words of the public bed page they came from.
-            "public_need": _options(request, BED_NEEDS, PUBLIC_LABELS["bed_type"]),
+            # One word per bed type everywhere (``seba.vocabulary``): the family's form and
+            # the control room's say the same.
+            "public_need": _options(request, BED_NEEDS, BED_TYPE_LABELS),
             "covid_status": _options(request, COVID_STATUSES, COVID_LABELS),
         },
         "show_phone": show_phone,
@@ -177,10 +176,10 @@ def labels(request: Request) -> dict[str, Any]:
         "condition_hints": {code: say(request, hint) for code, hint in CONDITION_HINTS.items()},
         "sex_labels": PATIENT_SEX_LABELS,
         "covid_labels": COVID_LABELS,
-        "status_labels": STATUS_LABELS,
+        "status_labels": REFERRAL_STATUS_LABELS,
         "source_labels": SOURCE_LABELS,
         "bed_labels": BED_TYPE_LABELS,
-        "public_bed_labels": PUBLIC_LABELS["bed_type"],
+        "public_bed_labels": BED_TYPE_LABELS,
         "tel_href": tel_href,
         "directions_href": directions_href,
         "duration": lambda seconds: duration(request, seconds),

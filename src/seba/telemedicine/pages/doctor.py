@@ -17,7 +17,6 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from seba.beds.labels import BED_TYPE_LABELS
 from seba.core.access import Principal
 from seba.core.errors import Conflict, PermissionDenied, ValidationFailed
 from seba.core.http import request_language
@@ -63,6 +62,7 @@ from seba.telemedicine.prescriptions.schemas import (
     MAX_REFERRAL,
     PrescriptionIn,
 )
+from seba.vocabulary import BED_TYPE_LABELS
 from seba.web.session import (
     StaffRoute,
     form_text,

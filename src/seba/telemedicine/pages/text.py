@@ -11,31 +11,18 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from seba.telemedicine.consults.vitals import RANGES
+from seba.vocabulary import (
+    CONSULT_STATUS_FOR_DOCTOR_LABELS,
+    CONSULT_STATUS_LABELS,
+    PATIENT_SEX_LABELS,
+)
 
-# The consult as the CHO reads it: an offer not yet accepted is still "waiting for a doctor".
-STATUS_LABELS: Mapping[str, str] = MappingProxyType(
-    {
-        "queued": "Waiting for a doctor",
-        "offered": "Waiting for a doctor",
-        "accepted": "A doctor is ready: join now",
-        "in_progress": "The doctor is with the patient",
-        "completed": "Completed",
-        "no_show": "Missed: the centre did not join in time",
-        "cancelled": "Cancelled",
-    }
-)
-# The same states as the doctor reads them.
-DOCTOR_STATUS_LABELS: Mapping[str, str] = MappingProxyType(
-    {
-        "offered": "Offered to you",
-        "accepted": "Waiting for the health centre to join",
-        "in_progress": "The health centre has joined",
-        "completed": "Completed",
-        "no_show": "Missed: the centre did not join in time",
-        "cancelled": "Cancelled",
-        "queued": "Waiting for a doctor",
-    }
-)
+# Statuses and the patient's sex are words of the one vocabulary; the pages know them by these
+# names.
+STATUS_LABELS = CONSULT_STATUS_LABELS
+DOCTOR_STATUS_LABELS = CONSULT_STATUS_FOR_DOCTOR_LABELS
+SEX_LABELS = PATIENT_SEX_LABELS
+
 WAITING = ("queued", "offered")
 LIVE = ("queued", "offered", "accepted", "in_progress")
 
@@ -85,9 +72,6 @@ LANGUAGE_NAMES: Mapping[str, str] = MappingProxyType(
         "ur": "اردو",
         "sat": "ᱥᱟᱱᱛᱟᱲᱤ",
     }
-)
-SEX_LABELS: Mapping[str, str] = MappingProxyType(
-    {"female": "Female", "male": "Male", "other": "Other"}
 )
 RELATION_LABELS: Mapping[str, str] = MappingProxyType(
     {

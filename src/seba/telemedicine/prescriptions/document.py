@@ -253,6 +253,8 @@ def verification_for(rx: Prescription) -> Verification:
         patient_sex=d["patient"]["sex"],
         items=[
             {k: i[k] for k in ("drug", "strength", "form", "dose", "frequency", "duration_days")}
+            # The Bengali name, for the Bengali check page (older records may lack it).
+            | {"name_bn": i.get("name_bn")}
             for i in rx.items
         ],
         mode=rx.mode,

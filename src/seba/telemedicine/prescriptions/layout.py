@@ -11,6 +11,7 @@ and the footer. Pure: it reads no database; the body of the document is laid out
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -22,6 +23,14 @@ from fpdf.text_region import Paragraph, TextColumns
 
 from seba.core.i18n import bn_digits
 from seba.telemedicine.prescriptions.fonts import TOTAL_PAGES, printable, set_font_for, write_runs
+from seba.vocabulary import (
+    DOSAGE_FORM_LABELS,
+    FREQUENCY_LABELS,
+    PATIENT_SEX_LABELS,
+    bilingual,
+    dose_in,
+    read_term,
+)
 
 if TYPE_CHECKING:
     from seba.telemedicine.prescriptions.document import PrescriptionDocument
@@ -62,14 +71,6 @@ CONSULT_KINDS = {
     "first": "প্রথম পরামর্শ / First consultation",
     "follow_up": "ফলো-আপ পরামর্শ / Follow-up consultation",
 }
-SEXES = {
-    "male": "পুরুষ / Male",
-    "m": "পুরুষ / Male",
-    "female": "মহিলা / Female",
-    "f": "মহিলা / Female",
-    "other": "অন্যান্য / Other",
-    "o": "অন্যান্য / Other",
-}
 VITALS = {
     "bp": "রক্তচাপ / BP",
     "blood pressure": "রক্তচাপ / BP",
@@ -84,30 +85,48 @@ VITALS = {
     "respiratory rate": "শ্বাসের হার / Respiratory rate",
     "resp. rate": "শ্বাসের হার / Respiratory rate",
 }
-FORMS = {
-    "tablet": "ট্যাবলেট / Tablet",
-    "capsule": "ক্যাপসুল / Capsule",
-    "syrup": "সিরাপ / Syrup",
-    "suspension": "সাসপেনশন / Suspension",
-    "drops": "ড্রপ / Drops",
-    "eye drops": "চোখের ড্রপ / Eye drops",
-    "ear drops": "কানের ড্রপ / Ear drops",
-    "ointment": "মলম / Ointment",
-    "cream": "ক্রিম / Cream",
-    "gel": "জেল / Gel",
-    "lotion": "লোশন / Lotion",
-    "injection": "ইনজেকশন / Injection",
-    "inhaler": "ইনহেলার / Inhaler",
-    "sachet": "স্যাশে / Sachet",
-    "powder": "পাউডার / Powder",
-    "solution": "দ্রবণ / Solution",
-}
+
+
+# One-letter sexes a record may carry.
+_SEX_LETTERS = {"m": "male", "f": "female", "o": "other"}
 
 
 def bilingual_term(table: dict[str, str], value: str) -> str:
-    """A known code (sex, form, vital) in both languages; anything else exactly as typed."""
+    """A known code (vital) in both languages; anything else exactly as typed."""
     cleaned = printable(value)
     return table.get(cleaned.casefold(), cleaned)
+
+
+def bilingual_sex(value: str) -> str:
+    """The patient's sex in the vocabulary's words, both languages; anything else as typed."""
+    cleaned = printable(value)
+    code = _SEX_LETTERS.get(cleaned.casefold()) or read_term(PATIENT_SEX_LABELS, cleaned)
+    return bilingual(PATIENT_SEX_LABELS, code) if code else cleaned
+
+
+def _bilingual_typed(table: Mapping[str, str], value: str) -> str:
+    cleaned = printable(value)
+    code = read_term(table, cleaned)
+    return bilingual(table, code) if code else cleaned
+
+
+def bilingual_form(value: str) -> str:
+    """A dosage form in the vocabulary's words, both languages ("ট্যাবলেট / Tablet"), whichever
+    language it was typed in; a form the vocabulary does not know, as typed."""
+    return _bilingual_typed(DOSAGE_FORM_LABELS, value)
+
+
+def bilingual_dose(value: str) -> str:
+    """A dose as an amount and a known unit in both languages ("১ ট্যাবলেট / 1 tablet");
+    anything else as typed."""
+    cleaned = printable(value)
+    bengali, english = dose_in(cleaned, "bn"), dose_in(cleaned, "en")
+    return f"{bengali} / {english}" if bengali != english else cleaned
+
+
+def bilingual_frequency(value: str) -> str:
+    """How often, as ``bilingual_form`` does it ("দিনে দুবার / twice a day")."""
+    return _bilingual_typed(FREQUENCY_LABELS, value)
 
 
 def two_lines(bilingual: str, size: float) -> list[tuple[str, str, float]]:

@@ -39,14 +39,12 @@ from seba.telemedicine.prescriptions.layout import (
     BOTTOM,
     CONSULT_KINDS,
     CONTENT_W,
-    FORMS,
     LINE_HEIGHT,
     MARGIN,
     MODES,
     PAGE_W,
     QR_BOX,
     RULE,
-    SEXES,
     STRIPE,
     TEAL,
     TOP,
@@ -55,7 +53,11 @@ from seba.telemedicine.prescriptions.layout import (
     age_in_years,
     bilingual_age,
     bilingual_date,
+    bilingual_dose,
+    bilingual_form,
+    bilingual_frequency,
     bilingual_name,
+    bilingual_sex,
     bilingual_term,
     draw_continuation_header,
     draw_first_page_header,
@@ -206,7 +208,7 @@ def _doctor_fields(doc: PrescriptionDocument) -> Iterator[tuple[str, str, bool]]
 def _patient_fields(doc: PrescriptionDocument) -> Iterator[tuple[str, str, bool]]:
     yield "নাম / Name", printable(doc.patient_name), True
     yield "বয়স / Age", bilingual_age(doc.patient_age), False
-    yield "লিঙ্গ / Sex", bilingual_term(SEXES, doc.patient_sex), False
+    yield "লিঙ্গ / Sex", bilingual_sex(doc.patient_sex), False
     yield "ফোন / Phone", printable(doc.patient_phone), False
     yield "ঠিকানা / Address", printable(doc.patient_address), False
     if printable(doc.patient_abha):
@@ -293,9 +295,9 @@ def _rx_cells(number: int, item: RxLine) -> list[list[tuple[str, str, float]]]:
         [(str(number), "", 9)],
         medicine,
         [(printable(item.strength), "", 9)],
-        two_lines(bilingual_term(FORMS, item.form), 8.5),
-        [(printable(item.dose), "", 9)],
-        [(printable(item.frequency), "", 9)],
+        two_lines(bilingual_form(item.form), 8.5),
+        two_lines(bilingual_dose(item.dose), 8.5),
+        two_lines(bilingual_frequency(item.frequency), 8.5),
         [(f"{bn_digits(days)} দিন", "", 8.5), (f"{days} day{'' if days == 1 else 's'}", "", 8.5)],
         [(item.tpg_list, "", 9)],
     ]
