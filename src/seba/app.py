@@ -16,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from seba.accounts import api as accounts_api
 from seba.accounts import pages as accounts_pages
+from seba.accounts.bearer import current_principal
 from seba.beds import api as beds_api
 from seba.beds import census_pages
 from seba.beds import pages as beds_pages
@@ -25,6 +26,7 @@ from seba.core.errors import DomainError
 from seba.core.fast_path import PublicFastPath
 from seba.core.headers import SecurityHeaders, api_headers, page_headers
 from seba.core.limits import KB, BodyLimit, RouteClass
+from seba.core.openapi import document_errors
 from seba.core.runtime import Runtime, build_runtime
 from seba.notifications import api as notifications_api
 from seba.patients import api as patients_api
@@ -122,7 +124,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         "/readyz",
         tags=["ops"],
         summary="Readiness: the database (503 if unreachable), Redis, the worker's heartbeat",
-        responses={503: {"description": "The database cannot be reached"}},
+        response_model=health.ReadinessOut,
+        responses={
+            503: {"description": "Not ready: the checks say why", "model": health.ReadinessOut}
+        },
     )
     async def readyz() -> JSONResponse:
         rt = app.state.runtime
@@ -147,6 +152,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(referral_pages.router)
     app.include_router(telemedicine_pages.router)
     app.mount("/static", ASSETS, name="static")
+    # Every error each route can answer, in the one error shape (``core/openapi.py``).
+    document_errors(app, authenticated=(current_principal,), database=(http.get_runtime,))
     app.add_middleware(
         BodyLimit,
         default_bytes=JSON_AND_FORMS_MAX_BYTES,

@@ -18,6 +18,7 @@ from seba.beds.schemas import CensusUpdate
 from seba.core.access import Principal
 from seba.core.fast_path import Reply
 from seba.core.http import cached_response, get_runtime
+from seba.core.openapi import errors
 from seba.core.runtime import Runtime
 from seba.places.models import OWNERSHIPS
 from seba.web.live import event_stream
@@ -53,7 +54,11 @@ def availability_filter(
     )
 
 
-@router.get("/beds/availability", summary="Free beds per facility (public)")
+# Answered from stored bytes with an ETag: a client that sends it back gets 304.
+NOT_MODIFIED = {304: {"description": "Not modified: the `If-None-Match` ETag is current"}}
+
+
+@router.get("/beds/availability", summary="Free beds per facility (public)", responses=NOT_MODIFIED)
 async def get_availability(
     request: Request,
     f: Annotated[AvailabilityFilter, Depends(availability_filter)],
@@ -74,12 +79,16 @@ async def fast_near(rt: Runtime, scope: Scope) -> Reply | None:
     return Reply(await public.availability(rt, f))
 
 
-@router.get("/districts", summary="Districts with bed totals (public)")
+@router.get("/districts", summary="Districts with bed totals (public)", responses=NOT_MODIFIED)
 async def get_districts(request: Request, rt: Runtime = Depends(get_runtime)):
     return cached_response(request, await public.districts(rt))
 
 
-@router.get("/facilities/{facility_id}", summary="One facility with its beds and census version")
+@router.get(
+    "/facilities/{facility_id}",
+    summary="One facility with its beds and census version",
+    responses=errors(409),
+)
 async def get_facility(
     request: Request, facility_id: FacilityId, rt: Runtime = Depends(get_runtime)
 ):

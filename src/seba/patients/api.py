@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from seba.accounts.bearer import current_principal
 from seba.core.access import Principal
 from seba.core.http import get_runtime
+from seba.core.openapi import errors
 from seba.core.runtime import Runtime
 from seba.patients import service as patient_service
 from seba.patients.schemas import PatientIn, PatientList, PatientOut, PatientUpdate
@@ -69,7 +70,12 @@ async def search_patients(
     return PatientList(patients=[PatientOut.of(p) for p in patients])
 
 
-@router.get("/{patient_id}", response_model=PatientOut, summary="One patient (audited read)")
+@router.get(
+    "/{patient_id}",
+    response_model=PatientOut,
+    summary="One patient (audited read)",
+    responses=errors(409),
+)
 async def get_patient(
     patient_id: Id,
     actor: Principal = Depends(current_principal),

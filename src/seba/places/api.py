@@ -10,6 +10,7 @@ from seba.accounts.bearer import current_principal
 from seba.core.access import Principal
 from seba.core.errors import ValidationFailed
 from seba.core.http import get_runtime
+from seba.core.openapi import errors
 from seba.core.runtime import Runtime
 from seba.places import service as place_service
 from seba.places.schemas import FacilityIn, FacilityUpdate
@@ -21,7 +22,9 @@ def _created(facility) -> dict:
     return {"id": facility.id, **place_service.facility_snapshot(facility)}
 
 
-@router.post("/facilities", status_code=201, summary="Add a facility (admins)")
+@router.post(
+    "/facilities", status_code=201, summary="Add a facility (admins)", responses=errors(409)
+)
 async def create_facility(
     body: FacilityIn,
     principal: Principal = Depends(current_principal),
@@ -30,7 +33,11 @@ async def create_facility(
     return _created(await place_service.create_facility(rt, actor=principal, data=body))
 
 
-@router.patch("/facilities/{facility_id}", summary="Change a facility's details (admins)")
+@router.patch(
+    "/facilities/{facility_id}",
+    summary="Change a facility's details (admins)",
+    responses=errors(409),
+)
 async def update_facility(
     facility_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     body: FacilityUpdate,
@@ -46,6 +53,7 @@ async def update_facility(
     "/facilities/import",
     summary="Import facilities from CSV (all or nothing; state admins)",
     openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    responses=errors(409),
 )
 async def import_facilities(
     request: Request,
