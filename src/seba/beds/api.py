@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.types import Scope
 
 from seba.accounts.bearer import current_principal
@@ -17,6 +17,7 @@ from seba.beds.queries import DEFAULT_LIMIT, MAX_LIMIT, AvailabilityFilter, pars
 from seba.beds.schemas import CensusUpdate
 from seba.core.access import Principal
 from seba.core.fast_path import Reply
+from seba.core.formats import PathId
 from seba.core.http import cached_response, get_runtime
 from seba.core.openapi import errors
 from seba.core.runtime import Runtime
@@ -25,7 +26,7 @@ from seba.web.live import event_stream
 
 router = APIRouter(prefix="/api/v1", tags=["beds"])
 
-FacilityId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+FacilityId = PathId
 
 
 def availability_filter(
@@ -87,7 +88,7 @@ async def get_districts(request: Request, rt: Runtime = Depends(get_runtime)):
 @router.get(
     "/facilities/{facility_id}",
     summary="One facility with its beds and census version",
-    responses=errors(409),
+    responses=NOT_MODIFIED,
 )
 async def get_facility(
     request: Request, facility_id: FacilityId, rt: Runtime = Depends(get_runtime)
@@ -95,7 +96,11 @@ async def get_facility(
     return cached_response(request, await public.facility(rt, facility_id))
 
 
-@router.put("/facilities/{facility_id}/beds", summary="Submit a bed census (atomic)")
+@router.put(
+    "/facilities/{facility_id}/beds",
+    summary="Submit a bed census (atomic); 409 `version_conflict` with the current census",
+    responses=errors(409),
+)
 async def put_census(
     facility_id: FacilityId,
     census: CensusUpdate,

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Request
 
 from seba.accounts.bearer import current_principal
 from seba.core.access import Principal
 from seba.core.errors import ValidationFailed
+from seba.core.formats import PathId
 from seba.core.http import get_runtime
 from seba.core.openapi import errors
 from seba.core.runtime import Runtime
@@ -39,7 +38,7 @@ async def create_facility(
     responses=errors(409),
 )
 async def update_facility(
-    facility_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    facility_id: PathId,
     body: FacilityUpdate,
     principal: Principal = Depends(current_principal),
     rt: Runtime = Depends(get_runtime),

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from seba.accounts.api import client_address
 from seba.accounts.bearer import current_principal
 from seba.core.access import Principal
+from seba.core.formats import PathId
 from seba.core.http import get_runtime, request_language
 from seba.core.openapi import errors
 from seba.core.runtime import Runtime
@@ -36,7 +37,7 @@ from seba.referrals.schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["referrals"])
 
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Id = PathId
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 PHONE_HEADER = "X-Phone-Session"
 
@@ -140,8 +141,8 @@ async def control_board(
 @router.post(
     "/referrals",
     status_code=201,
-    summary="Reserve a bed (control room or hospital)",
-    responses=errors(409),
+    summary="Reserve a bed (control room or hospital); 404 for a facility or request not found",
+    responses=errors(404, 409),
 )
 async def create_referral(
     body: ReferralCreate,

@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response, UploadFile
+from fastapi import APIRouter, Depends, Query, Response, UploadFile
 
 from seba.accounts.bearer import current_principal
 from seba.core.access import Principal
+from seba.core.formats import CODE_PATTERN, PathId
 from seba.core.http import get_runtime
 from seba.core.openapi import errors
 from seba.core.runtime import Runtime
@@ -31,7 +32,7 @@ from seba.telemedicine.prescriptions.schemas import DispensingIn, PrescriptionIn
 from seba.telemedicine.schemas import RosterIn
 
 router = APIRouter(prefix="/api/v1", tags=["telemedicine"])
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Id = PathId
 Staff = Annotated[Principal, Depends(current_principal)]
 Rt = Annotated[Runtime, Depends(get_runtime)]
 
@@ -41,11 +42,15 @@ async def list_hubs(principal: Staff, rt: Rt):
     return {"hubs": [row.__dict__ for row in await network.list_hubs(rt, actor=principal)]}
 
 
-@router.get("/network/spokes", summary="Spokes, all or of one hub (home and linked), paged")
+@router.get(
+    "/network/spokes",
+    summary="Spokes, all or of one hub (home and linked), paged; 404 for an unknown hub",
+    responses=errors(404),
+)
 async def list_spokes(
     principal: Staff,
     rt: Rt,
-    hub: Annotated[str | None, Query(max_length=80)] = None,
+    hub: Annotated[str | None, Query(pattern=CODE_PATTERN, description="a hub's code")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ):
@@ -66,7 +71,12 @@ def _queued(state: QueueState) -> dict:
     return body
 
 
-@router.post("/consultations", status_code=201, summary="Raise a consult for a patient (CHO)")
+@router.post(
+    "/consultations",
+    status_code=201,
+    summary="Raise a consult for a patient (CHO); 404 for a patient outside your reach",
+    responses=errors(404),
+)
 async def raise_consult(body: ConsultIn, principal: Staff, rt: Rt):
     state = await consult_service.raise_consult(rt, actor=principal, data=body)
     return _queued(state)
