@@ -38,6 +38,7 @@ from seba.referrals import pages as referral_pages
 from seba.settings import Settings, get_settings
 from seba.telemedicine import api as telemedicine_api
 from seba.telemedicine import pages as telemedicine_pages
+from seba.web import api_docs
 from seba.web.assets import ASSETS
 
 # Every JSON body and form of the app is far smaller: a prescription of 20 medicines with
@@ -104,6 +105,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         "central referral, teleconsultation. Errors always have the shape "
         '`{"error": {"code", "message", "details"}}`.',
         lifespan=lifespan,
+        # The reference and its document are ours (web/api_docs.py): offline, staff-only in
+        # production.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     if runtime is not None:
         app.state.runtime = runtime
@@ -151,6 +157,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(census_pages.router)
     app.include_router(referral_pages.router)
     app.include_router(telemedicine_pages.router)
+    api_docs.install(app)
     app.mount("/static", ASSETS, name="static")
     # Every error each route can answer, in the one error shape (``core/openapi.py``).
     document_errors(app, authenticated=(current_principal,), database=(http.get_runtime,))
