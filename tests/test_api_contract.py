@@ -1,6 +1,6 @@
 """The API keeps its own OpenAPI contract: schemathesis sends generated requests to every
-operation, anonymous and as a state admin, on SQLite and PostgreSQL, and every answer must be
-documented (status), conform (body schema, content type) and never be a 5xx.
+operation, anonymous and as a state admin, a CHO and a doctor, on SQLite and PostgreSQL; every
+answer must be documented (status), conform (body schema, content type) and never be a 5xx.
 
 Bounded and deterministic so CI is stable: ``EXAMPLES`` per operation and caller, derandomized,
 no example database. One app (and one database) per engine for the whole module: the examples of
@@ -31,7 +31,7 @@ from seba.settings import Settings
 from tests import factories
 from tests.conftest import POSTGRES_URL, _truncate_postgres, unavailable
 
-EXAMPLES = 12
+EXAMPLES = 15
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -44,8 +44,8 @@ EXCLUDED = {
     # A server-sent event stream never ends; its contract is tested in tests/web (live.py).
     "GET /api/v1/beds/events",
 }
-# Not sent with the admin's token: the run would revoke its own token (then every later
-# authenticated example would be anonymous). Fuzzed anonymously; logout is tested in accounts.
+# Not sent with a caller's token: the run would revoke its own token (then every later example
+# of that caller would be anonymous). Fuzzed anonymously; logout is tested in accounts.
 EXCLUDED_WITH_TOKEN = {"POST /api/v1/auth/logout"}
 
 
@@ -60,20 +60,27 @@ OPERATIONS = sorted(
 )
 
 
+CALLERS = ("anonymous", "state_admin", "cho", "doctor")
+
+
 @dataclass
 class Served:
     client: TestClient
-    token: str
+    # Authorization headers per caller.
+    headers: dict[str, dict[str, str]]
 
 
-async def _seed(rt) -> str:
-    """Districts, two hospitals with beds, and a state admin: ids 1 and 2 are real rows."""
-    await factories.districts(rt)
+async def _seed(rt) -> dict[str, str]:
+    """The network (districts, two hubs and spokes), two hospitals with beds, a state admin, a
+    CHO and a doctor at the Kolkata hub: low ids are real rows. Returns the usernames."""
+    codes = await factories.network(rt)
     for _ in range(2):
         hospital = await factories.facility(rt)
         await factories.census(rt, hospital, [("general", "female", 20, 5), ("icu", "male", 4, 4)])
-    admin = await factories.user(rt, "state_admin", username="contract-admin")
-    return admin.username
+    await factories.user(rt, "state_admin", username="contract-admin")
+    await factories.cho(rt, codes["kolkata_spoke"], username="contract-cho")
+    await factories.doctor(rt, codes["kolkata_hub"], username="contract-doctor")
+    return {"state_admin": "contract-admin", "cho": "contract-cho", "doctor": "contract-doctor"}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -103,12 +110,29 @@ def served(
     # The app's own event loop (the client's portal) runs the lifespan, the seeding and every
     # request, so the database pool lives in one loop.
     with TestClient(app, base_url=BASE_URL, raise_server_exceptions=False) as client:
-        username = client.portal.call(_seed, app.state.runtime)
-        answer = client.post(
-            "/api/v1/auth/token", json={"username": username, "password": factories.PASSWORD}
+        usernames = client.portal.call(_seed, app.state.runtime)
+        headers: dict[str, dict[str, str]] = {"anonymous": {}}
+        for role, username in usernames.items():
+            answer = client.post(
+                "/api/v1/auth/token",
+                json={"username": username, "password": factories.PASSWORD},
+            )
+            assert answer.status_code == 200, answer.text
+            headers[role] = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+        # A patient of the CHO's district and a consult waiting for the doctor.
+        patient = client.post(
+            "/api/v1/patients",
+            json={"name": "Rina Das", "sex": "female", "age_years": 34, "phone": "9830012345"},
+            headers=headers["cho"],
         )
-        assert answer.status_code == 200, answer.text
-        yield Served(client, answer.json()["access_token"])
+        assert patient.status_code == 201, patient.text
+        consult = client.post(
+            "/api/v1/consultations",
+            json={"patient_id": patient.json()["id"], "chief_complaint": "Fever", "consent": True},
+            headers=headers["cho"],
+        )
+        assert consult.status_code == 201, consult.text
+        yield Served(client, headers)
 
 
 def _request_kwargs(case: Any, headers: dict[str, str]) -> dict[str, Any]:
@@ -130,14 +154,14 @@ def _request_kwargs(case: Any, headers: dict[str, str]) -> dict[str, Any]:
     return sent
 
 
-@pytest.mark.parametrize("who", ["anonymous", "admin"])
+@pytest.mark.parametrize("who", CALLERS)
 @pytest.mark.parametrize("label", OPERATIONS)
 def test_operation_keeps_its_contract(served: Served, who: str, label: str) -> None:
-    if who == "admin" and label in EXCLUDED_WITH_TOKEN:
+    if who != "anonymous" and label in EXCLUDED_WITH_TOKEN:
         pytest.skip("would revoke the token the run uses")
     operation = SCHEMA.find_operation_by_label(label)
     assert operation is not None
-    headers = {"Authorization": f"Bearer {served.token}"} if who == "admin" else {}
+    headers = served.headers[who]
 
     @settings(
         max_examples=EXAMPLES,

@@ -148,12 +148,20 @@ def document_errors(
             ref_template="#/components/schemas/{model}"
         )
         components["ErrorBody"].pop("$defs", None)
+        # Staff routes take the token of ``POST /api/v1/auth/token`` (or a page session).
+        schema["components"].setdefault("securitySchemes", {})["bearer"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The access_token of POST /api/v1/auth/token",
+        }
         for path, route in _api_routes(app):
             derived = route_errors(route, authenticated=authenticated, database=database)
             for method in route.methods:
                 operation = schema["paths"].get(path, {}).get(method.lower())
                 if operation is not None:
                     _complete(operation, derived)
+                    if 401 in derived and set(_calls(route.dependant)) & set(authenticated):
+                        operation["security"] = [{"bearer": []}]
         # FastAPI's own 422 shape is never answered (``http.validation_error_handler``).
         for name in ("HTTPValidationError", "ValidationError"):
             components.pop(name, None)
