@@ -40,6 +40,8 @@ INTENDED = {
     "user.read": {"state_admin", "district_admin"},
     "user.manage": {"state_admin", "district_admin"},
     "audit.read": {"state_admin", "district_admin"},
+    # The API reference in production (tests/web/test_api_docs.py walks every role).
+    "api_docs.read": set(ROLES),
 }
 # Actions whose API endpoint the walk below calls (facility reads are public; the audit log
 # is a page).

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from seba.app import create_app
+from seba.core.access import ROLES
 from seba.core.runtime import Runtime, build_runtime
 from seba.settings import Settings
 from tests import factories
@@ -116,3 +117,24 @@ async def test_login_returns_to_the_reference(prod: httpx.AsyncClient, prod_rt: 
     )
     assert answer.status_code == 303
     assert answer.headers["location"] == "/docs"
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_prod_every_staff_role_reads_the_document(
+    prod: httpx.AsyncClient, prod_rt: Runtime, role: str
+) -> None:
+    codes = await factories.network(prod_rt)
+    hospital = await factories.facility(prod_rt)
+    scope = {
+        "district_admin": "district:kolkata",
+        "hospital_staff": f"facility:{hospital.code}",
+        "cho": f"spoke:{codes['kolkata_spoke']}",
+    }.get(role, "state")
+    if role == "doctor":
+        await factories.doctor(prod_rt, codes["kolkata_hub"], username="docs-doctor")
+        username = "docs-doctor"
+    else:
+        username = (await factories.user(prod_rt, role, scope)).username
+    token = await factories.token(prod, username)
+    spec = await prod.get("/openapi.json", headers={"Authorization": f"Bearer {token}"})
+    assert spec.status_code == 200
