@@ -51,6 +51,9 @@ def test_statuses_follow_the_routes_wiring(spec: dict) -> None:
     assert "403" not in ops["GET /api/v1/auth/me"]["responses"]
     assert set(ops["POST /api/v1/auth/token"]["responses"]) >= {"401", "422", "429"}
     assert "Retry-After" in ops["POST /api/v1/auth/token"]["responses"]["429"]["headers"]
+    # Found by the contract test: answered, and now documented.
+    assert "404" in ops["POST /api/v1/referrals"]["responses"]  # a facility or request not found
+    assert "404" in ops["GET /api/v1/network/spokes"]["responses"]  # an unknown hub
     assert ops["GET /api/v1/users"]["security"] == [{"bearer": []}]
     assert "security" not in ops["GET /api/v1/districts"]
 
