@@ -15,7 +15,9 @@ read with the page session cookie (what Swagger UI sends) or a bearer token (too
 CSP: these pages get their own policy (``DOCS_CSP``), which the security-headers middleware
 keeps: scripts from this origin only, like every page, but inline *styles* are allowed, because
 ReDoc writes its styles into ``<style>`` elements at run time (styled-components) and Swagger UI
-sets style attributes; and ReDoc's search runs in a worker made from a ``blob:`` URL.
+sets style attributes; and ReDoc's search runs in a worker made from a ``blob:`` URL. ReDoc's
+sidebar links its "powered by" logo from its CDN; ``img-src`` blocks it (a console line, no
+request leaves), which is what offline means (``tests/e2e/test_api_docs.py``).
 """
 
 from __future__ import annotations
