@@ -16,15 +16,17 @@ from starlette.types import Receive, Scope, Send
 
 from seba.accounts import api as accounts_api
 from seba.accounts import pages as accounts_pages
+from seba.accounts.bearer import current_principal
 from seba.beds import api as beds_api
 from seba.beds import census_pages, hospital_pages
 from seba.beds import pages as beds_pages
 from seba.beds.refresh import keeper as availability_keeper
-from seba.core import health
+from seba.core import health, http
 from seba.core.errors import DomainError
 from seba.core.fast_path import PublicFastPath
 from seba.core.headers import SecurityHeaders, api_headers, page_headers
 from seba.core.limits import KB, BodyLimit, RouteClass
+from seba.core.openapi import document_errors
 from seba.core.runtime import Runtime, build_runtime
 from seba.notifications import api as notifications_api
 from seba.patients import api as patients_api
@@ -37,6 +39,7 @@ from seba.settings import Settings, get_settings
 from seba.telemedicine import api as telemedicine_api
 from seba.telemedicine import pages as telemedicine_pages
 from seba.telemedicine.calls import api as calls_api
+from seba.web import api_docs
 from seba.web import errors as web_errors
 from seba.web.assets import ASSETS
 
@@ -104,6 +107,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         "central referral, teleconsultation. Errors always have the shape "
         '`{"error": {"code", "message", "details"}}`.',
         lifespan=lifespan,
+        # The reference and its document are ours (web/api_docs.py): offline, staff-only in
+        # production.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     if runtime is not None:
         app.state.runtime = runtime
@@ -125,7 +133,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         "/readyz",
         tags=["ops"],
         summary="Readiness: the database (503 if unreachable), Redis, the worker's heartbeat",
-        responses={503: {"description": "The database cannot be reached"}},
+        response_model=health.ReadinessOut,
+        responses={
+            503: {"description": "Not ready: the checks say why", "model": health.ReadinessOut}
+        },
     )
     async def readyz() -> JSONResponse:
         rt = app.state.runtime
@@ -152,7 +163,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(census_pages.router)
     app.include_router(referral_pages.router)
     app.include_router(telemedicine_pages.router)
+    api_docs.install(app)
     app.mount("/static", ASSETS, name="static")
+    # Every error each route can answer, in the one error shape (``core/openapi.py``).
+    document_errors(app, authenticated=(current_principal,), database=(http.get_runtime,))
     app.add_middleware(
         BodyLimit,
         default_bytes=JSON_AND_FORMS_MAX_BYTES,

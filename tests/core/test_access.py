@@ -42,6 +42,8 @@ INTENDED = {
     "audit.read": {"state_admin", "district_admin"},
     # Who is sent a facility's referral SMS: its own bed managers only.
     "referral.alert": {"hospital_staff"},
+    # The API reference in production (tests/web/test_api_docs.py walks every role).
+    "api_docs.read": set(ROLES),
 }
 # Actions whose API endpoint the walk below calls (facility reads are public; the audit log
 # is a page).

@@ -10,6 +10,7 @@ from seba.accounts.models import StaffUser
 from seba.accounts.schemas import Me, TokenOut, TokenRequest, UserCreate, UserOut
 from seba.core.access import Principal
 from seba.core.http import bearer_token, get_runtime
+from seba.core.openapi import ANY_STAFF, errors
 from seba.core.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -41,7 +42,10 @@ def user_out(user: StaffUser) -> UserOut:
 
 
 @router.post(
-    "/auth/token", response_model=TokenOut, summary="Log in: username and password → bearer token"
+    "/auth/token",
+    response_model=TokenOut,
+    summary="Log in: username and password → bearer token",
+    responses=errors(401, 429),
 )
 async def login(body: TokenRequest, request: Request, rt: Runtime = Depends(get_runtime)):
     token, expires_in, _ = await account_service.issue_token(
@@ -50,7 +54,7 @@ async def login(body: TokenRequest, request: Request, rt: Runtime = Depends(get_
     return TokenOut(access_token=token, expires_in=expires_in)
 
 
-@router.post("/auth/logout", status_code=204, summary="Revoke this token")
+@router.post("/auth/logout", status_code=204, summary="Revoke this token", openapi_extra=ANY_STAFF)
 async def logout(
     request: Request,
     principal: Principal = Depends(current_principal),
@@ -60,7 +64,7 @@ async def logout(
     return Response(status_code=204)
 
 
-@router.get("/auth/me", response_model=Me)
+@router.get("/auth/me", response_model=Me, openapi_extra=ANY_STAFF)
 async def me(principal: Principal = Depends(current_principal)):
     return Me(username=principal.username, role=principal.role, scope=principal.scope_label)
 
@@ -72,7 +76,13 @@ async def list_users(
     return [user_out(u) for u in await account_service.list_users(rt, actor=principal)]
 
 
-@router.post("/users", response_model=UserOut, status_code=201, summary="Create a staff user")
+@router.post(
+    "/users",
+    response_model=UserOut,
+    status_code=201,
+    summary="Create a staff user",
+    responses=errors(409),
+)
 async def create_user(
     body: UserCreate,
     principal: Principal = Depends(current_principal),

@@ -13,6 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import case, select, update
 
 from seba.accounts.models import ApiToken, StaffUser
+from seba.accounts.schemas import MIN_PASSWORD
 from seba.core import audit, phones, ratelimit
 from seba.core.access import (
     ROLE_SCOPES,
@@ -40,7 +41,6 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password")
 USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{2,59}")
 # Scope codes are district and facility codes (see places/schemas.py).
 SCOPE_CODE_RE = re.compile(r"[a-z0-9][a-z0-9-]{1,79}")
-MIN_PASSWORD = 8
 
 
 def _token_hash(token: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.types import Scope
 
 from seba.accounts.bearer import current_principal
@@ -17,14 +17,16 @@ from seba.beds.queries import DEFAULT_LIMIT, MAX_LIMIT, AvailabilityFilter, pars
 from seba.beds.schemas import CensusUpdate
 from seba.core.access import Principal
 from seba.core.fast_path import Reply
+from seba.core.formats import PathId
 from seba.core.http import cached_response, get_runtime
+from seba.core.openapi import errors
 from seba.core.runtime import Runtime
 from seba.places.models import OWNERSHIPS
 from seba.web.live import event_stream
 
 router = APIRouter(prefix="/api/v1", tags=["beds"])
 
-FacilityId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+FacilityId = PathId
 
 
 def availability_filter(
@@ -53,7 +55,11 @@ def availability_filter(
     )
 
 
-@router.get("/beds/availability", summary="Free beds per facility (public)")
+# Answered from stored bytes with an ETag: a client that sends it back gets 304.
+NOT_MODIFIED = {304: {"description": "Not modified: the `If-None-Match` ETag is current"}}
+
+
+@router.get("/beds/availability", summary="Free beds per facility (public)", responses=NOT_MODIFIED)
 async def get_availability(
     request: Request,
     f: Annotated[AvailabilityFilter, Depends(availability_filter)],
@@ -74,19 +80,27 @@ async def fast_near(rt: Runtime, scope: Scope) -> Reply | None:
     return Reply(await public.availability(rt, f))
 
 
-@router.get("/districts", summary="Districts with bed totals (public)")
+@router.get("/districts", summary="Districts with bed totals (public)", responses=NOT_MODIFIED)
 async def get_districts(request: Request, rt: Runtime = Depends(get_runtime)):
     return cached_response(request, await public.districts(rt))
 
 
-@router.get("/facilities/{facility_id}", summary="One facility with its beds and census version")
+@router.get(
+    "/facilities/{facility_id}",
+    summary="One facility with its beds and census version",
+    responses=NOT_MODIFIED,
+)
 async def get_facility(
     request: Request, facility_id: FacilityId, rt: Runtime = Depends(get_runtime)
 ):
     return cached_response(request, await public.facility(rt, facility_id))
 
 
-@router.put("/facilities/{facility_id}/beds", summary="Submit a bed census (atomic)")
+@router.put(
+    "/facilities/{facility_id}/beds",
+    summary="Submit a bed census (atomic); 409 `version_conflict` with the current census",
+    responses=errors(409),
+)
 async def put_census(
     facility_id: FacilityId,
     census: CensusUpdate,

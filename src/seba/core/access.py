@@ -128,6 +128,9 @@ POLICY: Mapping[str, Mapping[str, Reach]] = MappingProxyType(
             # --- the telemedicine network ------------------------------------------------
             # The codes of hubs and spokes are no secret among staff.
             "network.read": _rule(ANY, *ROLES),
+            # The API reference (/docs, /redoc, /openapi.json) in production: any staff member
+            # (integrators work with a staff account); outside production it is open.
+            "api_docs.read": _rule(ANY, *ROLES),
             "network.manage": _rule(SCOPE, "state_admin"),
             # Rosters: admins plan them, a doctor sees and keeps their own.
             "roster.read": _rule(SCOPE, *ADMINS) | _rule(SELF, "doctor"),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import JSON, String, select, text
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -55,6 +56,13 @@ async def beat(db: Database, name: str, failing: dict[str, str]) -> None:
 class Readiness:
     ready: bool
     checks: dict[str, Any] = field(default_factory=dict)
+
+
+class ReadinessOut(BaseModel):
+    """``/readyz``'s answer (200 ready, 503 not): which check failed is in ``checks``."""
+
+    ready: bool
+    checks: dict[str, Any]
 
 
 async def readiness(db: Database, redis: Any | None) -> Readiness:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from seba.core.formats import MOBILE_MESSAGE as MOBILE_HINT  # one wording for both checks
+
 _BENGALI_DIGITS = str.maketrans("০১২৩৪৫৬৭৮৯", "0123456789")
 _SEPARATORS = re.compile(r"[\s\-().]")
 _MOBILE = re.compile(r"[6-9][0-9]{9}")
@@ -21,7 +23,6 @@ _MOBILE = re.compile(r"[6-9][0-9]{9}")
 _NATIONAL = re.compile(r"(?:11|[2-9][0-9])[0-9]{8}")
 _GROUPED = re.compile(r"[0-9]+(?:[ \-][0-9]+)*")
 
-MOBILE_HINT = "must be a 10-digit Indian mobile number, e.g. 98300 12345"
 HOSPITAL_HINT = (
     "must be an Indian mobile number or a landline with its STD code, e.g. 033 2204 1101"
 )

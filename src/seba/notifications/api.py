@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 
 from seba.accounts.bearer import current_principal
 from seba.core.access import Principal
+from seba.core.formats import PathId
 from seba.core.http import get_runtime
+from seba.core.openapi import errors
 from seba.core.runtime import Runtime
 from seba.notifications import service as notification_service
 
@@ -24,9 +26,11 @@ async def list_outbox(
     return {"messages": await notification_service.list_messages(rt, actor=actor, status=status)}
 
 
-@router.post("/outbox/{message_id}/retry", summary="Queue a dead letter again")
+@router.post(
+    "/outbox/{message_id}/retry", summary="Queue a dead letter again", responses=errors(409)
+)
 async def retry(
-    message_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    message_id: PathId,
     actor: Principal = Depends(current_principal),
     rt: Runtime = Depends(get_runtime),
 ):

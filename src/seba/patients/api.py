@@ -7,18 +7,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 
 from seba.accounts.bearer import current_principal
 from seba.core.access import Principal
+from seba.core.formats import PathId
 from seba.core.http import get_runtime
+from seba.core.openapi import errors
 from seba.core.runtime import Runtime
 from seba.patients import service as patient_service
 from seba.patients.schemas import PatientIn, PatientList, PatientOut, PatientUpdate
 
 router = APIRouter(prefix="/api/v1/patients", tags=["patients"])
 
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Id = PathId
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
@@ -69,7 +71,11 @@ async def search_patients(
     return PatientList(patients=[PatientOut.of(p) for p in patients])
 
 
-@router.get("/{patient_id}", response_model=PatientOut, summary="One patient (audited read)")
+@router.get(
+    "/{patient_id}",
+    response_model=PatientOut,
+    summary="One patient (audited read)",
+)
 async def get_patient(
     patient_id: Id,
     actor: Principal = Depends(current_principal),
@@ -78,7 +84,12 @@ async def get_patient(
     return PatientOut.of(await patient_service.get_patient(rt, actor=actor, patient_id=patient_id))
 
 
-@router.patch("/{patient_id}", response_model=PatientOut, summary="Correct a patient's record")
+@router.patch(
+    "/{patient_id}",
+    response_model=PatientOut,
+    summary="Correct a patient's record",
+    responses=errors(409),
+)
 async def update_patient(
     patient_id: Id,
     body: PatientUpdate,

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from seba.core.formats import IndianMobile
 from seba.core.ids import InvalidId, abha_warnings, ascii_digits, format_abha, parse_abha_number
 from seba.patients.models import MAX_AGE_YEARS, Patient, age_between
 from seba.patients.names import clean_name
@@ -108,7 +109,7 @@ class PatientIn(BaseModel):
     sex: Sex
     birth_date: date | None = None
     age_years: int | None = Field(default=None, ge=0, le=MAX_AGE_YEARS)
-    phone: str = Field(max_length=20)
+    phone: IndianMobile
     relation_to_phone_owner: Relation = "self"
     address: str = Field(default="", max_length=400)
     village: str = Field(default="", max_length=120)
@@ -117,7 +118,6 @@ class PatientIn(BaseModel):
 
     _name = field_validator("name", mode="before")(patient_name)
     _text = field_validator("address", "village", mode="before")(_no_control)
-    _phone = field_validator("phone", mode="after")(patient_phone)
     _abha = field_validator("abha_number", mode="after")(patient_abha)
     _birth = field_validator("birth_date", mode="after")(check_birth_date)
 
@@ -150,7 +150,7 @@ class PatientUpdate(BaseModel):
     sex: Sex | None = None
     birth_date: date | None = None
     age_years: int | None = Field(default=None, ge=0, le=MAX_AGE_YEARS)
-    phone: str | None = Field(default=None, max_length=20)
+    phone: IndianMobile | None = None
     relation_to_phone_owner: Relation | None = None
     address: str | None = Field(default=None, max_length=400)
     village: str | None = Field(default=None, max_length=120)
@@ -159,11 +159,6 @@ class PatientUpdate(BaseModel):
     _name = field_validator("name", mode="before")(patient_name)
     _text = field_validator("address", "village", mode="before")(_no_control)
     _birth = field_validator("birth_date", mode="after")(check_birth_date)
-
-    @field_validator("phone", mode="after")
-    @classmethod
-    def _phone(cls, value: str | None) -> str | None:
-        return None if value is None else patient_phone(value)
 
     @field_validator("abha_number", mode="after")
     @classmethod

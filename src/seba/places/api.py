@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Request
 
 from seba.accounts.bearer import current_principal
 from seba.core.access import Principal
 from seba.core.errors import ValidationFailed
+from seba.core.formats import PathId
 from seba.core.http import get_runtime
+from seba.core.openapi import errors
 from seba.core.runtime import Runtime
 from seba.places import service as place_service
 from seba.places.schemas import FacilityIn, FacilityUpdate
@@ -21,7 +21,9 @@ def _created(facility) -> dict:
     return {"id": facility.id, **place_service.facility_snapshot(facility)}
 
 
-@router.post("/facilities", status_code=201, summary="Add a facility (admins)")
+@router.post(
+    "/facilities", status_code=201, summary="Add a facility (admins)", responses=errors(409)
+)
 async def create_facility(
     body: FacilityIn,
     principal: Principal = Depends(current_principal),
@@ -30,9 +32,13 @@ async def create_facility(
     return _created(await place_service.create_facility(rt, actor=principal, data=body))
 
 
-@router.patch("/facilities/{facility_id}", summary="Change a facility's details (admins)")
+@router.patch(
+    "/facilities/{facility_id}",
+    summary="Change a facility's details (admins)",
+    responses=errors(409),
+)
 async def update_facility(
-    facility_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    facility_id: PathId,
     body: FacilityUpdate,
     principal: Principal = Depends(current_principal),
     rt: Runtime = Depends(get_runtime),
@@ -46,6 +52,7 @@ async def update_facility(
     "/facilities/import",
     summary="Import facilities from CSV (all or nothing; state admins)",
     openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    responses=errors(409),
 )
 async def import_facilities(
     request: Request,

@@ -13,7 +13,9 @@ from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from seba.accounts.api import client_address
 from seba.accounts.bearer import current_principal
 from seba.core.access import Principal
+from seba.core.formats import PathId
 from seba.core.http import get_runtime, request_language
+from seba.core.openapi import errors
 from seba.core.runtime import Runtime
 from seba.referrals import admissions as referral_admissions
 from seba.referrals import board as referral_board
@@ -35,7 +37,7 @@ from seba.referrals.schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["referrals"])
 
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Id = PathId
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 PHONE_HEADER = "X-Phone-Session"
 
@@ -54,7 +56,12 @@ async def _phone(request: Request, rt: Runtime) -> str:
 # ---------------------------------------------------------------- citizens
 
 
-@router.post("/otp", status_code=201, summary="Send a one-time code to a phone (citizens)")
+@router.post(
+    "/otp",
+    status_code=201,
+    summary="Send a one-time code to a phone (citizens)",
+    responses=errors(429),
+)
 async def start_otp(body: OtpStart, request: Request, rt: Runtime = Depends(get_runtime)):
     challenge_id = await otp.start(
         rt, phone=body.phone, client=client_address(request), lang=request_language(request)
@@ -62,14 +69,19 @@ async def start_otp(body: OtpStart, request: Request, rt: Runtime = Depends(get_
     return {"challenge_id": challenge_id, "expires_in": rt.settings.otp_ttl_s}
 
 
-@router.post("/otp/verify", summary="Check the code; answers a phone-session token")
+@router.post(
+    "/otp/verify", summary="Check the code; answers a phone-session token", responses=errors(401)
+)
 async def verify_otp(body: OtpVerify, rt: Runtime = Depends(get_runtime)):
     token, phone = await otp.verify(rt, challenge_id=body.challenge_id, code=body.code)
     return {"phone_session": token, "phone": phone, "header": PHONE_HEADER}
 
 
 @router.post(
-    "/admission-requests", status_code=201, summary="A family asks for a bed (after the code)"
+    "/admission-requests",
+    status_code=201,
+    summary="A family asks for a bed (after the code)",
+    responses=errors(401, 409),
 )
 async def submit_request(
     body: CitizenRequest, request: Request, rt: Runtime = Depends(get_runtime)
@@ -80,7 +92,11 @@ async def submit_request(
     )
 
 
-@router.get("/admission-requests/{reference}/status", summary="Know your request (behind the code)")
+@router.get(
+    "/admission-requests/{reference}/status",
+    summary="Know your request (behind the code)",
+    responses=errors(401),
+)
 async def request_status(
     reference: Annotated[str, Path(max_length=20, pattern=r"^[A-Za-z0-9-]+$")],
     request: Request,
@@ -94,7 +110,10 @@ async def request_status(
 
 
 @router.post(
-    "/admission-requests/by-phone", status_code=201, summary="Record a phone caller's request"
+    "/admission-requests/by-phone",
+    status_code=201,
+    summary="Record a phone caller's request",
+    responses=errors(409),
 )
 async def caller_request(
     body: CallerRequest,
@@ -119,7 +138,12 @@ async def control_board(
     return await referral_board.control_board(rt, actor=actor)
 
 
-@router.post("/referrals", status_code=201, summary="Reserve a bed (control room or hospital)")
+@router.post(
+    "/referrals",
+    status_code=201,
+    summary="Reserve a bed (control room or hospital); 404 for a facility or request not found",
+    responses=errors(404, 409),
+)
 async def create_referral(
     body: ReferralCreate,
     response: Response,
@@ -143,7 +167,11 @@ async def get_referral(
     return await referral_service.read_referral(rt, actor=actor, referral_id=referral_id)
 
 
-@router.post("/referrals/{referral_id}/cancel", summary="Cancel a hold; the bed is released")
+@router.post(
+    "/referrals/{referral_id}/cancel",
+    summary="Cancel a hold; the bed is released",
+    responses=errors(409),
+)
 async def cancel_referral(
     referral_id: Id,
     response: Response,
@@ -163,7 +191,11 @@ async def cancel_referral(
     return result
 
 
-@router.post("/referrals/{referral_id}/move", summary="Move a hold to another facility")
+@router.post(
+    "/referrals/{referral_id}/move",
+    summary="Move a hold to another facility",
+    responses=errors(409),
+)
 async def move_referral(
     referral_id: Id,
     body: MoveBody,
@@ -191,7 +223,11 @@ async def facility_referrals(
     }
 
 
-@router.post("/referrals/{referral_id}/confirm", summary="The hospital accepts the patient")
+@router.post(
+    "/referrals/{referral_id}/confirm",
+    summary="The hospital accepts the patient",
+    responses=errors(409),
+)
 async def confirm_referral(
     referral_id: Id,
     response: Response,
@@ -207,7 +243,9 @@ async def confirm_referral(
 
 
 @router.post(
-    "/referrals/{referral_id}/reject", summary="The hospital cannot take the patient (reason)"
+    "/referrals/{referral_id}/reject",
+    summary="The hospital cannot take the patient (reason)",
+    responses=errors(409),
 )
 async def reject_referral(
     referral_id: Id,
@@ -229,7 +267,9 @@ async def reject_referral(
 
 
 @router.post(
-    "/referrals/{referral_id}/admit", summary="The patient arrived: admit (reserved → occupied)"
+    "/referrals/{referral_id}/admit",
+    summary="The patient arrived: admit (reserved → occupied)",
+    responses=errors(409),
 )
 async def admit_referral(
     referral_id: Id,
@@ -246,7 +286,10 @@ async def admit_referral(
 
 
 @router.post(
-    "/facilities/{facility_id}/admissions", status_code=201, summary="Admit a walk-in patient"
+    "/facilities/{facility_id}/admissions",
+    status_code=201,
+    summary="Admit a walk-in patient",
+    responses=errors(409),
 )
 async def walk_in(
     facility_id: Id,
@@ -264,7 +307,9 @@ async def walk_in(
 
 
 @router.post(
-    "/admissions/{admission_id}/discharge", summary="Discharge, or record a death (frees the bed)"
+    "/admissions/{admission_id}/discharge",
+    summary="Discharge, or record a death (frees the bed)",
+    responses=errors(409),
 )
 async def discharge(
     admission_id: Id,
@@ -288,6 +333,7 @@ async def discharge(
 @router.post(
     "/admissions/{admission_id}/transfer",
     summary="Transfer out: frees the bed, opens a new request",
+    responses=errors(409),
 )
 async def transfer(
     admission_id: Id,

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from seba.core import phones
+from seba.core.formats import DISTRICT_PATTERN, IndianMobile, PersonName, RowId, free_text
 from seba.referrals.models import BED_NEEDS, CONDITIONS, COVID_STATUSES, PATIENT_SEXES
 
 PatientSex = Literal[PATIENT_SEXES]  # type: ignore[valid-type]
@@ -50,26 +51,13 @@ def abha_warnings(abha: str | None) -> list[str]:
     return []
 
 
-def _no_nul(value: object) -> object:
-    if isinstance(value, str) and "\x00" in value:
-        raise ValueError("must not contain a NUL character")
-    return value
-
-
 class Patient(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=2, max_length=120)
+    name: PersonName
     age: int = Field(ge=0, le=125)
     sex: PatientSex
-    phone: str = Field(max_length=20)
-
-    _nul = field_validator("name", mode="before")(_no_nul)
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, value: str) -> str:
-        return normalise_phone(value)
+    phone: IndianMobile
 
 
 class RequestDetails(BaseModel):
@@ -77,16 +65,14 @@ class RequestDetails(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    district: str = Field(pattern=r"^[a-z0-9-]{2,40}$")
+    district: str = Field(pattern=DISTRICT_PATTERN)
     condition: Condition = "moderate"
     need: BedNeed = "general"
     covid_status: CovidStatus = "unknown"
     lat: float | None = Field(default=None, ge=21.0, le=27.5)
     lon: float | None = Field(default=None, ge=85.5, le=90.0)
     abha_number: str | None = None
-    notes: str = Field(default="", max_length=500)
-
-    _nul = field_validator("notes", mode="before")(_no_nul)
+    notes: free_text(500) = ""
 
     @field_validator("abha_number", mode="before")
     @classmethod
@@ -122,32 +108,30 @@ class ReferralCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    facility_id: int = Field(ge=1, le=2**31 - 1)
+    facility_id: RowId
     bed_type: BedNeed
-    request_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    request_id: RowId | None = None
     patient: Patient | None = None
-    district: str | None = Field(default=None, pattern=r"^[a-z0-9-]{2,40}$")
+    district: str | None = Field(default=None, pattern=DISTRICT_PATTERN)
     condition: Condition = "moderate"
     covid_status: CovidStatus = "unknown"
-    notes: str = Field(default="", max_length=500)
+    notes: free_text(500) = ""
 
 
 class Reason(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    reason: str = Field(default="", max_length=400)
-
-    _nul = field_validator("reason", mode="before")(_no_nul)
+    reason: free_text(400) = ""
 
 
 class RejectBody(Reason):
-    reason: str = Field(min_length=3, max_length=400)
+    reason: free_text(400) = Field(min_length=3)
 
 
 class MoveBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    facility_id: int = Field(ge=1, le=2**31 - 1)
+    facility_id: RowId
     bed_type: BedNeed | None = None
 
 
@@ -156,7 +140,7 @@ class WalkIn(BaseModel):
 
     patient: Patient
     bed_type: BedNeed
-    district: str | None = Field(default=None, pattern=r"^[a-z0-9-]{2,40}$")
+    district: str | None = Field(default=None, pattern=DISTRICT_PATTERN)
     condition: Condition = "moderate"
     covid_status: CovidStatus = "unknown"
 
@@ -173,16 +157,11 @@ class TransferBody(Reason):
 class OtpStart(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    phone: str = Field(max_length=20)
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, value: str) -> str:
-        return normalise_phone(value)
+    phone: IndianMobile
 
 
 class OtpVerify(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    challenge_id: int = Field(ge=1, le=2**31 - 1)
+    challenge_id: RowId
     code: str = Field(pattern=r"^\d{6}$")

@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response, UploadFile
+from fastapi import APIRouter, Depends, Query, Response, UploadFile
 
 from seba.accounts.bearer import current_principal
 from seba.core.access import Principal
+from seba.core.formats import CODE_PATTERN, PathId
 from seba.core.http import get_runtime
+from seba.core.openapi import errors
 from seba.core.runtime import Runtime
 from seba.places import network
 from seba.telemedicine import doctors
@@ -30,7 +32,7 @@ from seba.telemedicine.prescriptions.schemas import DispensingIn, PrescriptionIn
 from seba.telemedicine.schemas import RosterIn
 
 router = APIRouter(prefix="/api/v1", tags=["telemedicine"])
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Id = PathId
 Staff = Annotated[Principal, Depends(current_principal)]
 Rt = Annotated[Runtime, Depends(get_runtime)]
 
@@ -40,11 +42,15 @@ async def list_hubs(principal: Staff, rt: Rt):
     return {"hubs": [row.__dict__ for row in await network.list_hubs(rt, actor=principal)]}
 
 
-@router.get("/network/spokes", summary="Spokes, all or of one hub (home and linked), paged")
+@router.get(
+    "/network/spokes",
+    summary="Spokes, all or of one hub (home and linked), paged; 404 for an unknown hub",
+    responses=errors(404),
+)
 async def list_spokes(
     principal: Staff,
     rt: Rt,
-    hub: Annotated[str | None, Query(max_length=80)] = None,
+    hub: Annotated[str | None, Query(pattern=CODE_PATTERN, description="a hub's code")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ):
@@ -65,7 +71,12 @@ def _queued(state: QueueState) -> dict:
     return body
 
 
-@router.post("/consultations", status_code=201, summary="Raise a consult for a patient (CHO)")
+@router.post(
+    "/consultations",
+    status_code=201,
+    summary="Raise a consult for a patient (CHO); 404 for a patient outside your reach",
+    responses=errors(404),
+)
 async def raise_consult(body: ConsultIn, principal: Staff, rt: Rt):
     state = await consult_service.raise_consult(rt, actor=principal, data=body)
     return _queued(state)
@@ -79,20 +90,30 @@ async def get_consult(consult_id: Id, principal: Staff, rt: Rt):
     return body
 
 
-@router.post("/consultations/{consult_id}/cancel", summary="Withdraw a waiting consult (CHO)")
+@router.post(
+    "/consultations/{consult_id}/cancel",
+    summary="Withdraw a waiting consult (CHO)",
+    responses=errors(409),
+)
 async def cancel_consult(consult_id: Id, body: CancelIn, principal: Staff, rt: Rt):
     await consult_service.cancel_consult(rt, actor=principal, consult_id=consult_id, data=body)
     return {"id": consult_id, "status": "cancelled"}
 
 
-@router.post("/consultations/{consult_id}/join", summary="The CHO joins the doctor's call")
+@router.post(
+    "/consultations/{consult_id}/join",
+    summary="The CHO joins the doctor's call",
+    responses=errors(409),
+)
 async def join_consult(consult_id: Id, principal: Staff, rt: Rt):
     return consult_out(
         await consult_service.join_consult(rt, actor=principal, consult_id=consult_id)
     )
 
 
-@router.post("/doctors/me/presence", summary="Go online, away or offline (doctor)")
+@router.post(
+    "/doctors/me/presence", summary="Go online, away or offline (doctor)", responses=errors(409)
+)
 async def set_presence(body: PresenceIn, principal: Staff, rt: Rt):
     presence = await offers.set_presence(rt, actor=principal, data=body)
     return {"status": presence.status, "consult_id": presence.consult_id}
@@ -110,7 +131,11 @@ async def current_offer(principal: Staff, rt: Rt):
     return consult_out(consult)
 
 
-@router.post("/consultations/{consult_id}/accept", summary="Take a consult (doctor); 409 if taken")
+@router.post(
+    "/consultations/{consult_id}/accept",
+    summary="Take a consult (doctor); 409 if taken",
+    responses=errors(409),
+)
 async def accept_consult(consult_id: Id, principal: Staff, rt: Rt):
     return consult_out(await offers.accept_consult(rt, actor=principal, consult_id=consult_id))
 
@@ -119,6 +144,7 @@ async def accept_consult(consult_id: Id, principal: Staff, rt: Rt):
     "/consultations/{consult_id}/prescription",
     status_code=201,
     summary="Issue the e-prescription, checked against TPG 2020 (422 per refused item)",
+    responses=errors(409),
 )
 async def prescribe(consult_id: Id, body: PrescriptionIn, principal: Staff, rt: Rt):
     rx = await prescription_service.prescribe(rt, actor=principal, consult_id=consult_id, data=body)
@@ -133,7 +159,11 @@ async def prescribe(consult_id: Id, body: PrescriptionIn, principal: Staff, rt: 
     }
 
 
-@router.post("/consultations/{consult_id}/complete", summary="End the consult (doctor)")
+@router.post(
+    "/consultations/{consult_id}/complete",
+    summary="End the consult (doctor)",
+    responses=errors(409),
+)
 async def complete_consult(
     consult_id: Id, principal: Staff, rt: Rt, body: CompleteIn | None = None
 ):
@@ -196,6 +226,7 @@ def _attachment_out(row) -> dict:
     "/consultations/{consult_id}/attachments",
     status_code=201,
     summary="Attach a photo (JPEG/PNG/WebP) or PDF to an open consult (CHO; 5 MB, 10 files)",
+    responses=errors(409),
 )
 async def attach(consult_id: Id, file: UploadFile, principal: Staff, rt: Rt):
     # Read one byte past the limit: enough to refuse, never the whole of a huge upload.

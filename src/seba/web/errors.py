@@ -22,7 +22,16 @@ from seba.core.headers import api_headers, page_headers
 from seba.web.render import render
 
 log = logging.getLogger(__name__)
-MACHINE_PREFIXES = ("/api/", "/static/", "/docs", "/redoc", "/openapi.json", "/healthz", "/readyz")
+MACHINE_PREFIXES = (
+    "/api/",
+    "/ws/",
+    "/static/",
+    "/docs",
+    "/redoc",
+    "/openapi.json",
+    "/healthz",
+    "/readyz",
+)
 # Headers of the JSON answer that still mean something on the page.
 _KEPT_HEADERS = ("retry-after", "allow", "www-authenticate")
 # What a person sees first, by status; the message from the error itself follows.

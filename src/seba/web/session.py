@@ -43,6 +43,8 @@ from seba.web.render import render
 
 LOGIN_PATH = "/staff/login"
 HOME_PATH = "/staff"
+# Staff pages outside the console a login may return to (the API reference, web/api_docs.py).
+RETURN_PATHS = ("/docs", "/redoc")
 ERROR_TEMPLATE = "accounts/error.html"
 _HTTP_MESSAGES = {413: "The request is too large."}
 
@@ -60,7 +62,9 @@ def safe_next(value: object) -> str:
     if not isinstance(value, str) or "\\" in value:
         return HOME_PATH
     parts = urlsplit(value)
-    if parts.scheme or parts.netloc or not parts.path.startswith(HOME_PATH):
+    if parts.scheme or parts.netloc:
+        return HOME_PATH
+    if not parts.path.startswith(HOME_PATH) and parts.path not in RETURN_PATHS:
         return HOME_PATH
     if parts.path.startswith(LOGIN_PATH):
         return HOME_PATH

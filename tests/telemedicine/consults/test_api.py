@@ -298,6 +298,12 @@ async def test_network_lists(rt, client):
     r = await client.get(f"/api/v1/network/spokes?hub={codes['kolkata_hub']}", headers=h)
     assert [s["code"] for s in r.json()["spokes"]] == [codes["kolkata_spoke"]]
     assert (await client.get("/api/v1/network/spokes?hub=nope", headers=h)).status_code == 404
+    # Found by the contract test: an empty or malformed hub code is bad input (422, as the
+    # document's pattern says), not an unknown hub (404).
+    for bad in ("", "Hub 1", "-x"):
+        r = await client.get("/api/v1/network/spokes", params={"hub": bad}, headers=h)
+        assert r.status_code == 422, bad
+        assert r.json()["error"]["details"][0]["field"] == "hub"
     assert (await client.get("/api/v1/network/hubs")).status_code == 401
 
 
