@@ -9,17 +9,17 @@ from datetime import timedelta
 
 from seba.beds import hospital_pages
 from seba.beds import service as bed_service
-from seba.beds.labels import PUBLIC_LABELS
 from seba.beds.schemas import CensusUpdate, PoolCensus
 from seba.core.access import SYSTEM
 from seba.core.i18n import gettext
 from seba.core.types import utcnow
+from seba.vocabulary import BED_TYPE_LABELS
 from tests import factories
 from tests.beds.test_pages import bed_table, cards
 from tests.core.test_fast_path import _counting_queries
 
 HELPLINE_TEL = "tel:1800313444222"
-WORDS = PUBLIC_LABELS["bed_type"]
+WORDS = BED_TYPE_LABELS
 
 
 def bn(text: str) -> str:

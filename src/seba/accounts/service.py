@@ -318,32 +318,19 @@ def _district_of_scope():
     )
 
 
-async def principal_for_token(rt: Runtime, token: str) -> Principal:
-    """The staff member a live token belongs to. Raises NotAuthenticated.
+def _principal_query():
+    """The columns a Principal is made of (``_principal``), from ``StaffUser``."""
+    return select(
+        StaffUser.id,
+        StaffUser.username,
+        StaffUser.role,
+        StaffUser.scope_kind,
+        StaffUser.scope_code,
+        _district_of_scope(),
+    )
 
-    Checked against the database on every request (one statement), so a revoked token or a
-    deactivated user stops working at once on every worker.
-    """
-    async with rt.db.read() as session:
-        row = (
-            await session.execute(
-                select(
-                    StaffUser.id,
-                    StaffUser.username,
-                    StaffUser.role,
-                    StaffUser.scope_kind,
-                    StaffUser.scope_code,
-                    _district_of_scope(),
-                )
-                .join(ApiToken, ApiToken.user_id == StaffUser.id)
-                .where(
-                    ApiToken.token_hash == _token_hash(token),
-                    ApiToken.revoked_at.is_(None),
-                    ApiToken.expires_at > utcnow(),
-                    StaffUser.active.is_(True),
-                )
-            )
-        ).first()
+
+def _principal(row) -> Principal:
     if row is None:
         raise NotAuthenticated("Your session has ended. Please log in again.", code="invalid_token")
     user_id, username, role, scope_kind, scope_code, district = row
@@ -357,6 +344,28 @@ async def principal_for_token(rt: Runtime, token: str) -> Principal:
     )
 
 
+async def principal_for_token(rt: Runtime, token: str) -> Principal:
+    """The staff member a live token belongs to. Raises NotAuthenticated.
+
+    Checked against the database on every request (one statement), so a revoked token or a
+    deactivated user stops working at once on every worker.
+    """
+    async with rt.db.read() as session:
+        row = (
+            await session.execute(
+                _principal_query()
+                .join(ApiToken, ApiToken.user_id == StaffUser.id)
+                .where(
+                    ApiToken.token_hash == _token_hash(token),
+                    ApiToken.revoked_at.is_(None),
+                    ApiToken.expires_at > utcnow(),
+                    StaffUser.active.is_(True),
+                )
+            )
+        ).first()
+    return _principal(row)
+
+
 async def principal_for_user(rt: Runtime, user_id: int) -> Principal:
     """The active staff member ``user_id`` as a principal, for a caller that has already proved
     who it is another way (a signed call ticket). Raises NotAuthenticated for an unknown or
@@ -364,27 +373,10 @@ async def principal_for_user(rt: Runtime, user_id: int) -> Principal:
     async with rt.db.read() as session:
         row = (
             await session.execute(
-                select(
-                    StaffUser.id,
-                    StaffUser.username,
-                    StaffUser.role,
-                    StaffUser.scope_kind,
-                    StaffUser.scope_code,
-                    _district_of_scope(),
-                ).where(StaffUser.id == user_id, StaffUser.active.is_(True))
+                _principal_query().where(StaffUser.id == user_id, StaffUser.active.is_(True))
             )
         ).first()
-    if row is None:
-        raise NotAuthenticated("Your session has ended. Please log in again.", code="invalid_token")
-    uid, username, role, scope_kind, scope_code, district = row
-    return Principal(
-        user_id=uid,
-        username=username,
-        role=role,
-        scope_kind=scope_kind,
-        scope_code=scope_code,
-        scope_district=district,
-    )
+    return _principal(row)
 
 
 async def revoke_token(rt: Runtime, *, actor: Principal, token: str) -> None:
