@@ -319,7 +319,7 @@ def _district_of_scope():
 
 
 def _principal_query():
-    """The columns a Principal is made of (``_principal``), from ``StaffUser``."""
+    """The columns a Principal is made of (``_principal_of_row``), from ``StaffUser``."""
     return select(
         StaffUser.id,
         StaffUser.username,
@@ -330,7 +330,7 @@ def _principal_query():
     )
 
 
-def _principal(row) -> Principal:
+def _principal_of_row(row) -> Principal:
     if row is None:
         raise NotAuthenticated("Your session has ended. Please log in again.", code="invalid_token")
     user_id, username, role, scope_kind, scope_code, district = row
@@ -363,7 +363,7 @@ async def principal_for_token(rt: Runtime, token: str) -> Principal:
                 )
             )
         ).first()
-    return _principal(row)
+    return _principal_of_row(row)
 
 
 async def principal_for_user(rt: Runtime, user_id: int) -> Principal:
@@ -376,7 +376,7 @@ async def principal_for_user(rt: Runtime, user_id: int) -> Principal:
                 _principal_query().where(StaffUser.id == user_id, StaffUser.active.is_(True))
             )
         ).first()
-    return _principal(row)
+    return _principal_of_row(row)
 
 
 async def revoke_token(rt: Runtime, *, actor: Principal, token: str) -> None:
