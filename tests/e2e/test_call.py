@@ -146,11 +146,11 @@ def test_a_video_call_with_chat_and_audio_only(call_server, media_browser):
 
     try:
         doctor, cho = new_page("bn-IN"), new_page("bn-IN")
-        log_in(doctor, server, seeded.doctor)
+        log_in(doctor, server, seeded.doctor, lands="/staff/tele/doctor")
         doctor.goto(server.url + "/staff/tele/doctor")
         expect(doctor.locator("#tele-call h2")).to_have_text("কল")
         expect(doctor.locator("#call-state")).to_have_text("অন্য পক্ষ কলে যোগ দেওয়ার অপেক্ষায়…")
-        log_in(cho, server, seeded.cho)
+        log_in(cho, server, seeded.cho, lands="/staff/tele")
         cho.goto(server.url + f"/staff/tele/consults/{consult_id}")
 
         # Connected: video and audio reach both sides.

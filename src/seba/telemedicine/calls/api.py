@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, WebSocket
 from seba.accounts.bearer import current_principal
 from seba.core.access import Principal
 from seba.core.http import get_runtime
+from seba.core.openapi import errors
 from seba.core.runtime import Runtime
 from seba.telemedicine.calls import service, signaling
 
@@ -23,6 +24,8 @@ Rt = Annotated[Runtime, Depends(get_runtime)]
 @router.post(
     "/consultations/{consult_id}/call/ticket",
     summary="A one-minute ticket to open the consult's call (its doctor or CHO only)",
+    # 409 call_not_open: the consult is not (or no longer) held by a doctor.
+    responses=errors(409),
 )
 async def call_ticket(consult_id: Id, principal: Staff, rt: Rt):
     found = await service.issue_ticket(rt, actor=principal, consult_id=consult_id)
