@@ -19,11 +19,7 @@ from seba.beds.queries import AvailabilityFilter
 from seba.beds.refresh import keeper
 from seba.beds.snapshot import Availability
 from seba.core.errors import NotFound
-from seba.core.response_cache import (
-    ONE_OFF_GZIP_LEVEL,
-    CachedBody,
-    make_cached,
-)
+from seba.core.response_cache import CachedBody, make_cached
 from seba.core.runtime import Runtime
 from seba.core.types import utcnow
 
@@ -149,7 +145,7 @@ def availability_from(snap: Availability, f: AvailabilityFilter, stale_after_s: 
         ttl,
         source=VERSION,
         version=snap.version,
-        gzip_level=ONE_OFF_GZIP_LEVEL,
+        one_off=True,
         identity=identity,
     )
 
