@@ -105,9 +105,23 @@ def facility_json(snap: Availability, index: int, variant: int, stale: bool) -> 
     return found
 
 
-def _distance(part: bytes, km: float | None) -> bytes:
-    # The facility's object with one more key, as ``json.dumps`` would write it.
-    return part[:-1] + b',"distance_km":' + (b"null" if km is None else repr(km).encode()) + b"}"
+DISTANCE_KEY = b',"distance_km":'
+
+
+def _with_distances(parts: list[bytes], distances: list[float | None]) -> list[bytes | memoryview]:
+    """The facilities' objects, each with one more key as ``json.dumps`` would write it, as
+    pieces for one join: a view of each stored fragment without its closing brace, so no
+    fragment is copied before the join (copying each cost ~2.5× this on 50 facilities)."""
+    pieces: list[bytes | memoryview] = []
+    add = pieces.append
+    for part, km in zip(parts, distances, strict=True):
+        add(memoryview(part)[:-1])
+        add(DISTANCE_KEY)
+        add(b"null" if km is None else repr(km).encode())
+        add(b"},")
+    if pieces:
+        pieces[-1] = b"}"
+    return pieces
 
 
 def availability_from(snap: Availability, f: AvailabilityFilter, stale_after_s: int) -> CachedBody:
@@ -119,8 +133,11 @@ def availability_from(snap: Availability, f: AvailabilityFilter, stale_after_s: 
     parts = [
         facility_json(snap, i, chosen.variant, s) for i, s in zip(chosen.rows, stale, strict=True)
     ]
-    if chosen.distances is not None:
-        parts = [_distance(p, km) for p, km in zip(parts, chosen.distances, strict=True)]
+    listed = (
+        b"".join(_with_distances(parts, chosen.distances))
+        if chosen.distances is not None
+        else b",".join(parts)
+    )
     body = b"".join(
         (
             b'{"as_of":"',
@@ -131,7 +148,7 @@ def availability_from(snap: Availability, f: AvailabilityFilter, stale_after_s: 
             b',"offset":',
             str(chosen.offset).encode(),
             b',"facilities":[',
-            b",".join(parts),
+            listed,
             b"]}",
         )
     )
