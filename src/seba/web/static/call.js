@@ -62,7 +62,7 @@
   var peerSeenAt = 0;
   var peerPresent = false;
   var received = { video: 0, audio: 0 };
-  var modeReason = null; // why the page chose the mode itself ("weak_link"), null if a person did
+  var modeReason = null; // why a page chose the mode by itself, null if a person did
   var worker = null; // the server process of the socket (test servers only say)
   var offlineUntil = 0; // test hook: stay off the socket until then
 
@@ -144,7 +144,8 @@
   // then say why), absent when a person chose.
   function setMode(next, announce, reason) {
     mode = next;
-    modeReason = next === "audio" && reason === "weak_link" ? reason : null;
+    // The reason stays on the state line while the mode lasts.
+    modeReason = reason || null;
     root.dataset.mode = next;
     Array.prototype.forEach.call(modeButtons, function (b) {
       b.setAttribute("aria-pressed", b.dataset.mode === next ? "true" : "false");
