@@ -184,7 +184,7 @@ def _call(
             expect(page.locator("#call-state")).to_have_text(
                 STATE["weak_link" if cho_weak else "video"]
             )
-            page.wait_for_function("window.sebaCall.connection() === 'connected'")
+            page.wait_for_function("() => window.sebaCall.connection() === 'connected'")
         yield doctor, cho
     finally:
         for context in contexts:
@@ -246,7 +246,7 @@ def test_a_video_call_with_chat_and_audio_only(call_server, media_browser):
         # Connected: video and audio reach both sides.
         for page in (doctor, cho):
             expect(page.locator("#call-state")).to_have_text("ভিডিও কল")
-            page.wait_for_function("window.sebaCall.connection() === 'connected'")
+            page.wait_for_function("() => window.sebaCall.connection() === 'connected'")
         for page in (doctor, cho):
             _grows(page, "video")
             _grows(page, "audio")
@@ -404,7 +404,7 @@ def test_a_weak_network_start_is_by_voice_with_a_capped_picture(call_server, med
         assert 0 < width <= 320, width
         # Unticked: the cap is lifted at once.
         cho.get_by_label("দুর্বল নেটওয়ার্ক").uncheck()
-        cho.wait_for_function("window.sebaCall.videoCap().maxBitrate === null")
+        cho.wait_for_function("() => window.sebaCall.videoCap().maxBitrate === null")
         assert cho.evaluate("localStorage.getItem('seba.call.weak')") == "0"
     _complete(server, consult_id, doc_h)
 
@@ -424,7 +424,7 @@ def test_the_two_parties_on_different_workers(media_browser, redis_url, tmp_path
                 if cho_worker not in workers:
                     break
                 cho.evaluate("window.sebaCall.dropSocket(0)")
-                cho.wait_for_function("window.sebaCall.worker() !== null")
+                cho.wait_for_function("() => window.sebaCall.worker() !== null")
             assert cho_worker not in workers, "every socket landed on one worker"
             for page in (doctor, cho):
                 expect(page.locator("#call-state")).to_have_text(STATE["video"], timeout=30_000)
