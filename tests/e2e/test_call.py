@@ -25,6 +25,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from seba.cli import upgrade_database
+from seba.core.i18n import gettext
 from seba.core.runtime import build_runtime
 from seba.settings import Settings
 from tests import factories
@@ -49,7 +50,26 @@ STATE = {
     "reconnecting": "আপনার সংযোগ কেটে গেছে। আবার যুক্ত হচ্ছে…",
     "weak_link": "দুর্বল নেটওয়ার্ক: ভিডিও থামানো হয়েছে, কল কথায় চলছে। তবুও ভিডিও চাইলে “ভিডিও” টিপুন।",
     "link_better": "নেটওয়ার্ক ভালো হয়েছে: ভিডিও আবার চালু।",
+    "text": "শুধু চ্যাট: ক্যামেরা ও মাইক্রোফোন বন্ধ।",
 }
+MEDIA_ERRORS = {
+    "NotAllowedError": "The camera and microphone are blocked. Allow them for this site (the "
+    "camera sign in the address bar), then press “Try the camera again”. The chat below still "
+    "works.",
+    "NotReadableError": "The camera or microphone is in use by another program. Close it, then "
+    "press “Try the camera again”.",
+}
+# The browser refuses the camera (and, for NotAllowedError, the microphone too), as a person
+# who blocked them or a camera held by another program would make it.
+REFUSE_MEDIA = """
+(() => {
+  const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = (c) =>
+    c.video || "%(name)s" === "NotAllowedError"
+      ? Promise.reject(new DOMException("refused", "%(name)s"))
+      : real(c);
+})();
+"""
 
 
 @dataclass
@@ -124,7 +144,7 @@ def _held_consult(server: Server, seeded: Seeded) -> tuple[int, dict[str, str]]:
         r = http.post(
             "/api/v1/patients",
             json={"name": "Rina Das", "sex": "female", "age_years": 54, "phone": "9830012345",
-                  "village": "Baruipur", "address": "Baruipur"},
+                  "village": "Baruipur", "address": "Baruipur", "confirm_new": True},
             headers=cho_h,
         )  # fmt: skip
         assert r.status_code == 201, r.text
@@ -159,10 +179,17 @@ def _complete(server: Server, consult_id: int, doc_h: dict[str, str]) -> None:
 
 @contextlib.contextmanager
 def _call(
-    browser, server: Server, seeded: Seeded, consult_id: int, *, cho_weak: bool = False
+    browser,
+    server: Server,
+    seeded: Seeded,
+    consult_id: int,
+    *,
+    cho_weak: bool = False,
+    cho_script: str | None = None,
+    state: str = "video",
 ) -> Iterator[tuple[Page, Page]]:
-    """The doctor's console and the CHO's consult page, both connected (on video, unless the
-    CHO's device remembers "weak network")."""
+    """The doctor's console and the CHO's consult page, both connected and showing ``state``
+    (the CHO's device may remember "weak network", or run ``cho_script`` first)."""
     contexts, script_errors = [], []
 
     def new_page() -> Page:
@@ -175,15 +202,15 @@ def _call(
 
     try:
         doctor, cho = new_page(), new_page()
+        if cho_script:
+            cho.add_init_script(cho_script)
         log_in(doctor, server, seeded.doctor, lands="/staff/tele/doctor")
         log_in(cho, server, seeded.cho, lands="/staff/tele")
         if cho_weak:
             cho.evaluate("localStorage.setItem('seba.call.weak', '1')")
         cho.goto(server.url + f"/staff/tele/consults/{consult_id}")
         for page in (doctor, cho):
-            expect(page.locator("#call-state")).to_have_text(
-                STATE["weak_link" if cho_weak else "video"]
-            )
+            expect(page.locator("#call-state")).to_have_text(STATE[state])
             page.wait_for_function("() => window.sebaCall.connection() === 'connected'")
         yield doctor, cho
     finally:
@@ -380,7 +407,10 @@ def test_a_weak_network_start_is_by_voice_with_a_capped_picture(call_server, med
     server, seeded = call_server
     consult_id, doc_h = _held_consult(server, seeded)
     # The CHO ticked "weak network" on this device before (remembered in localStorage).
-    with _call(media_browser, server, seeded, consult_id, cho_weak=True) as (doctor, cho):
+    with _call(media_browser, server, seeded, consult_id, cho_weak=True, state="weak_link") as (
+        doctor,
+        cho,
+    ):
         expect(cho.get_by_label("দুর্বল নেটওয়ার্ক")).to_be_checked()
         for page in (doctor, cho):
             expect(page.locator("#call-state")).to_have_text(STATE["weak_link"])
@@ -406,6 +436,37 @@ def test_a_weak_network_start_is_by_voice_with_a_capped_picture(call_server, med
         cho.get_by_label("দুর্বল নেটওয়ার্ক").uncheck()
         cho.wait_for_function("() => window.sebaCall.videoCap().maxBitrate === null")
         assert cho.evaluate("localStorage.getItem('seba.call.weak')") == "0"
+    _complete(server, consult_id, doc_h)
+
+
+@pytest.mark.parametrize(
+    ("error", "state", "sent"),
+    [("NotAllowedError", "text", None), ("NotReadableError", "audio", "audio")],
+)
+def test_a_refused_camera_is_explained_and_the_call_degrades(
+    call_server, media_browser, error, state, sent
+):
+    """Blocked camera and microphone: the reason in Bengali, a retry button, and the consult
+    goes on by chat. A camera busy elsewhere: the reason, and the call goes on by voice."""
+    server, seeded = call_server
+    consult_id, doc_h = _held_consult(server, seeded)
+    script = REFUSE_MEDIA % {"name": error}
+    with _call(media_browser, server, seeded, consult_id, cho_script=script, state=state) as (
+        doctor,
+        cho,
+    ):
+        explained = cho.locator("#call-problem")
+        expect(explained).to_be_visible()
+        expect(explained).to_have_text(gettext("bn", MEDIA_ERRORS[error]))
+        assert cho.evaluate("window.sebaCall.mode()") == state
+        if sent:
+            _grows(doctor, sent)
+        else:
+            expect(
+                cho.get_by_role("button", name=gettext("bn", "Try the camera again"))
+            ).to_be_visible()
+        _chat(cho, doctor, "ক্যামেরা চলছে না")
+        _chat(doctor, cho, "Chat is fine")
     _complete(server, consult_id, doc_h)
 
 

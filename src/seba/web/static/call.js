@@ -34,9 +34,16 @@
   var weakBox = document.getElementById("call-weak");
 
   function show(key) { stateLine.textContent = words[key] || key; }
+  // Why the camera or microphone is not in use stays shown (until they start) while the
+  // passing problems of the socket and the chat come and go.
+  var mediaProblem = "";
   function problem(text) {
-    problemBox.textContent = text || "";
-    problemBox.hidden = !text;
+    problemBox.textContent = text || mediaProblem;
+    problemBox.hidden = !(text || mediaProblem);
+  }
+  function setMediaProblem(text) {
+    mediaProblem = text || "";
+    problem("");
   }
 
   if (!window.RTCPeerConnection || !window.WebSocket || !window.fetch || !navigator.mediaDevices) {
@@ -66,27 +73,12 @@
   var worker = null; // the server process of the socket (test servers only say)
   var offlineUntil = 0; // test hook: stay off the socket until then
 
-  // --- link quality: when to pause video by itself --------------------------------------------
-  // One sample a heartbeat (5 s in production). A link is poor if any one of these holds:
-  var POOR_RTT_S = 0.5; // half a second round trip: video freezes and lags the voice
-  var POOR_LOSS = 0.08; // 8% of packets lost: video breaks up; Opus voice still carries
-  var POOR_BITRATE = 150000; // less than the smallest useful picture plus the voice
-  // and good only if all of these hold (a gap between poor and good, so it cannot flap):
-  var GOOD_RTT_S = 0.3;
-  var GOOD_LOSS = 0.02;
-  var GOOD_BITRATE = 400000;
-  // Pause after 3 poor samples in a row (15 s: one bad sample is a blip, not a link); bring video
-  // back only after 12 good ones (a minute: going back and forth is worse than either mode).
-  var POOR_SAMPLES = 3;
-  var GOOD_SAMPLES = 12;
   // "Weak network": the picture a 2G/EDGE link can carry beside the voice.
   var WEAK_MAX_BITRATE = 150000;
   var WEAK_SCALE_DOWN = 2; // 640x360 -> 320x180
   var WEAK_MAX_FPS = 12;
   var WEAK_KEY = "seba.call.weak"; // remembered on this device
-  // paused: this page paused video itself (and may bring it back). held: a person chose video
-  // on a poor link, so the page does not pause it again until the link has been good a while.
-  var link = { poor: 0, good: 0, paused: false, held: false, last: null, forced: null };
+  var link = new window.SebaCallLink.Monitor(); // static/call-link.js: when to pause video
   var weak = false;
   try { weak = localStorage.getItem(WEAK_KEY) === "1"; } catch (e) { /* storage off: not remembered */ }
 
@@ -105,7 +97,7 @@
   }
 
   function startMedia() {
-    problem("");
+    setMediaProblem("");
     retry.hidden = true;
     var video = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { max: 24 } };
     return navigator.mediaDevices.getUserMedia({ audio: true, video: video })
@@ -114,7 +106,7 @@
         var name = error && error.name;
         if (name === "NotFoundError" || name === "OverconstrainedError" || name === "NotReadableError") {
           return navigator.mediaDevices.getUserMedia({ audio: true, video: false }).then(function (s) {
-            problem(name === "NotReadableError" ? words.NotReadableError : words.no_camera);
+            setMediaProblem(name === "NotReadableError" ? words.NotReadableError : words.no_camera);
             return s;
           });
         }
@@ -128,7 +120,7 @@
       })
       .catch(function (error) {
         var name = error && error.name;
-        problem(words[name] || words.media_failed);
+        setMediaProblem(words[name] || words.media_failed);
         retry.hidden = false;
         // Degrade, never drop: without camera and microphone the chat still carries the consult.
         setMode("text", true);
@@ -167,11 +159,6 @@
     return modeReason || mode;
   }
 
-  // A person chose: the page stops second-guessing (see "link" above).
-  function chosenByHand(wanted) {
-    link.paused = false;
-    if (wanted === "video") link.held = true;
-  }
 
   // "Weak network": a small picture at a capped bitrate (the first encoding carries it all).
   function capVideo() {
@@ -209,7 +196,7 @@
   Array.prototype.forEach.call(modeButtons, function (b) {
     b.addEventListener("click", function () {
       var wanted = b.dataset.mode;
-      chosenByHand(wanted);
+      link.chosenByHand(wanted);
       if (wanted !== "text" && !stream) {
         startMedia().then(function () { if (stream) setMode(wanted === "video" && !track("video") ? "audio" : wanted, true); });
         return;
@@ -361,7 +348,7 @@
     mode: function (m) {
       // Both sides change together: audio only on one side is audio only on both.
       if (m.mode === "video" && !track("video")) return;
-      if (!m.reason) chosenByHand(m.mode);
+      if (!m.reason) link.chosenByHand(m.mode);
       else if (m.mode === "video") link.paused = false;
       setMode(m.mode, false, m.reason);
     },
@@ -462,28 +449,16 @@
     if (!pc) return Promise.resolve(out);
     return pc.getStats().then(function (report) {
       var got = { video: 0, audio: 0 };
-      var pair = null;
-      var q = { rtt: null, bitrate: null, lost: 0, packets: 0 };
       report.forEach(function (s) {
         if (s.type === "inbound-rtp" && got.hasOwnProperty(s.kind)) {
           got[s.kind] += s.bytesReceived || 0;
-          q.lost += s.packetsLost || 0;
-          q.packets += s.packetsReceived || 0;
         } else if (s.type === "outbound-rtp" && out.sent.hasOwnProperty(s.kind)) {
           out.sent[s.kind] += s.bytesSent || 0;
-        } else if (s.type === "transport" && s.selectedCandidatePairId) {
-          pair = report.get(s.selectedCandidatePairId) || pair;
-        } else if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded" && !pair) {
-          pair = s;
         }
       });
-      if (pair) {
-        q.rtt = typeof pair.currentRoundTripTime === "number" ? pair.currentRoundTripTime : null;
-        q.bitrate = typeof pair.availableOutgoingBitrate === "number" ? pair.availableOutgoingBitrate : null;
-      }
       received = got;
       out.received = got;
-      out.quality = q;
+      out.quality = window.SebaCallLink.quality(report);
       return out;
     });
   }
@@ -492,43 +467,13 @@
     return readStats().then(function (stats) { return stats.received; });
   }
 
-  // "poor", "good" or "fair" (between: neither counter moves on).
-  function verdict(q) {
-    if (link.forced) return link.forced;
-    var before = link.last;
-    link.last = q;
-    var loss = null;
-    if (before) {
-      var lost = Math.max(0, q.lost - before.lost);
-      var arrived = Math.max(0, q.packets - before.packets);
-      if (lost + arrived >= 20) loss = lost / (lost + arrived); // too few packets say nothing
-    }
-    // Bandwidth matters only while sending video uncapped (audio alone needs little, and a
-    // weak-network picture is already capped below the threshold).
-    var rate = mode === "video" && !weak ? q.bitrate : null;
-    if ((q.rtt !== null && q.rtt > POOR_RTT_S) || (loss !== null && loss > POOR_LOSS) ||
-        (rate !== null && rate < POOR_BITRATE)) return "poor";
-    if (q.rtt !== null && q.rtt <= GOOD_RTT_S && (loss === null || loss <= GOOD_LOSS) &&
-        (rate === null || rate >= GOOD_BITRATE)) return "good";
-    return "fair";
-  }
-
-  // Through setMode with announce, as the "Audio only" button: the other side switches too and
-  // the server's record follows.
+  // The monitor's call goes through setMode with announce, as the "Audio only" button does: the
+  // other side switches too and the server's record follows.
   function judge(q) {
     if (!q || !pc || pc.connectionState !== "connected") return;
-    var v = verdict(q);
-    link.poor = v === "poor" ? link.poor + 1 : 0;
-    link.good = v === "good" ? link.good + 1 : 0;
-    if (link.good >= GOOD_SAMPLES) link.held = false;
-    if (mode === "video" && !link.held && link.poor >= POOR_SAMPLES) {
-      link.paused = true;
-      link.poor = 0;
-      setMode("audio", true, "weak_link");
-    } else if (mode === "audio" && link.paused && link.good >= GOOD_SAMPLES) {
-      link.paused = false;
-      setMode("video", true, "link_better");
-    }
+    var action = link.judge(q, mode, weak);
+    if (action === "pause") setMode("audio", true, "weak_link");
+    else if (action === "resume") setMode("video", true, "link_better");
   }
 
   function beat() {
