@@ -128,7 +128,7 @@
   }
 
   retry.addEventListener("click", function () {
-    startMedia().then(function () { if (stream) setMode(track("video") ? "video" : "audio", true); });
+    startMedia().then(function () { if (stream) setMode(track("video") && !weak ? "video" : "audio", true); });
   });
 
   // --- modes -------------------------------------------------------------------------------
@@ -158,7 +158,6 @@
     if (!pc || pc.connectionState !== "connected") return "connecting";
     return modeReason || mode;
   }
-
 
   // "Weak network": a small picture at a capped bitrate (the first encoding carries it all).
   function capVideo() {
