@@ -93,10 +93,15 @@ class Settings(BaseSettings):
     # A call page reports its media counters this often; a peer silent for three of these is
     # shown as reconnecting, and the server closes a socket silent for six.
     call_heartbeat_s: float = 5.0
+    # Browser tests only (refused in production): the call page exposes hooks to drop its
+    # socket and to feed its link monitor poor samples, and the socket names its worker.
+    call_test_hooks: bool = False
 
     @model_validator(mode="after")
     def _production_has_a_stable_key(self) -> Settings:
         if self.env == "prod":
+            if self.call_test_hooks:
+                raise ValueError("SEBA_CALL_TEST_HOOKS is for tests: never in production.")
             if "secret_key" not in self.model_fields_set:
                 raise ValueError(
                     "SEBA_SECRET_KEY is not set: production needs a stable secret key, the same "

@@ -84,10 +84,16 @@ async def time_passes(rt, seconds: float) -> None:
 
 async def record_video(rt, consult_id: int, *, doctor_user_id: int, seconds: int = 120) -> None:
     """What the call's signaling layer records when video reached the doctor's screen (TPG
-    list A on a first consult needs it on the record)."""
-    actor = await account_service.principal_for_user(rt, doctor_user_id)
-    who = call_service.Party(actor=actor, consult_id=consult_id, party="doctor")
+    list A on a first consult needs it on the record): the doctor's page received it, and the
+    CHO's page sent (and received) it at the same time, which the record cross-checks."""
+    async with rt.db.read() as session:
+        consult = await session.get(Consultation, consult_id)
+        assert consult is not None
+        cho_user_id = consult.cho_user_id
     end = utcnow()
-    await call_service.record_flow(
-        rt, who=who, mode="video", started_at=end - timedelta(seconds=seconds), ended_at=end
-    )
+    for party, user_id in (("doctor", doctor_user_id), ("cho", cho_user_id)):
+        actor = await account_service.principal_for_user(rt, user_id)
+        who = call_service.Party(actor=actor, consult_id=consult_id, party=party)
+        await call_service.record_flow(
+            rt, who=who, mode="video", started_at=end - timedelta(seconds=seconds), ended_at=end
+        )

@@ -62,7 +62,8 @@ async def test_reports_of_one_mode_extend_one_stretch(rt, call):
     await service.call_left(rt, who=doctor)
     found = await service.call_record(rt, actor=doctor.actor, consult_id=call.consult_id)
     assert found.seconds == {"video": 55, "audio": 110, "text": 0}
-    assert found.doctor_video_s == 55 and found.mode == "audio"  # under the 60 s minimum
+    # The CHO's page vouched for none of the doctor's video (record.py): none counts.
+    assert found.doctor_video_s == 0 and found.mode == "audio"
     assert found.started_at is not None and found.ended_at is not None
 
 
@@ -130,9 +131,17 @@ async def test_video_the_cho_saw_or_too_short_is_not_video(rt, client, call):
 
 async def test_list_a_on_a_call_that_had_video_prints_video(rt, client, call):
     doctor = await party(rt, call.doctor_user_id, call.consult_id, "doctor")
+    cho = await party(rt, call.cho_user_id, call.consult_id, "cho")
     t0 = utcnow() - timedelta(minutes=4)
     await service.record_flow(
         rt, who=doctor, mode="video", started_at=t0, ended_at=t0 + timedelta(seconds=60)
+    )
+    # The doctor's page alone says so: not enough (the CHO's page must agree it sent video).
+    r = await _prescribe(client, call, [ENALAPRIL])
+    assert r.status_code == 422
+    assert r.json()["error"]["details"]["call"]["mode"] == "audio"
+    await service.record_flow(
+        rt, who=cho, mode="video", started_at=t0, ended_at=t0 + timedelta(seconds=90)
     )
     # Whatever the doctor ticks, the record says video.
     r = await _prescribe(client, call, [ENALAPRIL], mode="text")

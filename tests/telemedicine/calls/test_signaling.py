@@ -67,7 +67,12 @@ async def test_the_two_parties_talk_through_the_socket(rt, client, app, call):
             await d.send({"type": "ice", "sid": "doc-1", "candidate": candidate})
             assert (await c.receive_type("ice"))["candidate"] == candidate
             await d.send({"type": "mode", "sid": "doc-1", "mode": "audio"})
-            assert (await c.receive_type("mode"))["mode"] == "audio"
+            assert "reason" not in (await c.receive_type("mode"))
+            # A page that paused video on a weak link says why; any other reason is dropped.
+            await d.send({"type": "mode", "mode": "audio", "reason": "weak_link"})
+            assert (await c.receive_type("mode"))["reason"] == "weak_link"
+            await d.send({"type": "mode", "mode": "video", "reason": "<b>"})
+            assert "reason" not in (await c.receive_type("mode"))
             await d.send({"type": "heartbeat", "received": {"video": 10, "audio": 5}})
             assert (await c.receive_type("heartbeat"))["from"] == "doctor"
             # Chat reaches both sides (the sender's copy confirms it is on record).
@@ -85,6 +90,8 @@ async def test_the_two_parties_talk_through_the_socket(rt, client, app, call):
             error = await c.receive_type("error")
             assert error["code"] == "invalid_chat_message"
             await c.send({"type": "heartbeat", "received": {"video": -1}})
+            assert (await c.receive_type("error"))["code"] == "bad_message"
+            await c.send({"type": "heartbeat", "received": {}, "sent": {"video": "a lot"}})
             assert (await c.receive_type("error"))["code"] == "bad_message"
         left = await d.receive_type("peer")
         assert left == {"type": "peer", "state": "left", "from": "cho"}

@@ -84,3 +84,10 @@ def test_ice_servers_from_settings():
     assert servers[1]["urls"] == full.turn_urls
     assert servers[1]["username"] == "4600:5"
     assert servers[1]["credential"] == tickets.turn_credentials("s3cret", 5, 4600)[1]
+
+
+def test_the_call_test_hooks_are_refused_in_production():
+    key = "k" * 64
+    with pytest.raises(ValueError, match="SEBA_CALL_TEST_HOOKS"):
+        Settings(env="prod", secret_key=key, call_test_hooks=True)
+    assert not Settings(env="prod", secret_key=key).call_test_hooks

@@ -121,8 +121,8 @@ async def doctor_post(client: httpx.AsyncClient, path: str, **data) -> httpx.Res
     return await client.post(path, data={"csrf": await _csrf(client, "/staff/tele/doctor"), **data})
 
 
-def rx_rows(*rows: tuple[str, str, str, str, str, str], mode: str = "video") -> dict[str, str]:
-    data = {"mode": mode, "diagnosis": "Viral fever", "advice": "Drink plenty of fluids"}
+def rx_rows(*rows: tuple[str, str, str, str, str, str]) -> dict[str, str]:
+    data = {"diagnosis": "Viral fever", "advice": "Drink plenty of fluids"}
     for i, row in enumerate(rows):
         for name, value in zip(
             ("drug", "strength", "form", "dose", "frequency", "days"), row, strict=True
@@ -374,6 +374,12 @@ async def test_the_whole_consult_through_the_pages(client, rt):
     )
 
     await as_user(client, world.doctor)
+    # The form does not ask for the mode: it shows the call record's, read-only.
+    console = (await client.get("/staff/tele/doctor")).text
+    assert 'name="mode"' not in console
+    assert bn("Mode on record so far") in console
+    record_mode = console.split('id="rx-mode"', 1)[1].split("</p>", 1)[0]
+    assert bn("Text (chat)") in record_mode  # no call yet
     path = f"/staff/tele/consults/{consult_id}/prescription"
     refused = await doctor_post(client, path, **rx_rows(MORPHINE, PARACETAMOL))
     assert refused.status_code == 422
@@ -393,8 +399,11 @@ async def test_the_whole_consult_through_the_pages(client, rt):
     assert await _count(rt, Prescription) == 0
     await client.get("/staff/tele/doctor?lang=bn")  # the choice of English was remembered
 
-    issued = await doctor_post(client, path, **rx_rows(PARACETAMOL))
+    # A posted mode is ignored: no call, so the prescription is a text consult's.
+    issued = await doctor_post(client, path, **rx_rows(PARACETAMOL), mode="video")
     assert issued.status_code == 303, issued.text
+    async with rt.db.read() as session:
+        assert (await session.scalar(select(Prescription))).mode == "text"
     after = await client.get(issued.headers["location"])
     assert bn("Prescription issued") in after.text and "PARACETAMOL" in after.text
     done = await doctor_post(client, f"/staff/tele/consults/{consult_id}/complete")

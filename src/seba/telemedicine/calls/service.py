@@ -37,9 +37,11 @@ from seba.telemedicine.consults.access import access_consult
 from seba.telemedicine.models import Consultation
 
 OPEN = ("accepted", "in_progress")
-# Two reports of one mode this close together are one stretch of it (a heartbeat or two lost
-# on a weak link does not split the record into pieces).
-MERGE_GAP_S = 20.0
+# Two reports of one mode this many heartbeats apart (20 s at the default 5 s) are one stretch
+# of it: a socket that blinked (a new socket's first heartbeat counts nothing) does not split
+# the record into pieces. Tied to the heartbeat so that a pause of the mode longer than a
+# blink (audio only for a minute on a weak link) stays a gap on the record.
+MERGE_HEARTBEATS = 4
 MAX_CHAT_CHARS = 1000
 # A report may lag the media by a little (the page's heartbeat), never run ahead of the clock.
 CLOCK_SLACK_S = 5.0
@@ -207,7 +209,8 @@ async def record_flow(
                 CallSegment.consultation_id == who.consult_id,
                 CallSegment.party == who.party,
                 CallSegment.mode == mode,
-                CallSegment.ended_at >= started_at - timedelta(seconds=MERGE_GAP_S),
+                CallSegment.ended_at
+                >= started_at - timedelta(seconds=MERGE_HEARTBEATS * rt.settings.call_heartbeat_s),
             )
             .order_by(CallSegment.ended_at.desc())
             .limit(1)

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import secrets
 from typing import Any
 
@@ -49,6 +50,7 @@ MAX_SDP_CHARS = 20_000
 MAX_SID_CHARS = 40
 # Relayed as they are (after a shape check); chat and heartbeats are handled here.
 RELAYED = ("offer", "answer", "ice", "hello", "here", "mode")
+MODE_REASONS = ("weak_link", "link_better")
 ERROR_MESSAGES = {
     "bad_message": "The call could not understand a message from this page. Reload the page.",
 }
@@ -89,18 +91,24 @@ def _shape(message: Any) -> dict[str, Any] | None:
         if message.get("mode") not in CALL_MODES:
             return None
         out["mode"] = message["mode"]
+        # Why the page changed it by itself (a weak link, or the link recovered), so the other
+        # side can say so too; absent when a person chose.
+        if message.get("reason") in MODE_REASONS:
+            out["reason"] = message["reason"]
     elif kind not in ("hello", "here"):
         return None
     return out
 
 
-def _counters(message: dict[str, Any]) -> dict[str, int] | None:
-    received = message.get("received")
-    if not isinstance(received, dict):
+def _counters(message: dict[str, Any], key: str = "received") -> dict[str, int] | None:
+    """A heartbeat's byte counters under ``key`` (``received``, or ``sent``: optional, empty
+    when absent), or None when they are malformed."""
+    counts = message.get(key, {} if key == "sent" else None)
+    if not isinstance(counts, dict):
         return None
     counters = {}
     for kind in ("video", "audio"):
-        value = received.get(kind, 0)
+        value = counts.get(kind, 0)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             return None
         counters[kind] = value
@@ -122,7 +130,9 @@ async def serve_call(websocket: WebSocket, rt: Runtime, consult_id: int) -> None
     conn = secrets.token_hex(8)
     channel = topic(consult_id)
     heartbeat = rt.settings.call_heartbeat_s
-    tracker = FlowTracker(gap_s=heartbeat * 3)
+    # The CHO's video counts only while it also sends its own (record.py cross-checks the
+    # doctor's video against it).
+    tracker = FlowTracker(gap_s=heartbeat * 3, two_way_video=who.party == "cho")
     replaced = asyncio.Event()
 
     async def record(stretches) -> None:
@@ -153,11 +163,11 @@ async def serve_call(websocket: WebSocket, rt: Runtime, consult_id: int) -> None
                 continue
             kind = message.get("type") if isinstance(message, dict) else None
             if kind == "heartbeat":
-                counters = _counters(message)
-                if counters is None:
+                counters, sent = _counters(message), _counters(message, "sent")
+                if counters is None or sent is None:
                     await send_error("bad_message")
                     continue
-                await record(tracker.observe(utcnow(), counters))
+                await record(tracker.observe(utcnow(), counters, sent))
                 await publish({"type": "heartbeat"})
             elif kind == "chat":
                 try:
@@ -211,14 +221,17 @@ async def serve_call(websocket: WebSocket, rt: Runtime, consult_id: int) -> None
         tasks: list[asyncio.Task[None]] = []
         try:
             history = await service.chat_log(rt, actor=who.actor, consult_id=consult_id)
-            await websocket.send_json(
-                {
-                    "type": "welcome",
-                    "party": who.party,
-                    "heartbeat_s": heartbeat,
-                    "chat": [service.chat_out(m) for m in history],
-                }
-            )
+            welcome = {
+                "type": "welcome",
+                "party": who.party,
+                "heartbeat_s": heartbeat,
+                "chat": [service.chat_out(m) for m in history],
+            }
+            if rt.settings.call_test_hooks:
+                # Which server process holds this socket: the two-worker browser test puts the
+                # two parties on different ones.
+                welcome["worker"] = os.getpid()
+            await websocket.send_json(welcome)
             await publish({"type": "peer", "state": "joined"})
             tasks = [
                 asyncio.create_task(receive()),

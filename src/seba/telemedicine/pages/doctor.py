@@ -24,6 +24,7 @@ from seba.core.i18n import gettext
 from seba.core.runtime import Runtime
 from seba.referrals.labels import CONDITION_LABELS
 from seba.referrals.models import BED_NEEDS, CONDITIONS
+from seba.telemedicine.calls import service as call_service
 from seba.telemedicine.consults import offers, queries
 from seba.telemedicine.consults.schemas import CompleteIn, PresenceIn
 from seba.telemedicine.consults.vitals import FLAG_MESSAGES
@@ -102,7 +103,6 @@ def _blank_rows(n: int) -> list[dict[str, str]]:
 
 # ``PrescriptionIn``'s fields -> what the doctor reads beside the box or the row.
 RX_FIELD_ERRORS: dict[str, Message] = {
-    "mode": ("Choose how the consult was held.", {}),
     "diagnosis": ("At most {max} characters.", {"max": MAX_DIAGNOSIS}),
     "findings": ("At most {max} characters.", {"max": MAX_FINDINGS}),
     "advice": ("At most {max} characters.", {"max": MAX_ADVICE}),
@@ -144,15 +144,15 @@ ROW_ERRORS: dict[str, Message] = {
 
 def parse_rx_form(form: FormData) -> RxForm:
     """Read the prescription form into ``PrescriptionIn``: the medicine rows (blank ones
-    skipped), the consult's findings, and the mode. The schema checks the shape here, each
-    problem shown beside its box or row; the TPG rules are the service's."""
+    skipped) and the consult's findings. No mode: the prescription takes the call record's,
+    and a posted ``mode`` is ignored. The schema checks the shape here, each problem shown
+    beside its box or row; the TPG rules are the service's."""
     posted = RxForm()
-    for name in ("mode", "diagnosis", "findings", "investigations", "advice", "follow_up_on"):
+    for name in ("diagnosis", "findings", "investigations", "advice", "follow_up_on"):
         posted.values[name] = form_text(form, name).strip()
     posted.values["referral"] = form_text(form, "referral").strip()
     v = posted.values
     payload: dict[str, Any] = {
-        "mode": v["mode"],
         "diagnosis": v["diagnosis"],
         "findings": v["findings"],
         "advice": v["advice"],
@@ -251,12 +251,14 @@ async def _console(
     # The offer poll first: it is the heartbeat, and it may assign the next patient now.
     consult = await offers.current_offer(rt, actor=principal)
     presence = await queries.doctor_presence(rt, actor=principal)
-    view = history = None
+    view = history = call = None
     if consult is not None:
         view = await queries.consult_view(rt, actor=principal, consult_id=consult.id)
         if consult.status in HELD:
             history = await queries.patient_history(rt, actor=principal, consult_id=consult.id)
-    rx = rx or RxForm(values={"mode": "video"}, rows=_blank_rows(ROWS_SHOWN))
+            # The mode the prescription will take, shown read-only beside the form.
+            call = await call_service.call_record(rt, actor=principal, consult_id=consult.id)
+    rx = rx or RxForm(rows=_blank_rows(ROWS_SHOWN))
     book = formulary_data.load_formulary()
     row_errors = {i: say(request, t, **p) for i, (t, p) in rx.row_errors.items()}
     row_errors.update(rx.refused)
@@ -287,7 +289,8 @@ async def _console(
         sex_labels=SEX_LABELS,
         language_names=LANGUAGE_NAMES,
         mode_labels=MODE_LABELS,
-        modes=CONSULT_MODES,
+        call=call,
+        video_min_s=rt.settings.video_min_seconds,
         tpg_labels=TPG_LIST_LABELS,
         waiting=presence.status == "online" and consult is None,
         need_options=[(n, say(request, BED_TYPE_LABELS[n])) for n in BED_NEEDS],

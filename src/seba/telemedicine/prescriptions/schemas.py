@@ -90,7 +90,9 @@ class AdmissionIn(Strict):
 class PrescriptionIn(Strict):
     """The e-prescription of a consult (``prescriptions.service.prescribe``)."""
 
-    mode: Mode
+    # The mode the doctor claims: optional, and only kept in the audit row (``mode_claimed``);
+    # the prescription takes the call record's mode (``calls.record``).
+    mode: Mode | None = None
     items: list[MedicineIn] = Field(min_length=1, max_length=MAX_ITEMS)
     diagnosis: Annotated[Text, _text(MAX_DIAGNOSIS)] = ""
     findings: Annotated[Text, _text(MAX_FINDINGS)] = ""

@@ -8,6 +8,10 @@
 // it starts a fresh connection, and the doctor makes a new offer. A socket that only blinked
 // says hello with the same sid, and the media connection carries on untouched.
 //
+// Degrade, never drop: on a poor link the page pauses video by itself (and brings it back once
+// the link has stayed good for longer); "weak network" starts by voice with a small, capped
+// picture; without camera or microphone the chat carries the consult.
+//
 // The words shown are in the page (translated by the server): this file holds none.
 (function () {
   "use strict";
@@ -27,11 +31,19 @@
   var chatText = document.getElementById("call-text");
   var retry = document.getElementById("call-retry");
   var modeButtons = root.querySelectorAll("[data-mode]");
+  var weakBox = document.getElementById("call-weak");
 
   function show(key) { stateLine.textContent = words[key] || key; }
+  // Why the camera or microphone is not in use stays shown (until they start) while the
+  // passing problems of the socket and the chat come and go.
+  var mediaProblem = "";
   function problem(text) {
-    problemBox.textContent = text || "";
-    problemBox.hidden = !text;
+    problemBox.textContent = text || mediaProblem;
+    problemBox.hidden = !(text || mediaProblem);
+  }
+  function setMediaProblem(text) {
+    mediaProblem = text || "";
+    problem("");
   }
 
   if (!window.RTCPeerConnection || !window.WebSocket || !window.fetch || !navigator.mediaDevices) {
@@ -57,6 +69,18 @@
   var peerSeenAt = 0;
   var peerPresent = false;
   var received = { video: 0, audio: 0 };
+  var modeReason = null; // why a page chose the mode by itself, null if a person did
+  var worker = null; // the server process of the socket (test servers only say)
+  var offlineUntil = 0; // test hook: stay off the socket until then
+
+  // "Weak network": the picture a 2G/EDGE link can carry beside the voice.
+  var WEAK_MAX_BITRATE = 150000;
+  var WEAK_SCALE_DOWN = 2; // 640x360 -> 320x180
+  var WEAK_MAX_FPS = 12;
+  var WEAK_KEY = "seba.call.weak"; // remembered on this device
+  var link = new window.SebaCallLink.Monitor(); // static/call-link.js: when to pause video
+  var weak = false;
+  try { weak = localStorage.getItem(WEAK_KEY) === "1"; } catch (e) { /* storage off: not remembered */ }
 
   function send(message) {
     if (!ws || ws.readyState !== WebSocket.OPEN) return false;
@@ -73,15 +97,16 @@
   }
 
   function startMedia() {
-    problem("");
+    setMediaProblem("");
     retry.hidden = true;
     var video = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { max: 24 } };
     return navigator.mediaDevices.getUserMedia({ audio: true, video: video })
       .catch(function (error) {
-        // No camera but a microphone: carry on by voice.
-        if (error && (error.name === "NotFoundError" || error.name === "OverconstrainedError")) {
+        // No camera (or it is busy) but a microphone: carry on by voice.
+        var name = error && error.name;
+        if (name === "NotFoundError" || name === "OverconstrainedError" || name === "NotReadableError") {
           return navigator.mediaDevices.getUserMedia({ audio: true, video: false }).then(function (s) {
-            problem(words.no_camera);
+            setMediaProblem(name === "NotReadableError" ? words.NotReadableError : words.no_camera);
             return s;
           });
         }
@@ -95,7 +120,7 @@
       })
       .catch(function (error) {
         var name = error && error.name;
-        problem(words[name] || words.media_failed);
+        setMediaProblem(words[name] || words.media_failed);
         retry.hidden = false;
         // Degrade, never drop: without camera and microphone the chat still carries the consult.
         setMode("text", true);
@@ -103,20 +128,63 @@
   }
 
   retry.addEventListener("click", function () {
-    startMedia().then(function () { if (stream) setMode(track("video") ? "video" : "audio", true); });
+    startMedia().then(function () { if (stream) setMode(track("video") && !weak ? "video" : "audio", true); });
   });
 
   // --- modes -------------------------------------------------------------------------------
-  function setMode(next, announce) {
+  // reason: "weak_link" / "link_better" when the page changed the mode by itself (both sides
+  // then say why), absent when a person chose.
+  function setMode(next, announce, reason) {
     mode = next;
+    // The reason stays on the state line while the mode lasts.
+    modeReason = reason || null;
     root.dataset.mode = next;
     Array.prototype.forEach.call(modeButtons, function (b) {
       b.setAttribute("aria-pressed", b.dataset.mode === next ? "true" : "false");
     });
     applyTracks();
-    if (peerPresent) show(next);
-    if (announce) send({ type: "mode", mode: next });
+    if (peerPresent) show(reason || next);
+    if (announce) announceMode();
   }
+
+  function announceMode() {
+    var message = { type: "mode", mode: mode };
+    if (modeReason) message.reason = modeReason;
+    send(message);
+  }
+
+  // What the state line says while the call runs.
+  function callState() {
+    if (!pc || pc.connectionState !== "connected") return "connecting";
+    return modeReason || mode;
+  }
+
+  // "Weak network": a small picture at a capped bitrate (the first encoding carries it all).
+  function capVideo() {
+    var sender = senders.video;
+    if (!sender || !sender.getParameters) return;
+    var params = sender.getParameters();
+    if (!params.encodings || !params.encodings.length) return; // not negotiated yet: done on connect
+    var e = params.encodings[0];
+    if (weak) {
+      e.maxBitrate = WEAK_MAX_BITRATE;
+      e.scaleResolutionDownBy = WEAK_SCALE_DOWN;
+      e.maxFramerate = WEAK_MAX_FPS;
+    } else {
+      delete e.maxBitrate;
+      delete e.maxFramerate;
+      e.scaleResolutionDownBy = 1;
+    }
+    sender.setParameters(params).catch(function () { /* retried on the next connect */ });
+  }
+
+  weakBox.checked = weak;
+  weakBox.addEventListener("change", function () {
+    weak = weakBox.checked;
+    try { localStorage.setItem(WEAK_KEY, weak ? "1" : "0"); } catch (e) { /* not remembered */ }
+    capVideo();
+    if (weak && mode === "video") setMode("audio", true, "weak_link");
+  });
 
   // Audio only sends no video at all (no black frames), so the record sees video stop.
   function applyTracks() {
@@ -127,6 +195,7 @@
   Array.prototype.forEach.call(modeButtons, function (b) {
     b.addEventListener("click", function () {
       var wanted = b.dataset.mode;
+      link.chosenByHand(wanted);
       if (wanted !== "text" && !stream) {
         startMedia().then(function () { if (stream) setMode(wanted === "video" && !track("video") ? "audio" : wanted, true); });
         return;
@@ -175,7 +244,8 @@
       var state = pc.connectionState;
       if (state === "connected") {
         root.dataset.peer = "connected";
-        show(mode);
+        capVideo();
+        show(callState());
       } else if (state === "disconnected" || state === "failed") {
         root.dataset.peer = "reconnecting";
         show("peer_reconnecting");
@@ -188,7 +258,7 @@
     if (!pc) newConnection();
     pc.createOffer(restart ? { iceRestart: true } : {})
       .then(function (o) { return pc.setLocalDescription(o); })
-      .then(function () { send({ type: "offer", sdp: pc.localDescription.sdp }); })
+      .then(function () { send({ type: "offer", sdp: pc.localDescription.sdp }); capVideo(); })
       .catch(function () {});
   }
 
@@ -208,8 +278,10 @@
   function onPeerSeen() {
     peerSeenAt = Date.now();
     if (!peerPresent) {
+      // Back (or here for the first time): the media connection may have carried on meanwhile.
       peerPresent = true;
-      show(root.dataset.peer === "connected" ? mode : "connecting");
+      root.dataset.peer = pc && pc.connectionState === "connected" ? "connected" : "connecting";
+      show(callState());
     }
   }
 
@@ -229,10 +301,12 @@
   var handlers = {
     welcome: function (m) {
       party = m.party;
+      worker = m.worker || null;
       heartbeatMs = (m.heartbeat_s || 5) * 1000;
       lines.innerHTML = "";
       m.chat.forEach(addLine);
-      if (!peerPresent) show("waiting");
+      // Our own socket is back: say where the call stands, not "reconnecting".
+      show(peerPresent ? callState() : "waiting");
     },
     peer: function (m) {
       if (m.state === "left") {
@@ -245,7 +319,7 @@
       onPeerSeen();
       var fresh = peerIsNew(m.sid);
       send({ type: "here" });
-      if (mode !== "video") send({ type: "mode", mode: mode });
+      if (mode !== "video") announceMode();
       if (fresh && party === "doctor") offer(false);
     },
     here: function (m) {
@@ -258,7 +332,7 @@
       pc.setRemoteDescription({ type: "offer", sdp: m.sdp })
         .then(function () { flushIce(); return pc.createAnswer(); })
         .then(function (a) { return pc.setLocalDescription(a); })
-        .then(function () { send({ type: "answer", sdp: pc.localDescription.sdp }); })
+        .then(function () { send({ type: "answer", sdp: pc.localDescription.sdp }); capVideo(); })
         .catch(function () {});
     },
     answer: function (m) {
@@ -273,7 +347,9 @@
     mode: function (m) {
       // Both sides change together: audio only on one side is audio only on both.
       if (m.mode === "video" && !track("video")) return;
-      setMode(m.mode, false);
+      if (!m.reason) link.chosenByHand(m.mode);
+      else if (m.mode === "video") link.paused = false;
+      setMode(m.mode, false, m.reason);
     },
     chat: function (m) {
       if (!lines.querySelector('[data-id="' + m.id + '"]')) addLine(m);
@@ -305,6 +381,11 @@
   }
 
   function connect() {
+    if (Date.now() < offlineUntil) {
+      setTimeout(connect, offlineUntil - Date.now());
+      return;
+    }
+    // A fresh ticket every time: the last one has likely expired (they live a minute).
     ticket().then(function (pass) {
       iceServers = pass.ice_servers;
       loopbackOnly = pass.loopback_only;
@@ -315,7 +396,7 @@
         backoffMs = 1000;
         problem("");
         send({ type: "hello" });
-        if (mode !== "video") send({ type: "mode", mode: mode });
+        if (mode !== "video") announceMode();
       };
       ws.onmessage = function (event) {
         var message;
@@ -359,25 +440,48 @@
     }
   });
 
-  // The heartbeat: what this browser has received (the server records the modes from it),
-  // and a sign of life for the other side.
-  function countReceived() {
-    if (!pc) return Promise.resolve(received);
+  // The heartbeat: what this browser has received and sent (the server records the modes from
+  // it, the CHO's sent video vouching for the doctor's received video), and a sign of life.
+  // The same getStats gives the link's quality.
+  function readStats() {
+    var out = { received: received, sent: { video: 0, audio: 0 }, quality: null };
+    if (!pc) return Promise.resolve(out);
     return pc.getStats().then(function (report) {
-      var sums = { video: 0, audio: 0 };
+      var got = { video: 0, audio: 0 };
       report.forEach(function (s) {
-        if (s.type === "inbound-rtp" && sums.hasOwnProperty(s.kind)) sums[s.kind] += s.bytesReceived || 0;
+        if (s.type === "inbound-rtp" && got.hasOwnProperty(s.kind)) {
+          got[s.kind] += s.bytesReceived || 0;
+        } else if (s.type === "outbound-rtp" && out.sent.hasOwnProperty(s.kind)) {
+          out.sent[s.kind] += s.bytesSent || 0;
+        }
       });
-      received = sums;
-      return sums;
+      received = got;
+      out.received = got;
+      out.quality = window.SebaCallLink.quality(report);
+      return out;
     });
   }
 
+  function countReceived() {
+    return readStats().then(function (stats) { return stats.received; });
+  }
+
+  // The monitor's call goes through setMode with announce, as the "Audio only" button does: the
+  // other side switches too and the server's record follows.
+  function judge(q) {
+    if (!q || !pc || pc.connectionState !== "connected") return;
+    var action = link.judge(q, mode, weak);
+    if (action === "pause") setMode("audio", true, "weak_link");
+    else if (action === "resume") setMode("video", true, "link_better");
+  }
+
   function beat() {
-    countReceived().then(function (sums) {
-      send({ type: "heartbeat", received: sums });
+    readStats().then(function (stats) {
+      send({ type: "heartbeat", received: stats.received, sent: stats.sent });
+      judge(stats.quality);
     }).catch(function () {}).then(function () {
-      if (peerPresent && Date.now() - peerSeenAt > 3 * heartbeatMs) {
+      // (Only while our own socket is up: otherwise the silence is ours, and the page says so.)
+      if (ws && peerPresent && Date.now() - peerSeenAt > 3 * heartbeatMs) {
         peerPresent = false;
         root.dataset.peer = "reconnecting";
         show("peer_reconnecting");
@@ -386,14 +490,31 @@
     });
   }
 
-  // For the browser tests: what has arrived, and the mode (read-only).
+  // For the browser tests: what has arrived, the mode, the video cap (read-only).
   window.sebaCall = {
     received: countReceived,
     mode: function () { return mode; },
-    connection: function () { return pc ? pc.connectionState : "none"; }
+    connection: function () { return pc ? pc.connectionState : "none"; },
+    worker: function () { return worker; },
+    videoCap: function () {
+      var p = senders.video && senders.video.getParameters();
+      var e = p && p.encodings && p.encodings[0];
+      return e ? { maxBitrate: e.maxBitrate || null, scaleResolutionDownBy: e.scaleResolutionDownBy || 1 } : null;
+    }
   };
+  // Only on a test server (SEBA_CALL_TEST_HOOKS): drop the socket and stay off it for a while;
+  // feed the link monitor "poor" (or "good") samples instead of measured ones (null: measure).
+  if (root.dataset.testHooks === "on") {
+    window.sebaCall.dropSocket = function (offlineMs) {
+      offlineUntil = Date.now() + (offlineMs || 0);
+      worker = null;
+      if (ws) ws.close();
+    };
+    window.sebaCall.simulateLink = function (verdictOrNull) { link.forced = verdictOrNull; };
+  }
 
-  root.dataset.mode = mode;
+  // A weak-network start: by voice first, the picture capped once the person turns it on.
+  setMode(weak ? "audio" : "video", false, weak ? "weak_link" : null);
   show("connecting");
   startMedia().then(function () {
     connect();
