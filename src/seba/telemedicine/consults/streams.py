@@ -1,0 +1,219 @@
+"""The consoles' live streams, and the presence a doctor's open stream keeps.
+
+A doctor's console and a CHO's consult page each hold one server-sent-event stream
+(``web.live.event_stream``) of the topics in ``events``; on an event (and once after a
+reconnect) the page fetches its state once. Nothing on these pages polls the database.
+
+Presence by stream: while a doctor's stream is open on a process, that process keeps the
+doctor present. Each process holds the set of open console streams (``LiveConsoles``) and, every
+``min(sse_heartbeat_s, presence_timeout_s / 3)`` seconds, does two statements whatever the
+number of streams: one read of which of their sessions are still open (a logout or a
+deactivated account ends the stream at its next heartbeat), and one UPDATE of the presence rows
+of their doctors (``last_heartbeat_at``). Two ticks may be lost before the sweep would take a
+doctor offline. An idle doctor thus costs the database nothing of their own between offers.
+
+A stream that closes is not taken offline at once: a page navigation (accept, prescribe)
+closes and reopens it within a second, and a weak network drops it now and then. The sweep's
+silent-doctor rule (``doctors.mark_silent_doctors_offline``) takes the doctor offline once no
+process has refreshed them for ``presence_timeout_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+from fastapi import Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select, update
+
+from seba.accounts import service as account_service
+from seba.core.access import Principal
+from seba.core.db import transactional
+from seba.core.runtime import Runtime
+from seba.core.types import utcnow
+from seba.telemedicine.consults import events, offers
+from seba.telemedicine.consults.access import access_consult
+from seba.telemedicine.doctors import doctor_for
+from seba.telemedicine.models import DoctorPresence
+from seba.web.live import event_stream
+
+log = logging.getLogger(__name__)
+CACHE_KEY = "tele_live_consoles"
+
+
+class LiveConsoles:
+    """This process's open console streams: their sessions, and the doctors they keep present."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._streams: Counter[tuple[str, int | None]] = Counter()
+        self._ended: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def interval_s(self) -> float:
+        s = self.rt.settings
+        return min(s.sse_heartbeat_s, s.presence_timeout_s / 3)
+
+    def doctors(self) -> list[int]:
+        """The doctors with an open stream here (each listed once, however many tabs)."""
+        return sorted({d for (_, d) in self._streams if d is not None})
+
+    @contextlib.asynccontextmanager
+    async def hold(self, token: str, doctor_id: int | None = None) -> AsyncIterator[None]:
+        """For the life of one stream: its session is checked, its doctor kept present."""
+        key = (token, doctor_id)
+        self._streams[key] += 1
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+        try:
+            yield
+        finally:
+            self._streams[key] -= 1
+            if self._streams[key] <= 0:
+                del self._streams[key]
+
+    async def still_allowed(self, token: str) -> bool:
+        """The stream's heartbeat question, answered from the last tick (no query)."""
+        return token not in self._ended
+
+    async def _run(self) -> None:
+        while self._streams:
+            await asyncio.sleep(self.interval_s)
+            try:
+                await self.tick()
+            except Exception as exc:  # the next tick tries again; two may be lost
+                log.warning("console streams: presence refresh failed (%s)", exc)
+
+    async def tick(self, now: datetime | None = None) -> int:
+        """One session check and one presence refresh for every open stream; returns how many
+        doctors were refreshed."""
+        tokens = {t for (t, _) in self._streams}
+        if not tokens:
+            return 0
+        live = await account_service.live_tokens(self.rt, tokens)
+        self._ended = tokens - live
+        doctors = sorted({d for (t, d) in self._streams if d is not None and t in live})
+        if doctors:
+            await refresh_presence(self.rt, doctors, now or utcnow())
+        return len(doctors)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+async def refresh_presence(rt: Runtime, doctor_ids: list[int], now: datetime) -> None:
+    """Mark ``doctor_ids`` heard from now, in one statement.
+
+    The rows are locked in id order, skipping any a request holds right now (a doctor's accept,
+    an offer): two processes' refreshes never wait on each other, nor on dispatch (which locks a
+    consult, then one presence row). A row skipped now is refreshed at the next tick.
+    """
+    mine = (
+        select(DoctorPresence.doctor_id)
+        .where(DoctorPresence.doctor_id.in_(doctor_ids))
+        .order_by(DoctorPresence.doctor_id)
+        .with_for_update(skip_locked=True)
+    )
+    async with transactional(rt.db) as session:
+        await session.execute(
+            update(DoctorPresence)
+            .where(DoctorPresence.doctor_id.in_(mine))
+            .values(last_heartbeat_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def consoles_of(rt: Runtime) -> LiveConsoles:
+    consoles = rt.caches.get(CACHE_KEY)
+    if consoles is None:
+        consoles = rt.caches[CACHE_KEY] = LiveConsoles(rt)
+        rt.on_close(consoles.stop)
+    return consoles
+
+
+def _sse(name: str, data: dict) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+async def doctor_stream(
+    request: Request, rt: Runtime, *, actor: Principal, token: str
+) -> StreamingResponse:
+    """The doctor's stream: ``offer`` and ``consult`` events of their topic; their presence.
+
+    Right after subscribing it asks for work once (``offers.current_offer``: a heartbeat, and
+    an offer if a consult waits for them) and sends ``offer`` at once if an offer stands, so
+    nothing offered between the page's fetch and the subscription is missed. (An offer made by
+    that very call may thus be heard twice: events are only "look again".) Raises
+    PermissionDenied for a login that is not a doctor's.
+    """
+    async with rt.db.read() as session:
+        doctor = await doctor_for(session, actor)
+    consoles = consoles_of(rt)
+    response = event_stream(
+        request,
+        rt,
+        topics=(events.doctor_topic(doctor.id),),
+        keep=events.KEEP,
+        event_key=events.EVENT_KEY,
+        still_allowed=lambda: consoles.still_allowed(token),
+    )
+    inner = response.body_iterator
+
+    async def body() -> AsyncIterator[bytes | str]:
+        async with consoles.hold(token, doctor.id):
+            try:
+                first = True
+                async for chunk in inner:
+                    yield chunk
+                    if first:  # the preamble: subscribed, nothing is lost from here
+                        first = False
+                        standing = await offers.current_offer(rt, actor=actor)
+                        if standing is not None and standing.status == "offered":
+                            yield _sse("offer", {"consult_id": standing.id})
+            finally:
+                await inner.aclose()  # type: ignore[attr-defined]
+
+    response.body_iterator = body()
+    return response
+
+
+async def consult_stream(
+    request: Request, rt: Runtime, *, actor: Principal, consult_id: int, token: str
+) -> StreamingResponse:
+    """One consult's stream for its CHO: ``state`` on each status change, ``position`` when its
+    queue moves. Raises NotFound ``unknown_consult`` for a consult out of reach (as a read)."""
+    async with rt.db.read() as session:
+        consult = await access_consult(session, actor, consult_id)
+        queue = events.queue_of(consult)
+    consoles = consoles_of(rt)
+    response = event_stream(
+        request,
+        rt,
+        topics=(events.consult_topic(consult_id), events.queue_topic(*queue)),
+        keep=events.KEEP,
+        event_key=events.EVENT_KEY,
+        still_allowed=lambda: consoles.still_allowed(token),
+    )
+    inner = response.body_iterator
+
+    async def body() -> AsyncIterator[bytes | str]:
+        async with consoles.hold(token):
+            try:
+                async for chunk in inner:
+                    yield chunk
+            finally:
+                await inner.aclose()  # type: ignore[attr-defined]
+
+    response.body_iterator = body()
+    return response
