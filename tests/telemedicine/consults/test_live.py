@@ -20,9 +20,9 @@ from starlette.requests import Request
 
 from seba.accounts import service as account_service
 from seba.core.runtime import build_runtime
+from seba.telemedicine.consults import offers, streams, sweep
 from seba.telemedicine.consults import service as consult_service
-from seba.telemedicine.consults import streams, sweep
-from seba.telemedicine.consults.schemas import ConsultIn
+from seba.telemedicine.consults.schemas import ConsultIn, PresenceIn
 from seba.telemedicine.models import DoctorPresence
 from tests import factories
 from tests.telemedicine import factories as tele
@@ -310,6 +310,41 @@ async def test_an_offer_made_on_one_worker_reaches_a_stream_on_another(
             await stream.until(("offer", {"consult_id": state.consult.id}))
         finally:
             await stream.close()
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_without_redis_a_siblings_changes_reach_the_streams_within_a_second(
+    rt, client, settings
+):
+    """Several workers on one database without Redis: the process holding the streams looks
+    once a second (three statements, whatever the number of streams) and nudges them."""
+    _, cho_h, doc_h, _, patient = await tele.setup(rt, client)
+    siblings = settings.model_copy(update={"workers": 2})
+    one, two = build_runtime(siblings), build_runtime(siblings)
+    await one.start()
+    await two.start()
+    try:
+        waiting = (await raise_consult(client, cho_h, patient))["id"]
+        behind = (await raise_consult(client, cho_h, patient))["id"]
+        doc = await open_doctor(two, doc_h)
+        cho_one, cho_two = (
+            await open_consult(two, cho_h, waiting),
+            await open_consult(two, cho_h, behind),
+        )
+        try:
+            await asyncio.sleep(1.2)  # the watch has seen everything once
+            doctor = await account_service.principal_for_token(one, _token(doc_h))
+            await offers.set_presence(one, actor=doctor, data=PresenceIn(status="online"))
+            await doc.until(("offer", {"consult_id": waiting}))
+            await cho_two.until(("position", {}))
+            await offers.accept_consult(one, actor=doctor, consult_id=waiting)
+            await cho_one.until(("state", {"consult_id": waiting, "status": "accepted"}))
+            await doc.until(("consult", {"consult_id": waiting, "status": "accepted"}))
+        finally:
+            for stream in (doc, cho_one, cho_two):
+                await stream.close()
     finally:
         await one.close()
         await two.close()

@@ -4,8 +4,9 @@ Offers are pushed (``events``, ``streams``): made when a consult is raised, when
 online, completes a consult or connects their console, and by the sweep every second. The
 ``current_offer`` read stays for API clients that poll (and for the console's page load): it is
 a heartbeat and a request for work; the routing engine's choice is made in a read and claimed
-with conditional updates (``dispatch``), so a call with nothing to do writes nothing. A doctor may take only a consult routing could offer them
-(``Reach.POOL`` in the policy table, checked by ``access``).
+with conditional updates (``dispatch``), so a call with nothing to do writes nothing. A doctor
+may take only a consult routing could offer them (``Reach.POOL`` in the policy table, checked
+by ``access``).
 """
 
 from __future__ import annotations

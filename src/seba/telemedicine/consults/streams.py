@@ -27,6 +27,7 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import NamedTuple
 
 from fastapi import Request
 from fastapi.responses import StreamingResponse
@@ -37,14 +38,21 @@ from seba.core.access import Principal
 from seba.core.db import transactional
 from seba.core.runtime import Runtime
 from seba.core.types import utcnow
-from seba.telemedicine.consults import events, offers
+from seba.telemedicine.consults import events, offers, watch
 from seba.telemedicine.consults.access import access_consult
 from seba.telemedicine.doctors import doctor_for
-from seba.telemedicine.models import DoctorPresence
+from seba.telemedicine.models import Consultation, DoctorPresence
 from seba.web.live import event_stream
 
 log = logging.getLogger(__name__)
 CACHE_KEY = "tele_live_consoles"
+
+
+class Stream(NamedTuple):
+    token: str
+    doctor_id: int | None
+    consult_id: int | None
+    queue: events.Queue | None
 
 
 class LiveConsoles:
@@ -52,9 +60,12 @@ class LiveConsoles:
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self._streams: Counter[tuple[str, int | None]] = Counter()
+        # (session token, doctor kept present, consult followed, its queue) per open stream.
+        self._streams: Counter[Stream] = Counter()
         self._ended: set[str] = set()
         self._task: asyncio.Task[None] | None = None
+        self._watch_task: asyncio.Task[None] | None = None
+        self._watch = watch.Watch()
 
     @property
     def interval_s(self) -> float:
@@ -63,15 +74,24 @@ class LiveConsoles:
 
     def doctors(self) -> list[int]:
         """The doctors with an open stream here (each listed once, however many tabs)."""
-        return sorted({d for (_, d) in self._streams if d is not None})
+        return sorted({s.doctor_id for s in self._streams if s.doctor_id is not None})
 
     @contextlib.asynccontextmanager
-    async def hold(self, token: str, doctor_id: int | None = None) -> AsyncIterator[None]:
-        """For the life of one stream: its session is checked, its doctor kept present."""
-        key = (token, doctor_id)
+    async def hold(
+        self,
+        token: str,
+        doctor_id: int | None = None,
+        consult_id: int | None = None,
+        queue: events.Queue | None = None,
+    ) -> AsyncIterator[None]:
+        """For the life of one stream: its session is checked, its doctor kept present (and,
+        without Redis across workers, what it follows watched: ``watch``)."""
+        key = Stream(token, doctor_id, consult_id, queue)
         self._streams[key] += 1
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run())
+        if self._watch_task is None or self._watch_task.done():
+            self._watch_task = asyncio.create_task(self._run_watch())
         try:
             yield
         finally:
@@ -91,25 +111,48 @@ class LiveConsoles:
             except Exception as exc:  # the next tick tries again; two may be lost
                 log.warning("console streams: presence refresh failed (%s)", exc)
 
+    async def _run_watch(self) -> None:
+        while self._streams:
+            await asyncio.sleep(watch.WATCH_S)
+            if not watch.needed(self.rt):
+                continue
+            try:
+                await self.look()
+            except Exception as exc:
+                log.warning("console streams: sibling watch failed (%s)", exc)
+
+    async def look(self) -> int:
+        """One look at what this process's streams follow (``watch``); events published."""
+        streams = list(self._streams)
+        return await self._watch.look(
+            self.rt,
+            doctors=self.doctors(),
+            consults=sorted({s.consult_id for s in streams if s.consult_id is not None}),
+            queues=sorted({s.queue for s in streams if s.queue is not None}),
+        )
+
     async def tick(self, now: datetime | None = None) -> int:
         """One session check and one presence refresh for every open stream; returns how many
         doctors were refreshed."""
-        tokens = {t for (t, _) in self._streams}
+        tokens = {s.token for s in self._streams}
         if not tokens:
             return 0
         live = await account_service.live_tokens(self.rt, tokens)
         self._ended = tokens - live
-        doctors = sorted({d for (t, d) in self._streams if d is not None and t in live})
+        doctors = sorted(
+            {s.doctor_id for s in self._streams if s.doctor_id is not None and s.token in live}
+        )
         if doctors:
             await refresh_presence(self.rt, doctors, now or utcnow())
         return len(doctors)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._task, self._watch_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._watch_task = None
 
 
 async def refresh_presence(rt: Runtime, doctor_ids: list[int], now: datetime) -> None:
@@ -142,6 +185,16 @@ def consoles_of(rt: Runtime) -> LiveConsoles:
     return consoles
 
 
+async def standing_offer(rt: Runtime, doctor_id: int) -> int | None:
+    """The consult offered to the doctor now and not yet accepted, if any (one read)."""
+    async with rt.db.read() as session:
+        return await session.scalar(
+            select(Consultation.id)
+            .join(DoctorPresence, DoctorPresence.consult_id == Consultation.id)
+            .where(DoctorPresence.doctor_id == doctor_id, Consultation.status == "offered")
+        )
+
+
 def _sse(name: str, data: dict) -> bytes:
     return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
 
@@ -151,11 +204,11 @@ async def doctor_stream(
 ) -> StreamingResponse:
     """The doctor's stream: ``offer`` and ``consult`` events of their topic; their presence.
 
-    Right after subscribing it asks for work once (``offers.current_offer``: a heartbeat, and
-    an offer if a consult waits for them) and sends ``offer`` at once if an offer stands, so
-    nothing offered between the page's fetch and the subscription is missed. (An offer made by
-    that very call may thus be heard twice: events are only "look again".) Raises
-    PermissionDenied for a login that is not a doctor's.
+    Right after subscribing it sends ``offer`` at once if an offer stands, so nothing offered
+    between the page's fetch and the subscription is missed; then it asks for work once
+    (``offers.current_offer``: a heartbeat, and an offer if a consult waits for them, which
+    arrives as an event like any other). Raises PermissionDenied for a login that is not a
+    doctor's.
     """
     async with rt.db.read() as session:
         doctor = await doctor_for(session, actor)
@@ -178,9 +231,10 @@ async def doctor_stream(
                     yield chunk
                     if first:  # the preamble: subscribed, nothing is lost from here
                         first = False
-                        standing = await offers.current_offer(rt, actor=actor)
-                        if standing is not None and standing.status == "offered":
-                            yield _sse("offer", {"consult_id": standing.id})
+                        standing = await standing_offer(rt, doctor.id)
+                        if standing is not None:
+                            yield _sse("offer", {"consult_id": standing})
+                        await offers.current_offer(rt, actor=actor)
             finally:
                 await inner.aclose()  # type: ignore[attr-defined]
 
@@ -208,7 +262,7 @@ async def consult_stream(
     inner = response.body_iterator
 
     async def body() -> AsyncIterator[bytes | str]:
-        async with consoles.hold(token):
+        async with consoles.hold(token, consult_id=consult_id, queue=queue):
             try:
                 async for chunk in inner:
                     yield chunk
