@@ -16,7 +16,7 @@ from seba.core.openapi import errors
 from seba.core.runtime import Runtime
 from seba.places import network
 from seba.telemedicine import doctors
-from seba.telemedicine.consults import attachments, offers, stats, streams
+from seba.telemedicine.consults import attachments, offers, stats
 from seba.telemedicine.consults import service as consult_service
 from seba.telemedicine.consults.schemas import (
     CancelIn,
@@ -26,6 +26,7 @@ from seba.telemedicine.consults.schemas import (
     QueueState,
     consult_out,
 )
+from seba.telemedicine.pages.events import consult_stream, doctor_stream
 from seba.telemedicine.prescriptions import service as prescription_service
 from seba.telemedicine.prescriptions.formulary import display_name, load_formulary
 from seba.telemedicine.prescriptions.schemas import DispensingIn, PrescriptionIn
@@ -141,7 +142,7 @@ async def doctor_events(request: Request, principal: Staff, rt: Rt):
     one stands); ``consult`` ``{"consult_id", "status"}`` when one of mine changes. While the
     stream is open I stay present without polling."""
     token = bearer_token(request) or ""
-    return await streams.doctor_stream(request, rt, actor=principal, token=token)
+    return await doctor_stream(request, rt, actor=principal, token=token)
 
 
 @router.get(
@@ -151,9 +152,7 @@ async def doctor_events(request: Request, principal: Staff, rt: Rt):
 )
 async def consult_events(request: Request, consult_id: Id, principal: Staff, rt: Rt):
     token = bearer_token(request) or ""
-    return await streams.consult_stream(
-        request, rt, actor=principal, consult_id=consult_id, token=token
-    )
+    return await consult_stream(request, rt, actor=principal, consult_id=consult_id, token=token)
 
 
 @router.post(

@@ -24,6 +24,7 @@ from seba.telemedicine.consults import offers, streams, sweep
 from seba.telemedicine.consults import service as consult_service
 from seba.telemedicine.consults.schemas import ConsultIn, PresenceIn
 from seba.telemedicine.models import DoctorPresence
+from seba.telemedicine.pages import events as live_events
 from tests import factories
 from tests.telemedicine import factories as tele
 
@@ -98,7 +99,7 @@ def _token(headers: dict) -> str:
 async def open_doctor(rt, headers: dict) -> Stream:
     token = _token(headers)
     actor = await account_service.principal_for_token(rt, token)
-    response = await streams.doctor_stream(_request(), rt, actor=actor, token=token)
+    response = await live_events.doctor_stream(_request(), rt, actor=actor, token=token)
     assert response.media_type == "text/event-stream"
     stream = Stream(response.body_iterator)
     await asyncio.wait_for(stream.preamble.wait(), 5)
@@ -108,7 +109,7 @@ async def open_doctor(rt, headers: dict) -> Stream:
 async def open_consult(rt, headers: dict, consult_id: int) -> Stream:
     token = _token(headers)
     actor = await account_service.principal_for_token(rt, token)
-    response = await streams.consult_stream(
+    response = await live_events.consult_stream(
         _request(), rt, actor=actor, consult_id=consult_id, token=token
     )
     stream = Stream(response.body_iterator)

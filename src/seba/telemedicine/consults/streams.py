@@ -1,7 +1,8 @@
-"""The consoles' live streams, and the presence a doctor's open stream keeps.
+"""What the consoles' live streams share in a process: their sessions, and the presence a
+doctor's open stream keeps.
 
 A doctor's console and a CHO's consult page each hold one server-sent-event stream
-(``web.live.event_stream``) of the topics in ``events``; on an event (and once after a
+(``telemedicine.pages.events``) of the topics in ``events``; on an event (and once after a
 reconnect) the page fetches its state once. Nothing on these pages polls the database.
 
 Presence by stream: while a doctor's stream is open on a process, that process keeps the
@@ -22,27 +23,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import NamedTuple
 
-from fastapi import Request
-from fastapi.responses import StreamingResponse
 from sqlalchemy import select, update
 
 from seba.accounts import service as account_service
-from seba.core.access import Principal
 from seba.core.db import transactional
 from seba.core.runtime import Runtime
 from seba.core.types import utcnow
-from seba.telemedicine.consults import events, offers, watch
-from seba.telemedicine.consults.access import access_consult
-from seba.telemedicine.doctors import doctor_for
+from seba.telemedicine.consults import events, watch
 from seba.telemedicine.models import Consultation, DoctorPresence
-from seba.web.live import event_stream
 
 log = logging.getLogger(__name__)
 CACHE_KEY = "tele_live_consoles"
@@ -193,81 +187,3 @@ async def standing_offer(rt: Runtime, doctor_id: int) -> int | None:
             .join(DoctorPresence, DoctorPresence.consult_id == Consultation.id)
             .where(DoctorPresence.doctor_id == doctor_id, Consultation.status == "offered")
         )
-
-
-def _sse(name: str, data: dict) -> bytes:
-    return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
-
-
-async def doctor_stream(
-    request: Request, rt: Runtime, *, actor: Principal, token: str
-) -> StreamingResponse:
-    """The doctor's stream: ``offer`` and ``consult`` events of their topic; their presence.
-
-    Right after subscribing it sends ``offer`` at once if an offer stands, so nothing offered
-    between the page's fetch and the subscription is missed; then it asks for work once
-    (``offers.current_offer``: a heartbeat, and an offer if a consult waits for them, which
-    arrives as an event like any other). Raises PermissionDenied for a login that is not a
-    doctor's.
-    """
-    async with rt.db.read() as session:
-        doctor = await doctor_for(session, actor)
-    consoles = consoles_of(rt)
-    response = event_stream(
-        request,
-        rt,
-        topics=(events.doctor_topic(doctor.id),),
-        keep=events.KEEP,
-        event_key=events.EVENT_KEY,
-        still_allowed=lambda: consoles.still_allowed(token),
-    )
-    inner = response.body_iterator
-
-    async def body() -> AsyncIterator[bytes | str]:
-        async with consoles.hold(token, doctor.id):
-            try:
-                first = True
-                async for chunk in inner:
-                    yield chunk
-                    if first:  # the preamble: subscribed, nothing is lost from here
-                        first = False
-                        standing = await standing_offer(rt, doctor.id)
-                        if standing is not None:
-                            yield _sse("offer", {"consult_id": standing})
-                        await offers.current_offer(rt, actor=actor)
-            finally:
-                await inner.aclose()  # type: ignore[attr-defined]
-
-    response.body_iterator = body()
-    return response
-
-
-async def consult_stream(
-    request: Request, rt: Runtime, *, actor: Principal, consult_id: int, token: str
-) -> StreamingResponse:
-    """One consult's stream for its CHO: ``state`` on each status change, ``position`` when its
-    queue moves. Raises NotFound ``unknown_consult`` for a consult out of reach (as a read)."""
-    async with rt.db.read() as session:
-        consult = await access_consult(session, actor, consult_id)
-        queue = events.queue_of(consult)
-    consoles = consoles_of(rt)
-    response = event_stream(
-        request,
-        rt,
-        topics=(events.consult_topic(consult_id), events.queue_topic(*queue)),
-        keep=events.KEEP,
-        event_key=events.EVENT_KEY,
-        still_allowed=lambda: consoles.still_allowed(token),
-    )
-    inner = response.body_iterator
-
-    async def body() -> AsyncIterator[bytes | str]:
-        async with consoles.hold(token, consult_id=consult_id, queue=queue):
-            try:
-                async for chunk in inner:
-                    yield chunk
-            finally:
-                await inner.aclose()  # type: ignore[attr-defined]
-
-    response.body_iterator = body()
-    return response

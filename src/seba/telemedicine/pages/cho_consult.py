@@ -20,9 +20,10 @@ from starlette.datastructures import FormData
 from seba.core.access import Principal
 from seba.core.errors import Conflict, ValidationFailed
 from seba.core.runtime import Runtime
-from seba.telemedicine.consults import queries, streams
+from seba.telemedicine.consults import queries
 from seba.telemedicine.consults import service as consult_service
 from seba.telemedicine.consults.schemas import MAX_REASON, CancelIn
+from seba.telemedicine.pages.events import consult_stream
 from seba.telemedicine.pages.forms import BASE, Cho, Form, Id, Message, Rt, schema_errors
 from seba.telemedicine.pages.text import (
     LANGUAGE_NAMES,
@@ -133,9 +134,7 @@ async def consult_state(request: Request, consult_id: Id, rt: Rt, principal: Cho
 async def consult_events(request: Request, consult_id: Id, rt: Rt, principal: Cho):
     """The page's live stream (``consults.streams``): ``state`` and queue ``position``."""
     token = request.state.session_token
-    return await streams.consult_stream(
-        request, rt, actor=principal, consult_id=consult_id, token=token
-    )
+    return await consult_stream(request, rt, actor=principal, consult_id=consult_id, token=token)
 
 
 @router.post(BASE + "/consults/{consult_id}/join")

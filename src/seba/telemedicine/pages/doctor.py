@@ -25,10 +25,11 @@ from seba.core.i18n import gettext
 from seba.core.runtime import Runtime
 from seba.referrals.labels import CONDITION_LABELS
 from seba.referrals.models import BED_NEEDS, CONDITIONS
-from seba.telemedicine.consults import offers, queries, streams
+from seba.telemedicine.consults import offers, queries
 from seba.telemedicine.consults.schemas import CompleteIn, PresenceIn
 from seba.telemedicine.consults.vitals import FLAG_MESSAGES
 from seba.telemedicine.models import CONSULT_MODES
+from seba.telemedicine.pages.events import doctor_stream
 from seba.telemedicine.pages.forms import (
     BASE,
     DOCTOR_HOME,
@@ -331,7 +332,7 @@ async def doctor_state(request: Request, principal: Doctor, rt: Rt):
 async def doctor_events(request: Request, principal: Doctor, rt: Rt):
     """The console's live stream (``consults.streams``): offers and changes, and presence."""
     token = request.state.session_token
-    return await streams.doctor_stream(request, rt, actor=principal, token=token)
+    return await doctor_stream(request, rt, actor=principal, token=token)
 
 
 @router.post(DOCTOR_HOME + "/presence")
