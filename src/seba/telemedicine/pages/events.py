@@ -8,6 +8,7 @@ process's bookkeeping (sessions, presence, the sibling watch) in ``consults.stre
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 
 from fastapi import Request
@@ -20,6 +21,8 @@ from seba.telemedicine.consults.access import access_consult
 from seba.telemedicine.consults.streams import consoles_of, standing_offer
 from seba.telemedicine.doctors import doctor_for
 from seba.web.live import event_stream
+
+log = logging.getLogger(__name__)
 
 
 def _sse(name: str, data: dict) -> bytes:
@@ -61,7 +64,10 @@ async def doctor_stream(
                         standing = await standing_offer(rt, doctor.id)
                         if standing is not None:
                             yield _sse("offer", {"consult_id": standing})
-                        await offers.current_offer(rt, actor=actor)
+                        try:
+                            await offers.current_offer(rt, actor=actor)
+                        except Exception as exc:  # the sweep offers within a second anyway
+                            log.warning("console stream: asking for work failed (%s)", exc)
             finally:
                 await inner.aclose()  # type: ignore[attr-defined]
 
