@@ -45,6 +45,8 @@ BASE_URL = "http://testserver"
 EXCLUDED = {
     # A server-sent event stream never ends; its contract is tested in tests/web (live.py).
     "GET /api/v1/beds/events",
+    "GET /api/v1/doctors/me/events",
+    "GET /api/v1/consultations/{consult_id}/events",
 }
 # Not sent with a caller's token: the run would revoke its own token (then every later example
 # of that caller would be anonymous). Fuzzed anonymously; logout is tested in accounts.

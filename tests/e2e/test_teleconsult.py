@@ -31,8 +31,10 @@ from tests.servers import Server, running_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
-# The console polls every 3 s; an offer or a doctor's acceptance shows within two polls.
+# Offers and changes are pushed over the page's event stream: they show within a second or
+# two; the bound is for a slow machine.
 LIVE_TIMEOUT_MS = 12_000
+DOCTOR_STATE = "/staff/tele/doctor/state.json"
 
 
 @dataclass
@@ -99,6 +101,12 @@ def test_a_consult_from_request_to_printed_prescription(tele_server, browser, sc
     try:
         cho = new_page(viewport={"width": 390, "height": 844}, locale="bn-IN")
         doctor = new_page(viewport={"width": 1280, "height": 900}, locale="bn-IN")
+        # Every fetch the doctor's console makes of its state, and its event streams opened.
+        fetched: list[str] = []
+        doctor.on("request", lambda request: fetched.append(request.url))
+
+        def state_fetches() -> int:
+            return sum(1 for u in fetched if u.startswith(server.url + DOCTOR_STATE))
 
         # The doctor goes online and waits with the console open.
         # A doctor lands on the doctor's console.
@@ -106,6 +114,18 @@ def test_a_consult_from_request_to_printed_prescription(tele_server, browser, sc
         doctor.get_by_role("button", name="অনলাইন হোন").click()
         expect(doctor.locator(".tele-waiting")).to_contain_text("পরের রোগীর অপেক্ষায়")
         doctor.evaluate("window.notReloaded = true")
+        # Pushed, not polled: once the stream is open (one fetch after connecting), an idle
+        # console asks for nothing, where it used to poll every 3 s.
+        for _ in range(LIVE_TIMEOUT_MS // 200):
+            if state_fetches():
+                break
+            doctor.wait_for_timeout(200)
+        assert state_fetches() >= 1
+        assert any(u == server.url + "/staff/tele/doctor/events" for u in fetched)
+        doctor.wait_for_timeout(1_000)
+        idle = state_fetches()
+        doctor.wait_for_timeout(4_000)
+        assert state_fetches() == idle
 
         # The CHO registers the patient and fills the consult form.
         # A CHO lands on the teleconsultation desk.
@@ -135,6 +155,9 @@ def test_a_consult_from_request_to_printed_prescription(tele_server, browser, sc
         offer = doctor.locator(".tele-consult")
         expect(offer).to_contain_text("রিনা দাস", timeout=LIVE_TIMEOUT_MS)
         expect(offer).to_contain_text("তিন দিন ধরে জ্বর")
+        # The offer came as an event: one fetch of the state (then the page showed it), not
+        # a poll that happened to find it.
+        assert 1 <= state_fetches() - idle <= 2
         doctor.screenshot(path=str(screens / "doctor-offer.png"), full_page=True)
         doctor.get_by_role("button", name="গ্রহণ করুন").click()
         doctor.wait_for_url(re.compile(r"done=accepted"))
@@ -167,7 +190,7 @@ def test_a_consult_from_request_to_printed_prescription(tele_server, browser, sc
         expect(second.get_by_label("ওষুধ (জেনেরিক নাম)")).to_have_value("paracetamol")
         first.scroll_into_view_if_needed()
         doctor.screenshot(path=str(screens / "doctor-refused.png"), full_page=True)
-        doctor.wait_for_timeout(4_000)  # a poll or more: the refused form stays as it is
+        doctor.wait_for_timeout(2_000)  # live updates meanwhile: the refused form stays as it is
         expect(first.locator(".field-error")).to_contain_text("Morphine")
         _medicine(first, "", "", "", "", "", "")
         doctor.get_by_role("button", name="প্রেসক্রিপশন দিন").click()

@@ -120,6 +120,26 @@ async def test_only_the_kept_keys_are_passed_on():
     await chunks.aclose()
 
 
+async def test_an_event_key_names_the_events_of_one_topic():
+    # A doctor's topic carries offers and changes: the data says which, and is not passed on.
+    rt = await _runtime()
+    chunks = _stream(rt, topics=("doctor:7",), event_key="event")
+    await _next(chunks)
+    await rt.bus.publish("doctor:7", {"event": "offer", "consult_id": 3})
+    await rt.bus.publish("doctor:7", {"consult_id": 3, "status": "queued"})
+    offer, unnamed = _parse(await _next(chunks)), _parse(await _next(chunks))
+    assert (offer["event"], json.loads(offer["data"])) == ("offer", {"consult_id": 3})
+    assert unnamed["event"] == "doctor:7"  # no name in the data: the topic's
+    # With ``keep`` as well, only the kept keys.
+    kept = _stream(rt, topics=("doctor:7",), event_key="event", keep=("consult_id",))
+    await _next(kept)
+    await rt.bus.publish("doctor:7", {"event": "consult", "consult_id": 3, "status": "x"})
+    event = _parse(await _next(kept))
+    assert (event["event"], json.loads(event["data"])) == ("consult", {"consult_id": 3})
+    await chunks.aclose()
+    await kept.aclose()
+
+
 async def test_the_stream_ends_when_it_is_no_longer_allowed_and_unsubscribes():
     rt = await _runtime()
     answers = iter([True, True, False])

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import re
 import secrets
+from collections.abc import Collection
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -364,6 +365,26 @@ async def principal_for_token(rt: Runtime, token: str) -> Principal:
             )
         ).first()
     return _principal_of_row(row)
+
+
+async def live_tokens(rt: Runtime, tokens: Collection[str]) -> set[str]:
+    """Which of ``tokens`` still open a session (not revoked, not expired, account active): one
+    statement for any number, so a process holding many live streams checks them all at once."""
+    if not tokens:
+        return set()
+    by_hash = {_token_hash(t): t for t in tokens}
+    async with rt.db.read() as session:
+        found = await session.scalars(
+            select(ApiToken.token_hash)
+            .join(StaffUser, StaffUser.id == ApiToken.user_id)
+            .where(
+                ApiToken.token_hash.in_(sorted(by_hash)),
+                ApiToken.revoked_at.is_(None),
+                ApiToken.expires_at > utcnow(),
+                StaffUser.active.is_(True),
+            )
+        )
+        return {by_hash[h] for h in found}
 
 
 async def principal_for_user(rt: Runtime, user_id: int) -> Principal:

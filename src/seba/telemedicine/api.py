@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, UploadFile
+from fastapi import APIRouter, Depends, Query, Request, Response, UploadFile
 
 from seba.accounts.bearer import current_principal
 from seba.core.access import Principal
 from seba.core.formats import CODE_PATTERN, PathId
-from seba.core.http import get_runtime
+from seba.core.http import bearer_token, get_runtime
 from seba.core.openapi import errors
 from seba.core.runtime import Runtime
 from seba.places import network
@@ -26,6 +26,7 @@ from seba.telemedicine.consults.schemas import (
     QueueState,
     consult_out,
 )
+from seba.telemedicine.pages.events import consult_stream, doctor_stream
 from seba.telemedicine.prescriptions import service as prescription_service
 from seba.telemedicine.prescriptions.formulary import display_name, load_formulary
 from seba.telemedicine.prescriptions.schemas import DispensingIn, PrescriptionIn
@@ -129,6 +130,29 @@ async def current_offer(principal: Staff, rt: Rt):
     if consult is None:
         return Response(status_code=204)
     return consult_out(consult)
+
+
+@router.get(
+    "/doctors/me/events",
+    summary="My offers and my consults' changes, live (server-sent events); my presence",
+    responses=errors(403),
+)
+async def doctor_events(request: Request, principal: Staff, rt: Rt):
+    """``offer`` ``{"consult_id"}`` when a consult is offered to me (and at once on connect if
+    one stands); ``consult`` ``{"consult_id", "status"}`` when one of mine changes. While the
+    stream is open I stay present without polling."""
+    token = bearer_token(request) or ""
+    return await doctor_stream(request, rt, actor=principal, token=token)
+
+
+@router.get(
+    "/consultations/{consult_id}/events",
+    summary="One consult's changes, live (server-sent events): `state` and queue `position`",
+    responses=errors(404),
+)
+async def consult_events(request: Request, consult_id: Id, principal: Staff, rt: Rt):
+    token = bearer_token(request) or ""
+    return await consult_stream(request, rt, actor=principal, consult_id=consult_id, token=token)
 
 
 @router.post(

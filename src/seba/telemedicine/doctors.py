@@ -1,8 +1,9 @@
 """Doctors: accounts with a registration, hub memberships, rosters and presence.
 
-Presence is kept by heartbeat: a doctor's console calls in every few seconds (the offer poll
-counts as one); a doctor silent for ``presence_timeout_s`` is set offline by the sweep, so no
-consult is ever offered to someone who closed the laptop.
+Presence is kept by heartbeat: a doctor's open console stream (``consults.streams``: each process
+refreshes all its streams' doctors in one statement), or an API client's offer poll; a doctor
+silent for ``presence_timeout_s`` is set offline by the sweep, so no consult is ever offered to
+someone who closed the laptop.
 """
 
 from __future__ import annotations

@@ -10,7 +10,9 @@ itself carries no history and no patient data, only "this changed". The helper:
 - sends a comment line every ``settings.sse_heartbeat_s`` so proxies keep the connection open,
   and at each heartbeat asks ``still_allowed`` (e.g. "is the session still open?"): a logout
   ends the stream within one heartbeat;
-- passes on only the ``keep`` keys of each event's data, when given.
+- passes on only the ``keep`` keys of each event's data, when given;
+- with an ``event_key``, names each event by that key of its data (a topic may carry events of
+  several kinds, e.g. a doctor's ``offer`` and ``consult``), else by its topic.
 """
 
 from __future__ import annotations
@@ -43,12 +45,14 @@ def event_stream(
     version: str | None = None,
     keep: Sequence[str] | None = None,
     still_allowed: Callable[[], Awaitable[bool]] | None = None,
+    event_key: str | None = None,
 ) -> StreamingResponse:
     """An SSE response forwarding ``topics`` from ``rt.bus`` (see the module docstring).
 
     ``version`` names the data version used for event ids and the ``Last-Event-ID`` catch-up
     (sent as an event of that name with ``{"resync": true}``); ``keep`` lists the data keys
-    passed on (all when None); ``still_allowed`` is checked at every heartbeat.
+    passed on (all when None); ``still_allowed`` is checked at every heartbeat; ``event_key``
+    names the data key that names the event (never passed on).
     """
     last_id = request.headers.get("last-event-id", "")
     heartbeat = rt.settings.sse_heartbeat_s
@@ -84,9 +88,12 @@ def event_stream(
                         continue
                     for topic in [t for t, f in pending.items() if f in done]:
                         data = pending.pop(topic).result()
+                        name = str(data.get(event_key, topic)) if event_key else topic
                         if keep is not None:
                             data = {k: data[k] for k in keep if k in data}
-                        yield _event(topic, data, await current())
+                        elif event_key:
+                            data = {k: v for k, v in data.items() if k != event_key}
+                        yield _event(name, data, await current())
             finally:
                 for future in pending.values():
                     future.cancel()

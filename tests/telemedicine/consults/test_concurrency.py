@@ -4,7 +4,9 @@ held twice, every consult is seen by exactly one doctor.
 Before the lock order of ``dispatch`` (one consult row, then one presence row, per
 transaction), a doctor's poll that offered a consult to another doctor, a heartbeat written
 first, and a sweep that offered many consults in one transaction deadlocked on PostgreSQL
-under exactly this load, and the losers answered 500.
+under exactly this load, and the losers answered 500. Two processes' presence refreshes for
+their open console streams (``streams.refresh_presence``: many presence rows in one statement)
+run through it too, and must wait on nobody.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import time
 
 from sqlalchemy import func, select, text
 
-from seba.telemedicine.consults import sweep
+from seba.core.types import utcnow
+from seba.telemedicine.consults import streams, sweep
 from seba.telemedicine.models import Consultation, DoctorPresence
 from tests import factories
 from tests.telemedicine import factories as tele
@@ -40,9 +43,10 @@ async def test_chos_doctors_and_the_sweep_at_once(rt, client):
         cho = await factories.cho(rt, codes["kolkata_spoke"])
         headers = {"Authorization": f"Bearer {await factories.token(client, cho.username)}"}
         chos.append((headers, await tele.patient(client, headers, phone=f"98300{i:05d}")))
-    doctors = []
+    doctors, doctor_ids = [], []
     for _ in range(DOCTORS):
         doctor = await factories.doctor(rt, codes["kolkata_hub"])
+        doctor_ids.append(doctor.id)
         token = await factories.token(client, await tele.username(rt, doctor.user_id))
         doctors.append({"Authorization": f"Bearer {token}"})
     deadlocks_before = await _deadlocks(rt)
@@ -91,8 +95,21 @@ async def test_chos_doctors_and_the_sweep_at_once(rt, client):
             await sweep.sweep(rt)
             await asyncio.sleep(0.005)
 
+    async def refresh_loop(ids):
+        # A process holding these doctors' console streams, ticking far faster than its 10 s.
+        while len(done) < total and time.monotonic() < deadline and not failures:
+            try:
+                await streams.refresh_presence(rt, ids, utcnow())
+            except Exception as exc:
+                failures.append(f"presence refresh: {exc!r}")
+            await asyncio.sleep(0.005)
+
     await asyncio.gather(
-        *(cho_loop(h, p) for h, p in chos), *(doctor_loop(h) for h in doctors), sweep_loop()
+        *(cho_loop(h, p) for h, p in chos),
+        *(doctor_loop(h) for h in doctors),
+        sweep_loop(),
+        refresh_loop(doctor_ids),
+        refresh_loop(doctor_ids[::-1]),
     )
 
     assert failures == []

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from seba.core.runtime import Runtime
 from seba.core.types import UTCDateTime
 from seba.places.models import Pool
-from seba.telemedicine.consults import routing
+from seba.telemedicine.consults import events, routing
 from seba.telemedicine.models import Consultation, DoctorPresence, DoctorSkill
 
 # How many candidates SQL hands to the engine per decision: the engine's choice is among the
@@ -107,26 +107,29 @@ class Offer:
 
 
 async def offer(
-    session: AsyncSession, *, consult_id: int, doctor_id: int, now: datetime, timeout_s: float
+    rt: Runtime, session: AsyncSession, *, consult_id: int, doctor_id: int, now: datetime
 ) -> bool:
     """Offer a queued consult to a free online doctor; False if either moved meanwhile.
 
     The consult row is claimed first: its conditional UPDATE row-locks it, so a concurrent
     claimant waits and then finds it no longer queued, instead of colliding on the doctor's
-    UNIQUE(consult_id) later.
+    UNIQUE(consult_id) later. After commit the doctor hears ``offer`` (``events``).
     """
-    moved = await session.execute(
-        update(Consultation)
-        .where(Consultation.id == consult_id, Consultation.status == "queued")
-        .values(
-            status="offered",
-            doctor_id=doctor_id,
-            offered_at=now,
-            offer_expires_at=now + timedelta(seconds=timeout_s),
-            updated_at=now,
+    claimed = (
+        await session.execute(
+            update(Consultation)
+            .where(Consultation.id == consult_id, Consultation.status == "queued")
+            .values(
+                status="offered",
+                doctor_id=doctor_id,
+                offered_at=now,
+                offer_expires_at=now + timedelta(seconds=rt.settings.offer_timeout_s),
+                updated_at=now,
+            )
+            .returning(Consultation.pool_code, Consultation.specialty, Consultation.language)
         )
-    )
-    if moved.rowcount != 1:
+    ).first()
+    if claimed is None:
         return False
     taken = await session.execute(
         update(DoctorPresence)
@@ -145,6 +148,7 @@ async def offer(
             .values(status="queued", doctor_id=None, offered_at=None, offer_expires_at=None)
         )
         return False
+    events.offered(rt, session, consult_id=consult_id, doctor_id=doctor_id, queue=tuple(claimed))
     return True
 
 
@@ -215,13 +219,7 @@ async def route_new_consult(
         doctor_id = routing.pick_doctor(wc, idle, ts(now), policy, online)
         if doctor_id is None:
             return None
-        if await offer(
-            session,
-            consult_id=consult.id,
-            doctor_id=doctor_id,
-            now=now,
-            timeout_s=policy.offer_timeout_s,
-        ):
+        if await offer(rt, session, consult_id=consult.id, doctor_id=doctor_id, now=now):
             return doctor_id
         idle = [i for i in idle if i.doctor.id != doctor_id]
     return None
@@ -354,6 +352,7 @@ async def sweep_plan(session: AsyncSession, rt: Runtime, now: datetime) -> list[
 
 
 async def return_offer(
+    rt: Runtime,
     session: AsyncSession,
     consult: Consultation,
     doctor_id: int,
@@ -364,7 +363,9 @@ async def return_offer(
 ) -> None:
     """Put an offered consult back in the queue (same place) and free the doctor.
 
-    The consult row first, then the presence row (the lock order of ``dispatch``).
+    The consult row first, then the presence row (the lock order of ``dispatch``). After
+    commit the doctor hears ``consult`` (queued: no longer theirs) and the queue its waiters'
+    nudge.
     """
     declined = sorted({*consult.declined_by, doctor_id}) if missed else consult.declined_by
     moved = await session.execute(
@@ -386,6 +387,14 @@ async def return_offer(
     )
     if moved.rowcount != 1:
         return  # someone else (the sweep, the doctor's own poll) returned it already
+    events.changed(
+        rt,
+        session,
+        consult_id=consult.id,
+        status="queued",
+        doctor_id=doctor_id,
+        queue=events.queue_of(consult),
+    )
     free: dict[str, Any] = {"consult_id": None, "updated_at": now}
     if missed:
         # Two missed offers in a row: the doctor is probably not at the desk.
@@ -405,13 +414,18 @@ async def return_offer(
     )
 
 
-async def close_no_show(session: AsyncSession, consult: Consultation, now: datetime) -> None:
+async def close_no_show(
+    rt: Runtime, session: AsyncSession, consult: Consultation, now: datetime
+) -> None:
     """The CHO did not join within the join window: the consult closes, the doctor is free."""
     consult.status = "no_show"
     consult.closed_reason = "The CHO did not join within the join window."
     consult.completed_at = now
     consult.updated_at = now
     await free_doctor(session, consult.doctor_id, consult.id, now)
+    events.changed(
+        rt, session, consult_id=consult.id, status="no_show", doctor_id=consult.doctor_id
+    )
 
 
 async def free_doctor(

@@ -1,9 +1,12 @@
-"""The doctor's side of a consult: presence, the offer (poll), accept, and complete.
+"""The doctor's side of a consult: presence, the offer, accept, and complete.
 
-An idle doctor's poll is also their heartbeat and their request for work: the routing engine's
-choice is made in a read and claimed with conditional updates (``dispatch``), so a poll with
-nothing to do writes nothing. A doctor may take only a consult routing could offer them
-(``Reach.POOL`` in the policy table, checked by ``access``).
+Offers are pushed (``events``, ``streams``): made when a consult is raised, when a doctor goes
+online, completes a consult or connects their console, and by the sweep every second. The
+``current_offer`` read stays for API clients that poll (and for the console's page load): it is
+a heartbeat and a request for work; the routing engine's choice is made in a read and claimed
+with conditional updates (``dispatch``), so a call with nothing to do writes nothing. A doctor
+may take only a consult routing could offer them (``Reach.POOL`` in the policy table, checked
+by ``access``).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from seba.core.db import transactional
 from seba.core.errors import Conflict, NotFound
 from seba.core.runtime import Runtime
 from seba.core.types import utcnow
-from seba.telemedicine.consults import access, dispatch
+from seba.telemedicine.consults import access, dispatch, events
 from seba.telemedicine.consults.access import access_consult, unknown_consult
 from seba.telemedicine.consults.schemas import CompleteIn, PresenceIn
 from seba.telemedicine.doctors import doctor_and_presence, doctor_for
@@ -54,7 +57,7 @@ async def set_presence(rt: Runtime, *, actor: Principal, data: PresenceIn) -> Do
                         )
                     break  # online already, in a consult
                 if held is not None and held.status == "offered" and status != "online":
-                    await dispatch.return_offer(session, held, doctor.id, now, missed=False)
+                    await dispatch.return_offer(rt, session, held, doctor.id, now, missed=False)
                     continue
                 break  # online with an offer: keep it
             values: dict[str, Any] = {"status": status, "last_heartbeat_at": now, "updated_at": now}
@@ -112,15 +115,9 @@ async def current_offer(rt: Runtime, *, actor: Principal) -> Consultation | None
         return held
     async with transactional(rt.db) as session:
         if lapsed:
-            await dispatch.return_offer(session, held, doctor.id, now, missed=True)
+            await dispatch.return_offer(rt, session, held, doctor.id, now, missed=True)
         elif pick is not None:
-            await dispatch.offer(
-                session,
-                consult_id=pick,
-                doctor_id=doctor.id,
-                now=now,
-                timeout_s=rt.settings.offer_timeout_s,
-            )
+            await dispatch.offer(rt, session, consult_id=pick, doctor_id=doctor.id, now=now)
         # Last: the presence row is locked after any consult row (dispatch's lock order).
         await session.execute(
             update(DoctorPresence)
@@ -162,18 +159,14 @@ async def accept_consult(rt: Runtime, *, actor: Principal, consult_id: int) -> C
             raise unknown_consult()
         if consult.status == "queued":
             if not await dispatch.offer(
-                session,
-                consult_id=consult.id,
-                doctor_id=doctor.id,
-                now=now,
-                timeout_s=rt.settings.offer_timeout_s,
+                rt, session, consult_id=consult.id, doctor_id=doctor.id, now=now
             ):
                 await _raise_taken_or_busy(session, doctor.id, consult_id)
             await session.refresh(consult)
         elif not offered_to_me:
             raise Conflict("Another doctor has taken this consult.", code="already_taken")
         elif consult.offer_expires_at <= now:
-            await dispatch.return_offer(session, consult, doctor.id, now, missed=True)
+            await dispatch.return_offer(rt, session, consult, doctor.id, now, missed=True)
             raise Conflict("The offer has expired.", code="offer_expired")
         moved = await session.execute(
             update(Consultation)
@@ -196,6 +189,7 @@ async def accept_consult(rt: Runtime, *, actor: Principal, consult_id: int) -> C
             .where(DoctorPresence.doctor_id == doctor.id)
             .values(missed_offers=0, last_heartbeat_at=now, updated_at=now)
         )
+        events.changed(rt, session, consult_id=consult_id, status="accepted", doctor_id=doctor.id)
         audit.record(
             session,
             actor=actor,
@@ -236,7 +230,9 @@ async def complete_consult(
     rt: Runtime, *, actor: Principal, consult_id: int, data: CompleteIn | None = None
 ) -> Consultation:
     """End a consult the doctor holds; the doctor is free for the next patient at once.
-    A retried complete answers like the first. Raises NotFound, Conflict ``not_in_consult``."""
+    A retried complete answers like the first. Raises NotFound, Conflict ``not_in_consult``.
+    The doctor is then asked for work at once (``current_offer``): a queued consult for them is
+    offered, and pushed, without waiting for the sweep."""
     mode = data.mode if data is not None else None
     now = utcnow()
     async with transactional(rt.db) as session:
@@ -248,6 +244,7 @@ async def complete_consult(
         consult.status, consult.completed_at, consult.updated_at = "completed", now, now
         consult.mode = consult.mode or mode
         await dispatch.free_doctor(session, doctor.id, consult_id, now)
+        events.changed(rt, session, consult_id=consult_id, status="completed", doctor_id=doctor.id)
         audit.record(
             session,
             actor=actor,
@@ -255,4 +252,6 @@ async def complete_consult(
             entity_type="consultation",
             entity_id=consult_id,
         )
+    # Free again: the next patient waiting for this doctor is offered now, not at a poll.
+    await current_offer(rt, actor=actor)
     return consult

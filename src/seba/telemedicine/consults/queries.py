@@ -134,7 +134,7 @@ class PresenceView:
 
 @dataclass(frozen=True)
 class Progress:
-    """A consult's live state for the CHO's page poll: no patient data, so no audit row."""
+    """A consult's live state for the CHO's page fetch: no patient data, so no audit row."""
 
     state: QueueState
     has_prescription: bool
@@ -238,7 +238,7 @@ async def consult_view(rt: Runtime, *, actor: Principal, consult_id: int) -> Con
 async def consult_progress(rt: Runtime, *, actor: Principal, consult_id: int) -> Progress:
     """Status, queue position, estimated wait and the join window of one consult.
 
-    Polled every few seconds by the CHO's page, so it shows no patient data and writes no
+    Fetched by the CHO's page on every event, so it shows no patient data and writes no
     audit row; access is checked as for the consult itself (NotFound otherwise).
     """
     state = await consult_service.queue_state(rt, actor=actor, consult_id=consult_id)

@@ -22,7 +22,7 @@ from seba.core.types import utcnow
 from seba.patients import service as patient_service
 from seba.patients.schemas import today_in_india
 from seba.places.models import STATE_POOL_CODE, Hub, Spoke
-from seba.telemedicine.consults import dispatch, queueing
+from seba.telemedicine.consults import dispatch, events, queueing
 from seba.telemedicine.consults import vitals as vitals_check
 from seba.telemedicine.consults.access import access_consult
 from seba.telemedicine.consults.schemas import CancelIn, ConsultIn, QueueState
@@ -106,6 +106,12 @@ async def raise_consult(rt: Runtime, *, actor: Principal, data: ConsultIn) -> Qu
             },
         )
         offered_to = await dispatch.route_new_consult(session, rt, consult, now)
+        if offered_to is None:
+            # Waiting: the CHOs behind it in its queue (a more urgent consult goes first) look
+            # again at their place. An offer made above told them already (``events.offered``).
+            events.changed(
+                rt, session, consult_id=consult.id, status="queued", queue=events.queue_of(consult)
+            )
         state = await _queue_state(session, rt, consult, offered=offered_to is not None)
     return state
 
@@ -172,9 +178,12 @@ async def join_consult(rt: Runtime, *, actor: Principal, consult_id: int) -> Con
         if consult.status != "accepted":
             raise Conflict("No doctor is waiting for you on this consult.", code="not_ready")
         if consult.join_deadline_at <= now:
-            await dispatch.close_no_show(session, consult, now)
+            await dispatch.close_no_show(rt, session, consult, now)
             raise Conflict("Too late to join: the consult was marked a no-show.", code="no_show")
         consult.status, consult.joined_at, consult.updated_at = "in_progress", now, now
+        events.changed(
+            rt, session, consult_id=consult_id, status="in_progress", doctor_id=consult.doctor_id
+        )
         audit.record(
             session,
             actor=actor,
@@ -193,6 +202,14 @@ async def cancel_consult(rt: Runtime, *, actor: Principal, consult_id: int, data
         consult = await access_consult(session, actor, consult_id, "consult.manage")
         if consult.status not in ("queued", "offered"):
             raise Conflict("Only a waiting consult can be cancelled.", code="not_waiting")
+        events.changed(
+            rt,
+            session,
+            consult_id=consult_id,
+            status="cancelled",
+            doctor_id=consult.doctor_id if consult.status == "offered" else None,
+            queue=events.queue_of(consult) if consult.status == "queued" else None,
+        )
         if consult.status == "offered":
             await dispatch.free_doctor(session, consult.doctor_id, consult.id, now)
         consult.status, consult.closed_reason = "cancelled", data.reason

@@ -2,8 +2,9 @@
 
 Offers that lapsed go back to the queue, consults whose CHO never joined become no-shows,
 silent doctors go offline, and the whole queue is assigned again (which is when overflow to
-wider pools happens). A doctor's own poll also lapses their expired offer, so correctness never
-waits for the sweep; the sweep makes sure nothing waits for a poll either.
+wider pools happens). The sweep is what makes offers that time brings (a lapse, a decline, an
+overflow, a doctor freed by a no-show or a cancel) within a second, pushed to the doctor: no
+offer waits for a poll. An API client's poll also lapses its own expired offer.
 """
 
 from __future__ import annotations
@@ -105,11 +106,11 @@ async def sweep(rt: Runtime, *, now: datetime | None = None) -> SweepResult:
     for proposal in plan:
         async with transactional(rt.db) as session:
             offered += await dispatch.offer(
+                rt,
                 session,
                 consult_id=proposal.consult_id,
                 doctor_id=proposal.doctor_id,
                 now=now,
-                timeout_s=rt.settings.offer_timeout_s,
             )
     return SweepResult(len(lapsed), len(late), offline, offered)
 
@@ -119,7 +120,7 @@ async def _lapse_offer(rt: Runtime, consult_id: int, now: datetime) -> bool:
         consult = await session.get(Consultation, consult_id)
         if consult.status != "offered" or consult.offer_expires_at > now:
             return False  # accepted or returned meanwhile
-        await dispatch.return_offer(session, consult, consult.doctor_id, now, missed=True)
+        await dispatch.return_offer(rt, session, consult, consult.doctor_id, now, missed=True)
         audit.record(
             session,
             actor=SYSTEM,
@@ -136,7 +137,7 @@ async def _record_no_show(rt: Runtime, consult_id: int, now: datetime) -> bool:
         consult = await session.get(Consultation, consult_id, with_for_update=True)
         if consult.status != "accepted" or consult.join_deadline_at > now:
             return False  # the CHO joined, or the doctor prescribed, meanwhile
-        await dispatch.close_no_show(session, consult, now)
+        await dispatch.close_no_show(rt, session, consult, now)
         audit.record(
             session,
             actor=SYSTEM,

@@ -2,8 +2,10 @@
 online), "Join now" when the doctor is ready, cancel while waiting, and once the doctor has
 written it, the prescription (PDF, verification code) and what the centre handed over.
 
-The page refreshes itself while the consult is live: a ``<noscript>`` meta refresh, or the
-script polling ``state.json`` every 3 s (no patient data there, so no audit row per poll).
+The page follows the consult while it is live: the script holds its event stream (``/events``,
+``consults.streams``) and fetches ``state.json`` once per event and after a reconnect (no
+patient data there, so no audit row per fetch); without JavaScript a ``<noscript>`` meta
+refresh.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from seba.core.runtime import Runtime
 from seba.telemedicine.consults import queries
 from seba.telemedicine.consults import service as consult_service
 from seba.telemedicine.consults.schemas import MAX_REASON, CancelIn
+from seba.telemedicine.pages.events import consult_stream
 from seba.telemedicine.pages.forms import BASE, Cho, Form, Id, Message, Rt, schema_errors
 from seba.telemedicine.pages.text import (
     LANGUAGE_NAMES,
@@ -111,7 +114,7 @@ async def _status_page(
 
 @router.get(BASE + "/consults/{consult_id}/state.json")
 async def consult_state(request: Request, consult_id: Id, rt: Rt, principal: Cho):
-    """What the status page's script polls: no patient data (so no audit row per poll)."""
+    """What the status page fetches on an event: no patient data (so no audit row per fetch)."""
     progress = await queries.consult_progress(rt, actor=principal, consult_id=consult_id)
     status = _shown_status(progress.state.consult.status)
     body = {
@@ -125,6 +128,13 @@ async def consult_state(request: Request, consult_id: Id, rt: Rt, principal: Cho
         "text": wait_text(request, progress),
     }
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+@router.get(BASE + "/consults/{consult_id}/events")
+async def consult_events(request: Request, consult_id: Id, rt: Rt, principal: Cho):
+    """The page's live stream (``consults.streams``): ``state`` and queue ``position``."""
+    token = request.state.session_token
+    return await consult_stream(request, rt, actor=principal, consult_id=consult_id, token=token)
 
 
 @router.post(BASE + "/consults/{consult_id}/join")

@@ -1,10 +1,11 @@
 """The hub doctor's console: presence, the consult offered or held, the patient's history, the
 e-prescription (checked against TPG 2020 by the service) and completing the consult.
 
-The console page is also the doctor's heartbeat: loading it, or the script polling
-``state.json`` every 3 s, calls ``service.current_offer``, which keeps the doctor online and
-assigns the next patient within one poll. Without JavaScript a ``<noscript>`` meta refresh does
-the same while the doctor waits, and never while a prescription is being written.
+The console holds one event stream (``/events``, ``consults.streams``): offers and changes are
+pushed, the script fetches ``state.json`` once per event (and after a reconnect), and the open
+stream keeps the doctor present. Loading the page calls ``offers.current_offer`` (a heartbeat,
+and the next patient if one waits). Without JavaScript a ``<noscript>`` meta refresh does the
+same while the doctor waits, and never while a prescription is being written.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from seba.telemedicine.consults import offers, queries
 from seba.telemedicine.consults.schemas import CompleteIn, PresenceIn
 from seba.telemedicine.consults.vitals import FLAG_MESSAGES
 from seba.telemedicine.models import CONSULT_MODES
+from seba.telemedicine.pages.events import doctor_stream
 from seba.telemedicine.pages.forms import (
     BASE,
     DOCTOR_HOME,
@@ -317,7 +319,7 @@ async def doctor_console(request: Request, principal: Doctor, rt: Rt):
 
 @router.get(DOCTOR_HOME + "/state.json")
 async def doctor_state(request: Request, principal: Doctor, rt: Rt):
-    """The console's poll (and heartbeat): what the doctor holds now, no patient data."""
+    """What the doctor holds now, no patient data: fetched by the console once per event."""
     consult = await offers.current_offer(rt, actor=principal)
     presence = await queries.doctor_presence(rt, actor=principal)
     body: dict[str, Any] = {
@@ -327,6 +329,13 @@ async def doctor_state(request: Request, principal: Doctor, rt: Rt):
         "status_text": say(request, DOCTOR_STATUS_LABELS[consult.status]) if consult else None,
     }
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+@router.get(DOCTOR_HOME + "/events")
+async def doctor_events(request: Request, principal: Doctor, rt: Rt):
+    """The console's live stream (``consults.streams``): offers and changes, and presence."""
+    token = request.state.session_token
+    return await doctor_stream(request, rt, actor=principal, token=token)
 
 
 @router.post(DOCTOR_HOME + "/presence")

@@ -27,6 +27,7 @@ from seba.referrals import service as referral_service
 from seba.referrals.models import AdmissionRequest
 from seba.referrals.schemas import Patient as ReferralPatient
 from seba.telemedicine.calls import service as call_service
+from seba.telemedicine.consults import events
 from seba.telemedicine.consults.access import access_consult
 from seba.telemedicine.consults.offers import held_by_me
 from seba.telemedicine.models import Consultation, Dispensing, DoctorHub, Prescription
@@ -134,6 +135,8 @@ async def prescribe(
         consult.mode = on_record.mode
         if consult.status == "accepted":
             consult.status, consult.joined_at = "in_progress", consult.joined_at or now
+        # The centre's page shows the prescription (and the status) at once.
+        events.changed(rt, session, consult_id=consult_id, status=consult.status)
         consult.updated_at = now
         await session.flush()
         audit.record(

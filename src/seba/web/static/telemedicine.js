@@ -1,10 +1,11 @@
-// Teleconsultation pages: live status for the CHO, the doctor's offer poll (also the doctor's
-// heartbeat), countdowns, and the formulary search of the prescription form. Every page works
-// without this script: a <noscript> refresh and a "Refresh" link keep them current.
+// Teleconsultation pages: live status for the CHO and the doctor's offers, pushed over one event
+// stream per page (the doctor's open stream is also their presence), countdowns, and the
+// formulary search of the prescription form. Every page works without this script: a
+// <noscript> refresh and a "Refresh" link keep them current.
 (function () {
   "use strict";
 
-  var POLL_MS = 3000;
+  var FALLBACK_MS = 15000; // only for a browser without EventSource
   var bengali = document.documentElement.lang === "bn";
   var BN = "০১২৩৪৫৬৭৮৯";
 
@@ -25,7 +26,8 @@
     setTimeout(function () { delete form.dataset.sending; }, 5000);
   });
 
-  // Countdowns: "{s} seconds left"; the server's figure is the truth at each poll.
+  // Countdowns: "{s} seconds left", ticking on the page's clock; the server's figure is the
+  // truth at each fetch.
   var countdowns = Array.prototype.slice.call(document.querySelectorAll("[data-countdown]"));
   function showCountdown(el) {
     var left = Math.max(0, parseInt(el.dataset.countdown, 10) || 0);
@@ -112,10 +114,16 @@
     }
   }
 
+  // Live pages hold one event stream (offers, state changes, queue moves: ids only) and fetch
+  // their state once per burst of events, and once after each (re)connect: nothing polls.
   if (live && live.dataset.live && window.fetch) {
     var stopped = false;
-    var poll = function () {
-      if (stopped) return;
+    var timer = 0;
+    var busy = false;
+    var again = false;
+    var fetchState = function () {
+      timer = 0;
+      busy = true;
       fetch(live.dataset.poll, { credentials: "same-origin", headers: { Accept: "application/json" }, cache: "no-store" })
         .then(function (r) {
           var json = (r.headers.get("Content-Type") || "").indexOf("application/json") === 0;
@@ -132,10 +140,40 @@
           if (live.dataset.kind === "cho") onCho(state);
           else onDoctor(state);
         })
-        .catch(function () { /* a weak network: try again at the next tick */ })
-        .then(function () { if (!stopped) setTimeout(poll, POLL_MS); });
+        .catch(function () { /* a weak network: the next event or reconnect tries again */ })
+        .then(function () {
+          busy = false;
+          if (again) {
+            again = false;
+            schedule();
+          }
+        });
     };
-    setTimeout(poll, POLL_MS);
+    // One fetch at most every half second or so however fast events come; the random part
+    // keeps a whole queue of pages nudged at once from asking in the same instant.
+    var schedule = function () {
+      if (stopped) return;
+      if (busy) again = true;
+      else if (!timer) timer = setTimeout(fetchState, 400 + Math.random() * 300);
+    };
+    if ("EventSource" in window && live.dataset.events) {
+      var source = new EventSource(live.dataset.events);
+      source.addEventListener("open", schedule);
+      ["offer", "consult", "state", "position"].forEach(function (name) {
+        source.addEventListener(name, schedule);
+      });
+      source.addEventListener("error", function () {
+        // Closed for good (signed out: the server answered with a page, not a stream): one
+        // fetch finds out why and shows it. Otherwise the browser reconnects by itself.
+        if (source.readyState === 2) {
+          source.close();
+          schedule();
+        }
+      });
+    } else {
+      // A browser without event streams: the page's own refresh, slowly.
+      setInterval(schedule, FALLBACK_MS);
+    }
   }
 
   // The prescription form: more rows on demand, and the formulary behind the drug boxes.
