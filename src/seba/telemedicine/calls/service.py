@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seba.accounts import service as account_service
@@ -142,9 +143,16 @@ async def open_call(rt: Runtime, *, ticket: str | None, consult_id: int) -> Part
 async def _call_row(session: AsyncSession, consult_id: int, at: datetime) -> ConsultCall:
     row = await session.get(ConsultCall, consult_id)
     if row is None:
-        row = ConsultCall(consultation_id=consult_id, started_at=at, ended_at=None)
-        session.add(row)
-        await session.flush()
+        # The doctor and the CHO usually join at the same moment: the first insert makes the
+        # row, the other waits for it (PostgreSQL) and reads it, instead of a unique violation.
+        insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+        await session.execute(
+            insert(ConsultCall)
+            .values(consultation_id=consult_id, started_at=at, ended_at=None)
+            .on_conflict_do_nothing(index_elements=[ConsultCall.consultation_id])
+        )
+        row = await session.get(ConsultCall, consult_id)
+        assert row is not None
     return row
 
 
