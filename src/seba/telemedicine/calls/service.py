@@ -125,19 +125,48 @@ async def open_call(rt: Runtime, *, ticket: str | None, consult_id: int) -> Part
     """Check a ticket on connect, and the policy again (the consult may have moved on, the
     account been closed). Raises NotAuthenticated ``invalid_ticket`` / ``ticket_expired``,
     NotFound ``unknown_consult`` (a third party), Conflict ``call_not_open``."""
-    try:
-        found = tickets.read_ticket(
-            rt.settings.secret_key, ticket, consult_id=consult_id, now_s=time.time()
-        )
-    except tickets.TicketRefused as exc:
-        code = "ticket_expired" if exc.reason == "expired" else "invalid_ticket"
-        raise NotAuthenticated(MESSAGES[code], code=code, details={"reason": exc.reason}) from None
+    found = _read_ticket(rt, ticket, consult_id)
     actor = await account_service.principal_for_user(rt, found.user_id)
     async with rt.db.read() as session:
         await _open_consult(session, actor, consult_id)
     if party_of(actor) != found.party:
         raise NotAuthenticated(MESSAGES["invalid_ticket"], code="invalid_ticket")
     return Party(actor=actor, consult_id=consult_id, party=found.party)
+
+
+def _read_ticket(rt: Runtime, ticket: str | None, consult_id: int) -> tickets.Ticket:
+    try:
+        return tickets.read_ticket(
+            rt.settings.secret_key, ticket, consult_id=consult_id, now_s=time.time()
+        )
+    except tickets.TicketRefused as exc:
+        code = "ticket_expired" if exc.reason == "expired" else "invalid_ticket"
+        raise NotAuthenticated(MESSAGES[code], code=code, details={"reason": exc.reason}) from None
+
+
+async def join_call(
+    rt: Runtime, *, ticket: str | None, consult_id: int
+) -> tuple[Party, list[CallMessage]]:
+    """What a connecting socket does: ``open_call`` and ``call_joined`` in one transaction,
+    and the chat so far (the socket's welcome). One write transaction instead of a read, a
+    write and a read. Raises as ``open_call`` does."""
+    found = _read_ticket(rt, ticket, consult_id)
+    actor = await account_service.principal_for_user(rt, found.user_id)
+    now = utcnow()
+    async with transactional(rt.db) as session:
+        await _open_consult(session, actor, consult_id)
+        if party_of(actor) != found.party:
+            raise NotAuthenticated(MESSAGES["invalid_ticket"], code="invalid_ticket")
+        who = Party(actor=actor, consult_id=consult_id, party=found.party)
+        await _joined(session, who, now)
+        history = list(
+            await session.scalars(
+                select(CallMessage)
+                .where(CallMessage.consultation_id == consult_id)
+                .order_by(CallMessage.id)
+            )
+        )
+    return who, history
 
 
 async def _call_row(session: AsyncSession, consult_id: int, at: datetime) -> ConsultCall:
@@ -161,16 +190,20 @@ async def call_joined(rt: Runtime, *, who: Party) -> None:
     now = utcnow()
     async with transactional(rt.db) as session:
         await _open_consult(session, who.actor, who.consult_id)
-        row = await _call_row(session, who.consult_id, now)
-        row.ended_at = None
-        audit.record(
-            session,
-            actor=who.actor,
-            action="call.join",
-            entity_type="consultation",
-            entity_id=who.consult_id,
-            after={"party": who.party},
-        )
+        await _joined(session, who, now)
+
+
+async def _joined(session: AsyncSession, who: Party, now: datetime) -> None:
+    row = await _call_row(session, who.consult_id, now)
+    row.ended_at = None
+    audit.record(
+        session,
+        actor=who.actor,
+        action="call.join",
+        entity_type="consultation",
+        entity_id=who.consult_id,
+        after={"party": who.party},
+    )
 
 
 async def call_left(rt: Runtime, *, who: Party) -> None:
