@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -193,9 +193,22 @@ async def call_joined(rt: Runtime, *, who: Party) -> None:
         await _joined(session, who, now)
 
 
+def _upsert_call(session: AsyncSession, consult_id: int, at: datetime, ended_at):
+    """``INSERT`` the call row starting ``at`` or, if it exists, set its end to ``ended_at``
+    (an SQL expression over the existing row, or None): one statement, and no unique violation
+    when both parties arrive together (the second waits for the first's row on PostgreSQL)."""
+    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(ConsultCall).values(
+        consultation_id=consult_id, started_at=at, ended_at=None if ended_at is None else at
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[ConsultCall.consultation_id], set_={"ended_at": ended_at}
+    )
+
+
 async def _joined(session: AsyncSession, who: Party, now: datetime) -> None:
-    row = await _call_row(session, who.consult_id, now)
-    row.ended_at = None
+    # The call starts at the first join, and runs again (no end) at every join.
+    await session.execute(_upsert_call(session, who.consult_id, now, None))
     audit.record(
         session,
         actor=who.actor,
@@ -212,8 +225,12 @@ async def call_left(rt: Runtime, *, who: Party) -> None:
     now = utcnow()
     async with transactional(rt.db) as session:
         await access_consult(session, who.actor, who.consult_id, "consult.call")
-        row = await _call_row(session, who.consult_id, now)
-        row.ended_at = max(now, row.started_at)
+        # The end moves to now, never before the start (a clock step between the two).
+        later = case(
+            (ConsultCall.started_at > now, ConsultCall.started_at),
+            else_=literal(now, ConsultCall.started_at.type),
+        )
+        await session.execute(_upsert_call(session, who.consult_id, now, later))
         audit.record(
             session,
             actor=who.actor,
