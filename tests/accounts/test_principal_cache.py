@@ -114,7 +114,7 @@ async def test_logout_and_account_changes_reach_another_instance_at_once(setting
         # Logout on A: refused on A at once, and on B as soon as the event arrives.
         assert (await a.post("/api/v1/auth/logout", headers=bearer(first))).status_code == 204
         assert (await a.get(ME, headers=bearer(first))).status_code == 401
-        assert await refused_soon(b, first) <= 3
+        assert await refused_soon(b, first) <= 20  # ~100 ms at most; usually the first
         assert (await b.get(ME, headers=bearer(second))).status_code == 200
 
         # A role change, committed by a service that then says so (``user_changed``).
@@ -133,7 +133,7 @@ async def test_logout_and_account_changes_reach_another_instance_at_once(setting
             await s.execute(update(StaffUser).values(active=False))
         await account_service.user_changed(rt_a, user.id)
         assert (await a.get(ME, headers=bearer(second))).status_code == 401
-        assert await refused_soon(b, second) <= 3
+        assert await refused_soon(b, second) <= 20
 
 
 async def test_with_redis_away_every_request_asks_the_database(settings, rt, redis_url):
