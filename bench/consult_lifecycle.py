@@ -1,32 +1,45 @@
-"""Complete teleconsult lifecycles per second through the HTTP server (issue 5).
+"""Complete teleconsult lifecycles per second through the HTTP server (issues 5 and 13).
 
     uv run python bench/consult_lifecycle.py          # PostgreSQL and SQLite, 1 and 2 workers
     uv run python bench/consult_lifecycle.py --db postgresql --workers 1 --seconds 10 --no-record
     uv run python bench/consult_lifecycle.py --db postgresql --workers 1 --profile /work/notes
+    uv run python bench/consult_lifecycle.py --db postgresql --workers 2 --redis-url redis://127.0.0.1:6379/9
 
-One lifecycle is the contract of issue 5: the CHO raises a consult (``POST /consultations``),
-the doctor's offer poll hands it over (``GET /doctors/me/offer`` → 200), the doctor accepts,
-prescribes (one list-O medicine, video) and completes. For every cell (database × worker count)
-the database is made anew (PostgreSQL: the ``bench_consult`` database dropped and created;
-SQLite: a temp file), migrated with ``seba db upgrade``, and given a network built with the
-services: two neighbouring pools, ``--hubs`` hubs, one spoke per CHO, ``--chos`` CHOs and
-``--doctors`` doctors (general medicine, Bengali). ``seba serve --workers N`` then answers
-``--chos`` CHO loops and ``--doctors`` doctor loops, each on its own keep-alive connection:
+One lifecycle: the CHO raises a consult (``POST /consultations``), the doctor's offer fetch
+hands it over (``GET /doctors/me/offer`` → 200), the doctor accepts, **the call is joined**
+(both parties get a ticket, ``POST /consultations/{id}/call/ticket``, open the signaling
+WebSocket ``/ws/consults/{id}/call?ticket=…``, find each other, exchange an SDP offer and
+answer, and close), and the doctor prescribes (one list-O medicine, video) and completes
+(``--no-call`` leaves the call out). For every cell (database × worker count) the database is
+made anew (PostgreSQL: the ``bench_consult`` database dropped and created; SQLite: a temp
+file), migrated with ``seba db upgrade``, and given a network built with the services: two
+neighbouring pools, ``--hubs`` hubs, one spoke per CHO, ``--chos`` CHOs and ``--doctors``
+doctors (general medicine, Bengali). ``seba serve --workers N`` (no Redis unless
+``--redis-url``; extra server settings with ``--server-env SEBA_X=…``) then answers ``--chos``
+CHO loops and ``--doctors`` doctor loops, each on its own keep-alive connection:
 
-- a CHO raises a consult for one of its patients and waits until a doctor has completed it
-  (the load generator tells it; no status polling), then raises the next;
-- a doctor polls the offer every 50–200 ms while idle (the poll is also the heartbeat) and on a
-  200 accepts, prescribes and completes at once, then polls again.
+- a CHO raises a consult for one of its patients, joins the call once a doctor has accepted
+  it and waits until the doctor has completed it (the load generator tells it; no status
+  polling), then raises the next;
+- a doctor (``--doctor-mode poll``, the default) polls the offer every 50–200 ms while idle
+  (the poll is also the heartbeat), or (``--doctor-mode push``) holds ``GET
+  /doctors/me/events`` (server-sent events: ``offer`` with ``{"consult_id": N}`` when a consult
+  is offered to them, and one on connect if an offer is standing) and fetches the offer only
+  after such an event; on a 200 it accepts, joins the call, prescribes and completes at once.
+  Push mode stops at once with a clear message if the events endpoint answers 404.
 
 After ``--warmup`` seconds, completed lifecycles are counted over ``--seconds``, with each
-endpoint's latency (p50/p99), every non-2xx answer (204 polls aside), and the CPU time of the
-server's processes, of the PostgreSQL backends serving it and of the load generator, per
-lifecycle: on this shared machine CPU per lifecycle moves much less than lifecycles/s.
+endpoint's latency (p50/p99; ``call`` is the socket's open → close), every non-2xx answer (204
+polls aside), and the CPU time of the server's processes, of the PostgreSQL backends serving it
+and of the load generator, per lifecycle: on this shared machine CPU per lifecycle moves much
+less than lifecycles/s. The window must be long against a lifecycle's latency (p99 in the
+table), or the CPU of lifecycles still in flight is charged to the few that finished.
 
 ``--sql-count N`` (default 30) also drives N lifecycles through the ASGI app in-process, one
 request at a time, and counts the SQL statements and transactions each endpoint runs
-(SQLAlchemy events), with the in-process time per request, beside two floors (``/healthz``, and
-``/auth/me``: the bearer-token check alone); ``--only-sql`` does only that, without a server.
+(SQLAlchemy events), with the in-process time per request and each endpoint's share of the
+lifecycle's CPU, beside two floors (``/healthz``, and ``/auth/me``: the bearer-token check
+alone); ``--only-sql`` does only that, without a server.
 ``--profile DIR`` also runs every cell once more with the server under py-spy during the window
 (``--py-spy PATH``, e.g. a throwaway venv's: py-spy is not a project dependency), writing the
 collapsed stacks, a speedscope file and a summary, and profiles the in-process lifecycles with
@@ -77,11 +90,13 @@ from availability import (
     utc_date,
     wait_ready,
 )
+from consult_wire import WIRE_ERRORS, AsgiSocket, Closed, Connection, EventStream, WebSocket
 
 RECORD = ROOT / "docs" / "benchmarks.md"
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/bench_consult"
 PASSWORD = "bench-consult-2026"
-GOAL = 300.0  # lifecycles per second (issue 5)
+GOAL = 60.0  # lifecycles per second (issue 13; issue 5 asked 300)
+GOAL_CPU_MS = 20.0  # server CPU per lifecycle (issue 13)
 PARACETAMOL = {
     "drug": "paracetamol",
     "strength": "500 mg",
@@ -91,7 +106,16 @@ PARACETAMOL = {
     "duration_days": 3,
 }
 PRESCRIPTION = {"mode": "video", "items": [PARACETAMOL], "diagnosis": "Viral fever"}
-ENDPOINTS = ("raise", "offer 200", "offer 204", "accept", "prescription", "complete")
+ENDPOINTS = (
+    "raise",
+    "offer 200",
+    "offer 204",
+    "accept",
+    "ticket",
+    "call",
+    "prescription",
+    "complete",
+)
 REFERENCES = ("healthz (ref)", "auth/me (ref)")
 COMPLAINTS = ("Fever for three days", "Cough and cold", "Headache since morning", "Body ache")
 
@@ -254,74 +278,6 @@ async def build_network(url: str, *, hubs: int, chos: int, doctors: int) -> Netw
 
 
 # ---------------------------------------------------------------------------------------------
-# a minimal HTTP/1.1 client: the load generator shares the two cores with the server, and
-# httpx spends several times more CPU per request than this
-
-
-class Connection:
-    """One keep-alive connection, like one person's browser tab. Not safe for concurrent use."""
-
-    def __init__(self, host: str, port: int, token: str) -> None:
-        self.host, self.port = host, port
-        self.prefix = f"Host: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def request(self, method: str, path: str, body: object = None) -> tuple[int, bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        assert self.reader is not None
-        head = f"{method} {path} HTTP/1.1\r\n{self.prefix}"
-        payload = b""
-        if body is not None:
-            payload = json.dumps(body).encode()
-            head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
-        elif method != "GET":
-            head += "Content-Length: 0\r\n"
-        try:
-            self.writer.write(head.encode() + b"\r\n" + payload)
-            raw = await self.reader.readuntil(b"\r\n\r\n")
-            lines = raw.decode("latin-1").split("\r\n")
-            status = int(lines[0].split(" ", 2)[1])
-            headers = {}
-            for line in lines[1:]:
-                name, sep, value = line.partition(":")
-                if sep:
-                    headers[name.strip().lower()] = value.strip()
-            if "content-length" in headers:
-                data = await self.reader.readexactly(int(headers["content-length"]))
-            elif headers.get("transfer-encoding", "").lower() == "chunked":
-                data = await self._chunked()
-            elif status == 204 or status == 304:
-                data = b""
-            else:
-                data = await self.reader.read()
-                headers["connection"] = "close"
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
-            self.close()
-            raise
-        if headers.get("connection", "").lower() == "close":
-            self.close()
-        return status, data
-
-    async def _chunked(self) -> bytes:
-        assert self.reader is not None
-        parts = []
-        while True:
-            size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
-            if size == 0:
-                await self.reader.readuntil(b"\r\n")
-                return b"".join(parts)
-            parts.append(await self.reader.readexactly(size))
-            await self.reader.readexactly(2)
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        self.reader = self.writer = None
-
-
-# ---------------------------------------------------------------------------------------------
 # preparing the actors (httpx: setup is not measured)
 
 
@@ -332,7 +288,9 @@ class Actors:
     patients: list[list[int]]  # per CHO
 
 
-async def prepare(base: str, net: Network, patients_per_cho: int) -> Actors:
+async def prepare(
+    base: str, net: Network, patients_per_cho: int, doctor_mode: str = "poll"
+) -> Actors:
     import httpx
 
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
@@ -387,6 +345,15 @@ async def prepare(base: str, net: Network, patients_per_cho: int) -> Actors:
                 raise BenchError(f"presence: {r.status_code} {r.text[:300]}")
 
         await asyncio.gather(*(online(t) for t in doctor_tokens))
+    if doctor_mode == "push":
+        parts = urlsplit(base)
+        stream = EventStream(parts.hostname, parts.port, doctor_tokens[0], EVENTS_PATH)
+        try:
+            status, _ = await asyncio.wait_for(stream.open(), 30)
+        finally:
+            stream.close()
+        if status != 200:
+            raise push_missing(status)
     return Actors(cho_tokens, doctor_tokens, patients)
 
 
@@ -424,6 +391,54 @@ class Load:
             self.errors.append(f"{endpoint} {status} {what}")
 
 
+EVENTS_PATH = "/api/v1/doctors/me/events"
+# What the call step sends: one SDP offer and its answer, the size of a small real one.
+SDP = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n" + "a=x\r\n" * 40
+
+
+class PushMissing(BenchError):
+    pass
+
+
+def push_missing(status: int) -> PushMissing:
+    return PushMissing(
+        f"--doctor-mode push needs GET {EVENTS_PATH} (server-sent events), which answered "
+        f"{status}: it is not on this branch yet. Use --doctor-mode poll."
+    )
+
+
+async def join_call(host: str, port: int, ticket: dict, party: str) -> None:
+    """One party's side of the call step: open the signaling socket, find the other party
+    (``hello`` / ``here`` / ``peer joined``), exchange the SDP offer (doctor) and answer (CHO),
+    close. Raises Closed, TimeoutError or a wire error."""
+    other = "cho" if party == "doctor" else "doctor"
+    ws = await WebSocket.connect(host, port, f"{ticket['ws_path']}?ticket={ticket['ticket']}")
+    try:
+        welcome = await ws.receive()
+        if welcome.get("type") != "welcome":
+            raise ValueError(f"no welcome: {welcome}")
+        await ws.send({"type": "hello"})
+        while True:
+            m = await ws.receive()
+            if m.get("from") != other:
+                continue
+            kind = m.get("type")
+            if kind == "hello":
+                await ws.send({"type": "here"})
+            if party == "doctor" and (
+                kind in ("hello", "here") or (kind == "peer" and m.get("state") == "joined")
+            ):
+                await ws.send({"type": "offer", "sdp": SDP})
+                while (await ws.receive()).get("type") != "answer":
+                    pass
+                return
+            if party == "cho" and kind == "offer":
+                await ws.send({"type": "answer", "sdp": SDP})
+                return
+    finally:
+        await ws.close()
+
+
 async def drive(
     host: str,
     port: int,
@@ -434,6 +449,8 @@ async def drive(
     poll_s: tuple[float, float],
     per_cho: int,
     on_window: asyncio.Event,
+    doctor_mode: str = "poll",
+    with_call: bool = True,
 ) -> Load:
     load = Load()
     start = time.perf_counter()
@@ -441,25 +458,46 @@ async def drive(
     stopping = asyncio.Event()
     done: dict[int, asyncio.Event] = {}
     done_at: dict[int, float] = {}
+    accepted: dict[int, asyncio.Event] = {}
     clock = time.perf_counter
 
     def finished(cid: int) -> asyncio.Event:
         return done.setdefault(cid, asyncio.Event())
 
+    def was_accepted(cid: int) -> asyncio.Event:
+        return accepted.setdefault(cid, asyncio.Event())
+
+    def failed(endpoint: str, exc: BaseException) -> None:
+        if load.inside(clock()):
+            load.statuses[(endpoint, 0)] += 1
+            if len(load.errors) < 20:
+                load.errors.append(f"{endpoint}: {exc!r}")
+
     async def call(conn: Connection, endpoint: str, method: str, path: str, body=None):
         t0 = clock()
         try:
             status, data = await asyncio.wait_for(conn.request(method, path, body), 60)
-        except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
+        except (*WIRE_ERRORS, TimeoutError) as exc:
             conn.close()
-            t1 = clock()
-            if load.inside(t1):
-                load.statuses[(endpoint, 0)] += 1
-                if len(load.errors) < 20:
-                    load.errors.append(f"{endpoint}: {exc!r}")
+            failed(endpoint, exc)
             return 0, b""
         load.note(endpoint, status, t0, clock(), data)
         return status, data
+
+    async def call_step(conn: Connection, cid: int, party: str) -> bool:
+        """Ticket, then the signaling socket (latency ``call``: connect to close)."""
+        base = f"/api/v1/consultations/{cid}"
+        status, data = await call(conn, "ticket", "POST", f"{base}/call/ticket")
+        if status != 200:
+            return False
+        t0 = clock()
+        try:
+            await asyncio.wait_for(join_call(host, port, json.loads(data), party), 30)
+        except (*WIRE_ERRORS, TimeoutError, Closed) as exc:
+            failed("call", exc)
+            return False
+        load.note("call", 200, t0, clock(), b"")
+        return True
 
     async def cho_loop(index: int, lane: int) -> None:
         conn = Connection(host, port, actors.cho_tokens[index])
@@ -480,6 +518,15 @@ async def drive(
                     continue
                 cid = json.loads(data)["id"]
                 event = finished(cid)
+                if with_call:
+                    # The CHO joins the call once a doctor has accepted (the page is told by
+                    # its live event; here the load generator tells it).
+                    joined = was_accepted(cid)
+                    while not joined.is_set() and not stopping.is_set():
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(joined.wait(), 0.5)
+                    if joined.is_set():
+                        await call_step(conn, cid, "cho")
                 while not event.is_set() and not stopping.is_set():
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(event.wait(), 0.5)
@@ -488,28 +535,61 @@ async def drive(
         finally:
             conn.close()
 
+    async def offers_pushed(index: int, nudged: asyncio.Event) -> None:
+        """Push mode: hold the doctor's event stream; every ``offer`` event nudges the loop."""
+        while not stopping.is_set():
+            stream = EventStream(host, port, actors.doctor_tokens[index], EVENTS_PATH)
+            try:
+                status, _ = await stream.open()
+                if status == 404:
+                    raise push_missing(status)
+                if status != 200:
+                    failed("events", ValueError(f"events answered {status}"))
+                    await asyncio.sleep(1.0)
+                    continue
+                async for kind, _data in stream.events():
+                    if kind == "offer":
+                        nudged.set()
+            except WIRE_ERRORS as exc:
+                failed("events", exc)
+                await asyncio.sleep(0.5)
+            finally:
+                stream.close()
+
     async def doctor_loop(index: int) -> None:
         conn = Connection(host, port, actors.doctor_tokens[index])
         rng = random.Random(10_000 + index)
+        nudged = asyncio.Event()
+        listener = None
+        if doctor_mode == "push":
+            listener = asyncio.create_task(offers_pushed(index, nudged))
         try:
             while not stopping.is_set():
+                if listener is not None:
+                    # Fetch the offer only when told there is one: no database work while idle.
+                    while not nudged.is_set() and not stopping.is_set():
+                        if listener.done():
+                            listener.result()  # PushMissing, raised here
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(nudged.wait(), 0.5)
+                    if stopping.is_set():
+                        break
+                    nudged.clear()
                 t0 = clock()
                 try:
                     status, data = await asyncio.wait_for(
                         conn.request("GET", "/api/v1/doctors/me/offer"), 60
                     )
-                except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
+                except (*WIRE_ERRORS, TimeoutError) as exc:
                     conn.close()
-                    if load.inside(clock()):
-                        load.statuses[("offer", 0)] += 1
-                        if len(load.errors) < 20:
-                            load.errors.append(f"offer: {exc!r}")
+                    failed("offer", exc)
                     await asyncio.sleep(0.2)
                     continue
                 endpoint = {200: "offer 200", 204: "offer 204"}.get(status, "offer")
                 load.note(endpoint, status, t0, clock(), data)
                 if status != 200:
-                    await asyncio.sleep(rng.uniform(*poll_s))
+                    if listener is None:
+                        await asyncio.sleep(rng.uniform(*poll_s))
                     continue
                 consult = json.loads(data)
                 cid = consult["id"]
@@ -517,6 +597,10 @@ async def drive(
                 if consult["status"] == "offered":
                     status, _ = await call(conn, "accept", "POST", f"{base}/accept")
                     if status != 200:
+                        continue
+                if with_call:
+                    was_accepted(cid).set()
+                    if not await call_step(conn, cid, "doctor"):
                         continue
                 status, _ = await call(
                     conn, "prescription", "POST", f"{base}/prescription", PRESCRIPTION
@@ -530,8 +614,14 @@ async def drive(
                     finished(cid).set()
                     if load.inside(t1):
                         load.lifecycles += 1
+                if listener is not None:
+                    nudged.set()  # another offer may be standing: look once more
         finally:
             conn.close()
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(BaseException):
+                    await listener
 
     async def timer() -> None:
         await asyncio.sleep(max(0.0, load.window[0] - clock()))
@@ -551,6 +641,8 @@ async def drive(
         task.cancel()
     for task in tasks:
         if task.done() and not task.cancelled() and task.exception() is not None:
+            if isinstance(task.exception(), BenchError):
+                raise task.exception()
             raise BenchError(f"a load loop failed: {task.exception()!r}")
     return load
 
@@ -809,10 +901,15 @@ class SqlCount:
     requests: Counter = field(default_factory=Counter)
     wall_s: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     cpu_s: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    lifecycles: int = 0
 
 
 async def count_sql(
-    url: str, net: Network, lifecycles: int, cprofile: Path | None = None
+    url: str,
+    net: Network,
+    lifecycles: int,
+    cprofile: Path | None = None,
+    server_env: dict[str, str] | None = None,
 ) -> SqlCount:
     """Drive ``lifecycles`` lifecycles one request at a time through the app in-process, and
     count per endpoint: statements by kind, transactions (BEGIN/COMMIT/ROLLBACK), pool
@@ -826,7 +923,10 @@ async def count_sql(
     from seba.core.runtime import build_runtime
     from seba.settings import Settings
 
-    settings = Settings(database_url=url, env="prod", secret_key="bench-" + "x" * 32)
+    extra = {k.removeprefix("SEBA_").lower(): v for k, v in (server_env or {}).items()}
+    settings = Settings(
+        **{"database_url": url, "env": "prod", "secret_key": "bench-" + "x" * 32, **extra}
+    )
     rt = build_runtime(settings)
     await rt.start()
     app = create_app(settings, runtime=rt)
@@ -864,18 +964,46 @@ async def count_sql(
 
     counting = [True]
 
-    async def timed(client, name: str, method: str, path: str, token: str, body=None):
-        headers = {"Authorization": f"Bearer {token}"}
+    @contextlib.asynccontextmanager
+    async def measure(name: str):
         if not counting[0]:
-            return await client.request(method, path, json=body, headers=headers)
+            yield
+            return
         label[0] = name
         w0, c0 = time.perf_counter(), time.process_time()
-        r = await client.request(method, path, json=body, headers=headers)
+        yield
         result.wall_s[name] += time.perf_counter() - w0
         result.cpu_s[name] += time.process_time() - c0
         label[0] = None
         result.requests[name] += 1
-        return r
+
+    async def timed(client, name: str, method: str, path: str, token: str, body=None):
+        headers = {"Authorization": f"Bearer {token}"}
+        async with measure(name):
+            return await client.request(method, path, json=body, headers=headers)
+
+    async def call_step(client, cid: int, doc: str, cho: str) -> None:
+        """Both parties' tickets, then both sockets: find each other, offer, answer, close."""
+        path = f"/api/v1/consultations/{cid}/call/ticket"
+        passes = []
+        for token in (doc, cho):
+            r = await timed(client, "ticket", "POST", path, token)
+            assert r.status_code == 200, r.text
+            passes.append(r.json())
+        async with measure("call"):
+            sockets = [
+                await AsgiSocket(app, f"{p['ws_path']}?ticket={p['ticket']}").open() for p in passes
+            ]
+            doctor, cho_side = sockets
+            for socket in sockets:
+                await socket.until("welcome")
+            await doctor.until("peer", "cho")
+            await doctor.send({"type": "offer", "sdp": SDP})
+            await cho_side.until("offer", "doctor")
+            await cho_side.send({"type": "answer", "sdp": SDP})
+            await doctor.until("answer", "cho")
+            for socket in sockets:
+                await socket.close()
 
     try:
         transport = httpx.ASGITransport(app=app)
@@ -919,6 +1047,7 @@ async def count_sql(
                 base = f"/api/v1/consultations/{cid}"
                 r = await timed(client, "accept", "POST", f"{base}/accept", doc)
                 assert r.status_code == 200, r.text
+                await call_step(client, cid, doc, cho)
                 r = await timed(
                     client, "prescription", "POST", f"{base}/prescription", doc, PRESCRIPTION
                 )
@@ -934,6 +1063,7 @@ async def count_sql(
             result.cpu_s.clear()
             for n in range(lifecycles):
                 await lifecycle(n)
+            result.lifecycles = lifecycles
             if cprofile is not None:
                 # Profiled apart: cProfile's overhead must not reach the times counted above.
                 counting[0] = False
@@ -982,6 +1112,8 @@ def summarise_cprofile(path: Path, lifecycles: int, top: int = 30) -> str:
 
 def format_sql(db: str, count: SqlCount, show_sql: bool) -> tuple[list[str], str]:
     rows = []
+    per_lifecycle = max(count.lifecycles, 1)
+    lifecycle_cpu = sum(count.cpu_s[e] for e in ENDPOINTS) / per_lifecycle
     for name in ENDPOINTS + REFERENCES:
         n = count.requests[name]
         if not n:
@@ -996,8 +1128,15 @@ def format_sql(db: str, count: SqlCount, show_sql: bool) -> tuple[list[str], str
             f"| {db} | {name} | {statements / n:.1f} | {per('SELECT')} | {per('INSERT')} "
             f"| {per('UPDATE')} | {per('BEGIN*')} / {per('COMMIT*')} / {per('ROLLBACK*')} "
             f"| {per('compiled*')} | {per('checkout*')} | {1000 * count.wall_s[name] / n:.2f} "
-            f"| {1000 * count.cpu_s[name] / n:.2f} |"
+            f"| {1000 * count.cpu_s[name] / n:.2f} "
+            + (
+                f"| {n / per_lifecycle:.0f} | {1000 * count.cpu_s[name] / per_lifecycle:.2f} "
+                f"| {100 * count.cpu_s[name] / per_lifecycle / lifecycle_cpu:.0f}% |"
+                if name in ENDPOINTS and lifecycle_cpu
+                else "| – | – | – |"
+            )
         )
+    rows.append(f"| {db} | **lifecycle** | | | | | | | | | | | {1000 * lifecycle_cpu:.2f} | 100% |")
     detail = []
     if show_sql:
         for name in ENDPOINTS + REFERENCES:
@@ -1012,9 +1151,10 @@ def format_sql(db: str, count: SqlCount, show_sql: bool) -> tuple[list[str], str
 
 SQL_HEADER = (
     "| DB | endpoint | statements | SELECT | INSERT | UPDATE | BEGIN / COMMIT / ROLLBACK "
-    "| compiled anew | pool checkouts | in-process ms | in-process CPU ms |"
+    "| compiled anew | pool checkouts | in-process ms | in-process CPU ms "
+    "| per lifecycle | CPU ms per lifecycle | share of the lifecycle's CPU |"
 )
-SQL_RULE = "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+SQL_RULE = "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1076,6 +1216,10 @@ def run_cell(db: str, workers: int, args, tmp: Path, profile: bool) -> Cell:
         "SEBA_PUBLIC_BASE_URL": "http://127.0.0.1",
     }
     env.pop("SEBA_REDIS_URL", None)
+    if args.redis_url:
+        # Several workers share logout events (the principal cache) and call messages.
+        env["SEBA_REDIS_URL"] = args.redis_url
+    env.update(args.server_env)
     log = tmp / f"serve-{tag}.log"
     port = args.port
     serve = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
@@ -1090,7 +1234,9 @@ def run_cell(db: str, workers: int, args, tmp: Path, profile: bool) -> Cell:
         wait_ready(f"http://127.0.0.1:{port}/healthz", server, log, timeout_s=120)
         if args.with_worker:
             worker = spawn([sys.executable, "-m", "seba.cli", "worker"], env=env, log=log)
-        actors = asyncio.run(prepare(f"http://127.0.0.1:{port}", net, args.patients))
+        actors = asyncio.run(
+            prepare(f"http://127.0.0.1:{port}", net, args.patients, args.doctor_mode)
+        )
         print(
             f"[{tag}] {len(net.chos)} CHOs, {len(net.doctors)} doctors online; load …", flush=True
         )
@@ -1109,6 +1255,8 @@ def run_cell(db: str, workers: int, args, tmp: Path, profile: bool) -> Cell:
                     poll_s=(args.poll_min_ms / 1000, args.poll_max_ms / 1000),
                     per_cho=args.per_cho,
                     on_window=window,
+                    doctor_mode=args.doctor_mode,
+                    with_call=not args.no_call,
                 )
             )
             await window.wait()
@@ -1249,14 +1397,25 @@ def report(cells: list[Cell], sql_rows: list[str], args, command: str, date: str
         "generator runs on the same cores.",
         f"- Code: {git_revision()}",
         f"- Load: {args.chos} CHOs × {args.per_cho} consult(s) outstanding, {args.doctors} "
-        f"doctors (general medicine, bn) over {args.hubs} hubs in 2 neighbouring pools; doctors "
-        f"poll the offer every {args.poll_min_ms}–{args.poll_max_ms} ms while idle; "
-        f"{args.warmup:.0f} s warm-up, then {args.seconds:.0f} s measured; one keep-alive "
+        f"doctors (general medicine, bn) over {args.hubs} hubs in 2 neighbouring pools; "
+        + (
+            f"doctors poll the offer every {args.poll_min_ms}–{args.poll_max_ms} ms while idle; "
+            if args.doctor_mode == "poll"
+            else "doctors wait on their event stream while idle; "
+        )
+        + f"{args.warmup:.0f} s warm-up, then {args.seconds:.0f} s measured; one keep-alive "
         "connection per actor (minimal HTTP/1.1 client); a fresh database per row"
         + ("; `seba worker` (sweep) alongside." if args.with_worker else "."),
-        "- Lifecycle: raise → offer poll (200) → accept → prescription (1 item) → complete; "
-        "'lifecycle p50 / p99' is from the CHO's raise to the doctor's complete.",
-        f"- Goal (issue 5): ≥ {GOAL:.0f} complete lifecycles/s on PostgreSQL.",
+        "- Lifecycle: raise → offer (200) → accept → "
+        + ("" if args.no_call else "call joined (2 tickets, 2 sockets, offer/answer) → ")
+        + "prescription (1 item) → complete; 'lifecycle p50 / p99' is from the CHO's raise to "
+        f"the doctor's complete. Doctors: `{args.doctor_mode}`"
+        + (f"; server Redis {args.redis_url}" if args.redis_url else "; no Redis")
+        + "".join(f"; `{k}={v}`" for k, v in args.server_env.items())
+        + ".",
+        f"- Goal (issue 13): ≥ {GOAL:.0f} complete lifecycles/s on PostgreSQL with ≤ "
+        f"{GOAL_CPU_MS:.0f} ms of server CPU per lifecycle. Need: West Bengal's peak ≈ 4/s; "
+        "India's record day ≈ 24/s over six busy hours.",
         "",
         HEADER,
         RULE,
@@ -1345,6 +1504,25 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--poll-min-ms", type=int, default=50)
     p.add_argument("--poll-max-ms", type=int, default=200)
     p.add_argument("--with-worker", action="store_true", help="run `seba worker` alongside")
+    p.add_argument(
+        "--doctor-mode",
+        choices=("poll", "push"),
+        default="poll",
+        help="poll: GET the offer every --poll-*-ms while idle; push: hold GET "
+        f"{EVENTS_PATH} and GET the offer only after an `offer` event",
+    )
+    p.add_argument("--no-call", action="store_true", help="leave out the call step")
+    p.add_argument(
+        "--redis-url", default=None, help="the server's SEBA_REDIS_URL (default: no Redis)"
+    )
+    p.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an extra environment variable for the server (repeatable), e.g. "
+        "SEBA_PRINCIPAL_CACHE_S=0",
+    )
     p.add_argument("--port", type=int, default=18300)
     p.add_argument("--pg-url", default=DEFAULT_PG, help="DROPPED and created for every row")
     p.add_argument("--sql-count", type=int, default=30, help="in-process lifecycles; 0: skip")
@@ -1357,6 +1535,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--record", type=Path, default=RECORD)
     p.add_argument("--no-record", action="store_true")
     args = p.parse_args(argv)
+    pairs = [item.partition("=") for item in args.server_env]
+    if not all(name.startswith("SEBA_") and sep for name, sep, _ in pairs):
+        p.error("--server-env takes SEBA_NAME=VALUE")
+    args.server_env = {name: value for name, _, value in pairs}
     args.dbs = [d.strip() for d in args.db.split(",") if d.strip()]
     if not args.dbs or not set(args.dbs) <= {"postgresql", "sqlite"}:
         p.error("--db takes postgresql and/or sqlite")
@@ -1385,6 +1567,8 @@ def main(argv: list[str]) -> int:
     command = "uv run python bench/consult_lifecycle.py" + "".join(f" {a}" for a in argv)
     try:
         require_local(args.pg_url, "--pg-url")
+        if args.redis_url:
+            require_local(args.redis_url, "--redis-url")
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -1418,7 +1602,9 @@ def main(argv: list[str]) -> int:
                     cprofile = (
                         args.profile / f"consult-cprofile-{db}.pstats" if args.profile else None
                     )
-                    count = asyncio.run(count_sql(url, net, args.sql_count, cprofile))
+                    count = asyncio.run(
+                        count_sql(url, net, args.sql_count, cprofile, args.server_env)
+                    )
                     if cprofile is not None:
                         summary = summarise_cprofile(cprofile, args.sql_count)
                         cprofile.with_suffix(".txt").write_text(summary + "\n")

@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     # A facility whose census is older than this is marked stale on every public view.
     stale_after_s: int = 6 * 3600
     token_ttl_s: int = 12 * 3600
+    # How long a worker trusts a token it has checked without asking the database again
+    # (``accounts/principals.py``; 0: ask on every request). Logout and account changes reach
+    # every worker at once through the event bus; this bounds staleness when they cannot.
+    principal_cache_s: float = 30.0
     # Failed logins per username in the window before refusing (guessing one account).
     login_max_failures: int = 5
     # Per client address: higher, because a hub's or a district office's staff share one NAT

@@ -203,10 +203,17 @@ async def test_logout_revokes_only_that_token(rt, client):
     assert audit.actor_id == user.id
 
 
-async def test_expired_token_and_deactivated_user_are_refused(rt, client):
+async def test_expired_token_and_deactivated_user_are_refused(rt, client, monkeypatch):
     user = await factories.user(rt, "viewer")
     token = await factories.token(client, user.username)
     assert (await client.get("/api/v1/auth/me", headers=bearer(token))).status_code == 200
+    # The token is now in the worker's principal cache: its expiry is honoured there too.
+    async with rt.db.read() as s:
+        expires_at = await s.scalar(select(ApiToken.expires_at))
+    monkeypatch.setattr(account_service, "utcnow", lambda: expires_at)
+    r = await client.get("/api/v1/auth/me", headers=bearer(token))
+    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_token"
+    monkeypatch.undo()
     async with rt.db.write_session() as s, s.begin():
         await s.execute(update(ApiToken).values(expires_at=utcnow() - timedelta(seconds=1)))
     r = await client.get("/api/v1/auth/me", headers=bearer(token))

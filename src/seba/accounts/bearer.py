@@ -1,7 +1,8 @@
 """Who is asking an API route: the staff member behind the request's bearer token.
 
-The token is looked up on every request (``account_service.principal_for_token``), so a logout
-or a deactivated account ends API access at once, on every worker.
+The token is resolved on every request (``account_service.principal_for_token``): from the
+worker's principal cache when it has checked it lately (``accounts/principals.py``), else from
+the database. A logout or an account change ends API access at once, on every worker.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import case, select, update
 
+from seba.accounts import principals
 from seba.accounts.models import ApiToken, StaffUser
 from seba.accounts.schemas import MIN_PASSWORD
 from seba.core import audit, phones, ratelimit
@@ -348,23 +349,33 @@ def _principal_of_row(row) -> Principal:
 async def principal_for_token(rt: Runtime, token: str) -> Principal:
     """The staff member a live token belongs to. Raises NotAuthenticated.
 
-    Checked against the database on every request (one statement), so a revoked token or a
-    deactivated user stops working at once on every worker.
+    From this worker's principal cache when it holds the token (``accounts/principals.py``:
+    the token's expiry is checked on every hit; logout and account changes reach every
+    worker's cache at once), else one statement, whose answer the cache keeps.
     """
+    key = _token_hash(token)
+    cache = principals.cache_of(rt)
+    now = utcnow()
+    if (cached := cache.get(key, now)) is not None:
+        return cached
+    epoch = cache.epoch
     async with rt.db.read() as session:
         row = (
             await session.execute(
                 _principal_query()
+                .add_columns(ApiToken.expires_at)
                 .join(ApiToken, ApiToken.user_id == StaffUser.id)
                 .where(
-                    ApiToken.token_hash == _token_hash(token),
+                    ApiToken.token_hash == key,
                     ApiToken.revoked_at.is_(None),
-                    ApiToken.expires_at > utcnow(),
+                    ApiToken.expires_at > now,
                     StaffUser.active.is_(True),
                 )
             )
         ).first()
-    return _principal_of_row(row)
+    principal = _principal_of_row(row and row[:-1])
+    cache.put(key, principal, expires_at=row[-1], epoch=epoch)
+    return principal
 
 
 async def live_tokens(rt: Runtime, tokens: Collection[str]) -> set[str]:
@@ -390,22 +401,31 @@ async def live_tokens(rt: Runtime, tokens: Collection[str]) -> set[str]:
 async def principal_for_user(rt: Runtime, user_id: int) -> Principal:
     """The active staff member ``user_id`` as a principal, for a caller that has already proved
     who it is another way (a signed call ticket). Raises NotAuthenticated for an unknown or
-    deactivated account."""
+    deactivated account. Cached like a token (``principals.user_key``)."""
+    key = principals.user_key(user_id)
+    cache = principals.cache_of(rt)
+    if (cached := cache.get(key)) is not None:
+        return cached
+    epoch = cache.epoch
     async with rt.db.read() as session:
         row = (
             await session.execute(
                 _principal_query().where(StaffUser.id == user_id, StaffUser.active.is_(True))
             )
         ).first()
-    return _principal_of_row(row)
+    principal = _principal_of_row(row)
+    cache.put(key, principal, expires_at=None, epoch=epoch)
+    return principal
 
 
 async def revoke_token(rt: Runtime, *, actor: Principal, token: str) -> None:
-    """Log out: the token stops working at once, on every worker (it is checked per request)."""
+    """Log out: the token stops working at once, on every worker (the database row is revoked
+    and every worker's principal cache forgets the token as the event reaches it)."""
+    key = _token_hash(token)
     async with transactional(rt.db) as session:
         await session.execute(
             update(ApiToken)
-            .where(ApiToken.token_hash == _token_hash(token), ApiToken.revoked_at.is_(None))
+            .where(ApiToken.token_hash == key, ApiToken.revoked_at.is_(None))
             .values(revoked_at=utcnow())
         )
         audit.record(
@@ -415,6 +435,14 @@ async def revoke_token(rt: Runtime, *, actor: Principal, token: str) -> None:
             entity_type="staff_user",
             entity_id=actor.user_id,
         )
+    await principals.forget_token(rt, key)
+
+
+async def user_changed(rt: Runtime, user_id: int) -> None:
+    """Call after committing a change to a staff account that bears on who it is or whether
+    it may sign in (deactivated, role, scope, password): its tokens are checked against the
+    database again on every worker from the next request."""
+    await principals.forget_user(rt, user_id)
 
 
 async def list_users(rt: Runtime, *, actor: Principal) -> list[StaffUser]:

@@ -2,7 +2,9 @@
 
 Services publish only after commit (``db.after_commit``). A subscriber is a bounded queue; a
 slow client that falls behind loses old events, which is safe because every event only says
-"this changed, fetch again".
+"this changed, fetch again". A *handler* (``on``) is a plain function called as each event
+arrives, for in-process caches that must not lose one (``accounts/principals.py``); such a cache
+reads ``generation`` and ``everywhere`` to know whether it may have missed events.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import contextlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,21 @@ class EventBus:
         self._subscribers: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
         self._listener: asyncio.Task[None] | None = None
         self._redis_down = False
+        self._handlers: dict[str, list[Callable[[dict[str, Any]], None]]] = defaultdict(list)
+        # Whether the Redis listener is subscribed now, and how many times it has subscribed:
+        # a handler's cache may have missed events while it was not (``everywhere``).
+        self._listening = False
+        self.generation = 0
+
+    @property
+    def everywhere(self) -> bool:
+        """Whether what any worker publishes reaches this process now: always without Redis
+        (one process), with Redis only while the listener is subscribed."""
+        return self._redis is None or self._listening
+
+    def on(self, topic: str, handler: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``handler(data)`` for every event of ``topic`` this process receives."""
+        self._handlers[topic].append(handler)
 
     async def start(self) -> None:
         if self._redis is not None and self._listener is None:
@@ -39,6 +56,7 @@ class EventBus:
             await asyncio.wait_for(ready.wait(), timeout=5)
 
     async def stop(self) -> None:
+        self._listening = False
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -78,6 +96,11 @@ class EventBus:
             self._subscribers[topic].discard(queue)
 
     def _deliver(self, topic: str, data: dict[str, Any]) -> None:
+        for handler in self._handlers.get(topic, ()):
+            try:
+                handler(data)
+            except Exception:
+                log.exception("event handler for %s failed", topic)
         for queue in list(self._subscribers.get(topic, ())):
             if queue.full():
                 with contextlib.suppress(asyncio.QueueEmpty):
@@ -92,6 +115,8 @@ class EventBus:
                 if self._redis_down:
                     log.warning("Redis is back: live events across workers again")
                 self._redis_down = False
+                self._listening = True
+                self.generation += 1
                 ready.set()
                 async for message in pubsub.listen():
                     if message.get("type") != "pmessage":
@@ -103,6 +128,7 @@ class EventBus:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                self._listening = False
                 self._warn_once(exc)
                 ready.set()
                 await asyncio.sleep(LISTEN_RETRY_S)

@@ -228,7 +228,7 @@ async def database_error_handler(request: Request, exc: Exception) -> Response:
     if transient_conflict(exc):
         log.warning(
             "transient database conflict on %s %s: %s",
-            request.method,
+            getattr(request, "method", "WEBSOCKET"),
             request.url.path,
             type(getattr(exc, "orig", exc)).__name__,
         )
@@ -236,7 +236,8 @@ async def database_error_handler(request: Request, exc: Exception) -> Response:
     if database_unreachable(exc):
         # The driver's first line only: the SQL and its parameters may carry patient data.
         cause = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
-        log.warning("database unreachable on %s %s: %s", request.method, request.url.path, cause)
+        method = getattr(request, "method", "WEBSOCKET")
+        log.warning("database unreachable on %s %s: %s", method, request.url.path, cause)
         return _json(503, busy, {"Retry-After": str(RETRY_AFTER_UNAVAILABLE_S)})
     return await unhandled_error_handler(request, exc)
 
@@ -245,7 +246,9 @@ async def unhandled_error_handler(request: Request, exc: Exception) -> Response:
     if bad_text(exc) or transient_conflict(exc) or database_unreachable(exc):
         # Reached through a wrapper the specific handler did not see (e.g. an ExceptionGroup).
         return await database_error_handler(request, exc)
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    # A WebSocket has no method: its handshake was a GET.
+    method = getattr(request, "method", "WEBSOCKET")
+    log.exception("unhandled error on %s %s", method, request.url.path)
     return _json(
         500,
         error_body(

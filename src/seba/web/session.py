@@ -1,8 +1,9 @@
 """Staff page sessions: the session cookie, the page principal, CSRF, and the staff route class.
 
 A page session is the same opaque token the API hands out (``account_service.issue_token``),
-kept in an HttpOnly cookie. The token is checked against the database on every request, so
-logout and expiry end a page session at once, on every worker.
+kept in an HttpOnly cookie. The token is checked on every request, as the API's bearer token
+is (``accounts/principals.py``: a worker's cache, invalidated on every worker by logout and
+account changes, else the database), so logout and expiry end a page session at once.
 
 CSRF: every staff POST form carries ``csrf``, an HMAC of the session token under
 ``settings.secret_key`` (``web.csrf``, which also guards the login and citizen forms);

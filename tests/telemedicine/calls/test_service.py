@@ -4,6 +4,7 @@ flowed for SEBA_VIDEO_MIN_SECONDS); the chat is kept with the consult for its tw
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -14,7 +15,7 @@ from seba.core.audit import AuditEntry
 from seba.core.errors import ValidationFailed
 from seba.core.types import utcnow
 from seba.telemedicine.calls import service
-from seba.telemedicine.calls.models import CallSegment
+from seba.telemedicine.calls.models import CallSegment, ConsultCall
 from seba.telemedicine.models import Prescription
 from tests.telemedicine import factories as tele
 
@@ -25,6 +26,23 @@ async def party(rt, user_id: int, consult_id: int, side: str) -> service.Party:
     actor = await account_service.principal_for_user(rt, user_id)
     assert service.party_of(actor) == side
     return service.Party(actor=actor, consult_id=consult_id, party=side)
+
+
+async def test_both_parties_joining_at_once_make_one_call(rt, call):
+    # The doctor and the CHO open the call at the same moment: one call row, no unique
+    # violation for the second (found by the lifecycle benchmark on PostgreSQL).
+    doctor = await party(rt, call.doctor_user_id, call.consult_id, "doctor")
+    cho = await party(rt, call.cho_user_id, call.consult_id, "cho")
+    await asyncio.gather(service.call_joined(rt, who=doctor), service.call_joined(rt, who=cho))
+    async with rt.db.read() as session:
+        rows = list(await session.scalars(select(ConsultCall)))
+        joins = await session.scalar(select(func.count()).where(AuditEntry.action == "call.join"))
+    assert len(rows) == 1 and rows[0].ended_at is None
+    assert joins == 2
+    await asyncio.gather(service.call_left(rt, who=doctor), service.call_left(rt, who=cho))
+    async with rt.db.read() as session:
+        row = await session.scalar(select(ConsultCall))
+    assert row.ended_at is not None
 
 
 async def test_reports_of_one_mode_extend_one_stretch(rt, call):

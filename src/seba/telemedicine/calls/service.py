@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seba.accounts import service as account_service
@@ -126,13 +127,7 @@ async def open_call(rt: Runtime, *, ticket: str | None, consult_id: int) -> Part
     """Check a ticket on connect, and the policy again (the consult may have moved on, the
     account been closed). Raises NotAuthenticated ``invalid_ticket`` / ``ticket_expired``,
     NotFound ``unknown_consult`` (a third party), Conflict ``call_not_open``."""
-    try:
-        found = tickets.read_ticket(
-            rt.settings.secret_key, ticket, consult_id=consult_id, now_s=time.time()
-        )
-    except tickets.TicketRefused as exc:
-        code = "ticket_expired" if exc.reason == "expired" else "invalid_ticket"
-        raise NotAuthenticated(MESSAGES[code], code=code, details={"reason": exc.reason}) from None
+    found = _read_ticket(rt, ticket, consult_id)
     actor = await account_service.principal_for_user(rt, found.user_id)
     async with rt.db.read() as session:
         await _open_consult(session, actor, consult_id)
@@ -141,12 +136,54 @@ async def open_call(rt: Runtime, *, ticket: str | None, consult_id: int) -> Part
     return Party(actor=actor, consult_id=consult_id, party=found.party)
 
 
+def _read_ticket(rt: Runtime, ticket: str | None, consult_id: int) -> tickets.Ticket:
+    try:
+        return tickets.read_ticket(
+            rt.settings.secret_key, ticket, consult_id=consult_id, now_s=time.time()
+        )
+    except tickets.TicketRefused as exc:
+        code = "ticket_expired" if exc.reason == "expired" else "invalid_ticket"
+        raise NotAuthenticated(MESSAGES[code], code=code, details={"reason": exc.reason}) from None
+
+
+async def join_call(
+    rt: Runtime, *, ticket: str | None, consult_id: int
+) -> tuple[Party, list[CallMessage]]:
+    """What a connecting socket does: ``open_call`` and ``call_joined`` in one transaction,
+    and the chat so far (the socket's welcome). One write transaction instead of a read, a
+    write and a read. Raises as ``open_call`` does."""
+    found = _read_ticket(rt, ticket, consult_id)
+    actor = await account_service.principal_for_user(rt, found.user_id)
+    now = utcnow()
+    async with transactional(rt.db) as session:
+        await _open_consult(session, actor, consult_id)
+        if party_of(actor) != found.party:
+            raise NotAuthenticated(MESSAGES["invalid_ticket"], code="invalid_ticket")
+        who = Party(actor=actor, consult_id=consult_id, party=found.party)
+        await _joined(session, who, now)
+        history = list(
+            await session.scalars(
+                select(CallMessage)
+                .where(CallMessage.consultation_id == consult_id)
+                .order_by(CallMessage.id)
+            )
+        )
+    return who, history
+
+
 async def _call_row(session: AsyncSession, consult_id: int, at: datetime) -> ConsultCall:
     row = await session.get(ConsultCall, consult_id)
     if row is None:
-        row = ConsultCall(consultation_id=consult_id, started_at=at, ended_at=None)
-        session.add(row)
-        await session.flush()
+        # The doctor and the CHO usually join at the same moment: the first insert makes the
+        # row, the other waits for it (PostgreSQL) and reads it, instead of a unique violation.
+        insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+        await session.execute(
+            insert(ConsultCall)
+            .values(consultation_id=consult_id, started_at=at, ended_at=None)
+            .on_conflict_do_nothing(index_elements=[ConsultCall.consultation_id])
+        )
+        row = await session.get(ConsultCall, consult_id)
+        assert row is not None
     return row
 
 
@@ -155,16 +192,33 @@ async def call_joined(rt: Runtime, *, who: Party) -> None:
     now = utcnow()
     async with transactional(rt.db) as session:
         await _open_consult(session, who.actor, who.consult_id)
-        row = await _call_row(session, who.consult_id, now)
-        row.ended_at = None
-        audit.record(
-            session,
-            actor=who.actor,
-            action="call.join",
-            entity_type="consultation",
-            entity_id=who.consult_id,
-            after={"party": who.party},
-        )
+        await _joined(session, who, now)
+
+
+def _upsert_call(session: AsyncSession, consult_id: int, at: datetime, ended_at):
+    """``INSERT`` the call row starting ``at`` or, if it exists, set its end to ``ended_at``
+    (an SQL expression over the existing row, or None): one statement, and no unique violation
+    when both parties arrive together (the second waits for the first's row on PostgreSQL)."""
+    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(ConsultCall).values(
+        consultation_id=consult_id, started_at=at, ended_at=None if ended_at is None else at
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[ConsultCall.consultation_id], set_={"ended_at": ended_at}
+    )
+
+
+async def _joined(session: AsyncSession, who: Party, now: datetime) -> None:
+    # The call starts at the first join, and runs again (no end) at every join.
+    await session.execute(_upsert_call(session, who.consult_id, now, None))
+    audit.record(
+        session,
+        actor=who.actor,
+        action="call.join",
+        entity_type="consultation",
+        entity_id=who.consult_id,
+        after={"party": who.party},
+    )
 
 
 async def call_left(rt: Runtime, *, who: Party) -> None:
@@ -173,8 +227,12 @@ async def call_left(rt: Runtime, *, who: Party) -> None:
     now = utcnow()
     async with transactional(rt.db) as session:
         await access_consult(session, who.actor, who.consult_id, "consult.call")
-        row = await _call_row(session, who.consult_id, now)
-        row.ended_at = max(now, row.started_at)
+        # The end moves to now, never before the start (a clock step between the two).
+        later = case(
+            (ConsultCall.started_at > now, ConsultCall.started_at),
+            else_=literal(now, ConsultCall.started_at.type),
+        )
+        await session.execute(_upsert_call(session, who.consult_id, now, later))
         audit.record(
             session,
             actor=who.actor,

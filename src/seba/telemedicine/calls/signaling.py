@@ -5,7 +5,8 @@ what they need to find each other — SDP offers and answers, ICE candidates —
 own messages: chat (kept with the consult), mode changes (video, audio, text) and heartbeats.
 
 - **Who.** The ticket (``tickets``) is checked on connect, then the policy again
-  (``service.open_call``). A refusal accepts the socket and closes it at once with a code the
+  (``service.join_call``, which also starts the call and reads its chat, in one
+  transaction). A refusal accepts the socket and closes it at once with a code the
   page understands: 4401 no valid ticket (missing, forged, expired, another consult's), 4403
   not a party to this consult, 4409 the consult is no longer held (or this tab was replaced by
   a newer one of the same party).
@@ -120,15 +121,32 @@ async def serve_call(websocket: WebSocket, rt: Runtime, consult_id: int) -> None
     lang = websocket.query_params.get("lang", rt.settings.default_language)
     lang = lang if lang in ("bn", "en") else rt.settings.default_language
     await websocket.accept()
-    try:
-        who = await service.open_call(
-            rt, ticket=websocket.query_params.get("ticket"), consult_id=consult_id
-        )
-    except DomainError as exc:
-        await websocket.close(code=_close_code(exc), reason=exc.code)
-        return
-    conn = secrets.token_hex(8)
     channel = topic(consult_id)
+    # Subscribed before joining, so nothing the other party sends once we have joined is lost;
+    # nothing is forwarded until the ticket and the policy let us in.
+    async with rt.bus.subscribe(channel) as queue:
+        try:
+            who, history = await service.join_call(
+                rt, ticket=websocket.query_params.get("ticket"), consult_id=consult_id
+            )
+        except DomainError as exc:
+            await websocket.close(code=_close_code(exc), reason=exc.code)
+            return
+        await _serve(websocket, rt, who, history, queue, lang)
+
+
+async def _serve(
+    websocket: WebSocket,
+    rt: Runtime,
+    who: service.Party,
+    history: list[Any],
+    queue: asyncio.Queue[dict[str, Any]],
+    lang: str,
+) -> None:
+    """The joined party's socket: relay, record, and leave."""
+    consult_id = who.consult_id
+    channel = topic(consult_id)
+    conn = secrets.token_hex(8)
     heartbeat = rt.settings.call_heartbeat_s
     # The CHO's video counts only while it also sends its own (record.py cross-checks the
     # doctor's video against it).
@@ -212,47 +230,40 @@ async def serve_call(websocket: WebSocket, rt: Runtime, consult_id: int) -> None
                 tracker.declared = data.get("mode", tracker.declared)
             await websocket.send_json({k: v for k, v in data.items() if k not in ("conn", "echo")})
 
-    async with rt.bus.subscribe(channel) as queue:
-        try:
-            await service.call_joined(rt, who=who)
-        except DomainError as exc:
-            await websocket.close(code=_close_code(exc), reason=exc.code)
-            return
-        tasks: list[asyncio.Task[None]] = []
-        try:
-            history = await service.chat_log(rt, actor=who.actor, consult_id=consult_id)
-            welcome = {
-                "type": "welcome",
-                "party": who.party,
-                "heartbeat_s": heartbeat,
-                "chat": [service.chat_out(m) for m in history],
-            }
-            if rt.settings.call_test_hooks:
-                # Which server process holds this socket: the two-worker browser test puts the
-                # two parties on different ones.
-                welcome["worker"] = os.getpid()
-            await websocket.send_json(welcome)
-            await publish({"type": "peer", "state": "joined"})
-            tasks = [
-                asyncio.create_task(receive()),
-                asyncio.create_task(forward(queue)),
-                asyncio.create_task(replaced.wait()),
-            ]
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        except (WebSocketDisconnect, TimeoutError, RuntimeError):
-            pass
-        finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(BaseException):
-                    await task
-            if websocket.client_state == WebSocketState.CONNECTED:
-                code = CLOSE_CONFLICT if replaced.is_set() else 1000
-                with contextlib.suppress(Exception):
-                    await websocket.close(code=code, reason="replaced" if replaced.is_set() else "")
-            await record(tracker.close_all())
-            if not replaced.is_set():
-                await publish({"type": "peer", "state": "left"})
-            with contextlib.suppress(DomainError):
-                await service.call_left(rt, who=who)
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        welcome = {
+            "type": "welcome",
+            "party": who.party,
+            "heartbeat_s": heartbeat,
+            "chat": [service.chat_out(m) for m in history],
+        }
+        if rt.settings.call_test_hooks:
+            # Which server process holds this socket: the two-worker browser test puts the
+            # two parties on different ones.
+            welcome["worker"] = os.getpid()
+        await websocket.send_json(welcome)
+        await publish({"type": "peer", "state": "joined"})
+        tasks = [
+            asyncio.create_task(receive()),
+            asyncio.create_task(forward(queue)),
+            asyncio.create_task(replaced.wait()),
+        ]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    except (WebSocketDisconnect, TimeoutError, RuntimeError):
+        pass
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        if websocket.client_state == WebSocketState.CONNECTED:
+            code = CLOSE_CONFLICT if replaced.is_set() else 1000
+            with contextlib.suppress(Exception):
+                await websocket.close(code=code, reason="replaced" if replaced.is_set() else "")
+        await record(tracker.close_all())
+        if not replaced.is_set():
+            await publish({"type": "peer", "state": "left"})
+        with contextlib.suppress(DomainError):
+            await service.call_left(rt, who=who)
