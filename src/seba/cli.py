@@ -1,4 +1,4 @@
-"""The ``seba`` command: serve, demo, db upgrade, user add, import facilities."""
+"""The ``seba`` command: serve, demo, db upgrade, user add, import facilities | ambulances."""
 
 from __future__ import annotations
 
@@ -272,6 +272,23 @@ def import_facilities(
         )
     except typer.Exit:
         raise
+    console.print(f"[green]imported[/green] {report.created} created, {report.updated} updated")
+
+
+@import_app.command("ambulances")
+def import_ambulances(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+) -> None:
+    """Create or update ambulances from a CSV file; any bad line and nothing is written."""
+    from seba.ambulances import service as fleet
+    from seba.core.access import SYSTEM
+
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        console.print("[red]error[/red] the file is not UTF-8 text")
+        raise typer.Exit(1) from None
+    report = _with_runtime(lambda rt: fleet.import_ambulances(rt, actor=SYSTEM, text=text))
     console.print(f"[green]imported[/green] {report.created} created, {report.updated} updated")
 
 
