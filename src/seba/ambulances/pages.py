@@ -1,15 +1,20 @@
-"""The family's page for an ambulance request: ``/ambulance/{reference}`` (public; the
-reference travels by SMS and the page shows no patient data, only the status, the vehicle and
-its driver's phone once one is sent)."""
+"""Ambulance pages: the family's (``/ambulance/{reference}``: public; the reference travels by
+SMS and the page shows no patient data, only the status, the vehicle and its driver's phone once
+one is sent) and the driver's (``/ambulance/trip/{token}``: the link sent to the driver is the
+key; large buttons, plain forms, no script needed on a weak network)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
+from starlette.datastructures import FormData
 
 from seba.ambulances import trips
+from seba.ambulances.schemas import TripStep
+from seba.core.errors import Conflict
 from seba.core.http import get_runtime
 from seba.core.phones import tel_uri
 from seba.core.runtime import Runtime
@@ -18,6 +23,7 @@ from seba.vocabulary import (
     AMBULANCE_REQUEST_STATUS_LABELS,
     TRIP_STATUS_LABELS,
 )
+from seba.web.csrf import DoubleSubmit
 from seba.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -39,3 +45,57 @@ async def family_status_page(
         kind_labels=AMBULANCE_KIND_LABELS,
         tel_href=tel_uri,
     )
+
+
+# The driver's forms have no session: a double-submit cookie scoped to the driver's pages.
+DRIVER = DoubleSubmit(cookie="seba_driver_csrf", path="/ambulance/trip", purpose="driver")
+Token = Annotated[str, Path(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+# What a refused step tells the driver (the form's own words; the API has the error's).
+DRIVER_MESSAGES = {
+    "invalid_trip_step": "This step is not possible now. The page shows where the trip is.",
+    "bad_location": "The location must be in West Bengal: latitude 21–27.5, longitude 85.5–90.",
+}
+
+
+async def _driver_page(
+    request: Request, rt: Runtime, token: str, error: str | None = None, status_code: int = 200
+) -> HTMLResponse:
+    view = await trips.driver_view(rt, token=token)
+    csrf_value = DRIVER.value_for(request)
+    response = render(
+        request,
+        "ambulances/driver.html",
+        status_code=status_code,
+        view=view,
+        token=token,
+        csrf=csrf_value,
+        error=DRIVER_MESSAGES.get(error) if error else None,
+        trip_labels=TRIP_STATUS_LABELS,
+        tel_href=tel_uri,
+    )
+    DRIVER.remember(request, response, csrf_value)
+    return response
+
+
+@router.get("/ambulance/trip/{token}", response_class=HTMLResponse)
+async def driver_page(request: Request, token: Token, rt: Runtime = Depends(get_runtime)):
+    return await _driver_page(request, rt, token)
+
+
+@router.post("/ambulance/trip/{token}/step", response_class=HTMLResponse)
+async def driver_step(
+    request: Request,
+    token: Token,
+    form: FormData = Depends(DRIVER.form),
+    rt: Runtime = Depends(get_runtime),
+):
+    lat, lon = form.get("lat") or None, form.get("lon") or None
+    try:
+        step = TripStep(to=form.get("to"), lat=lat, lon=lon)
+    except ValidationError:
+        return await _driver_page(request, rt, token, "bad_location", 422)
+    try:
+        await trips.driver_step(rt, token=token, data=step)
+    except Conflict as exc:
+        return await _driver_page(request, rt, token, exc.code, 409)
+    return RedirectResponse(f"/ambulance/trip/{token}", status_code=303)
