@@ -18,6 +18,7 @@ from seba.accounts import api as accounts_api
 from seba.accounts import pages as accounts_pages
 from seba.accounts.bearer import current_principal
 from seba.ambulances import api as ambulances_api
+from seba.ambulances import board_pages as ambulance_board
 from seba.ambulances import pages as ambulance_pages
 from seba.beds import api as beds_api
 from seba.beds import census_pages, hospital_pages
@@ -167,6 +168,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(referral_pages.router)
     app.include_router(telemedicine_pages.router)
     app.include_router(ambulance_pages.router)
+    app.include_router(ambulance_board.router)
     api_docs.install(app)
     app.mount("/static", ASSETS, name="static")
     # Every error each route can answer, in the one error shape (``core/openapi.py``).

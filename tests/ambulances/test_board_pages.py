@@ -1,0 +1,103 @@
+"""The dispatcher's board: record a call, see the nearest free ambulances, send one in a
+click; a district dispatcher's board holds only their district; the stream carries the event."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import select
+
+from seba.ambulances.models import AmbulanceRequest, AmbulanceTrip
+from tests import factories
+from tests.ambulances import world as w
+from tests.pages import bn, count, csrf_of, staff_session
+
+
+async def test_a_call_is_recorded_and_the_nearest_ambulance_sent(rt, client):
+    made = await w.world(rt)
+    far = await w.ambulance(rt, made["hospital"].code)
+    await w.place_at(rt, far["id"], 22.75, 88.36)
+    await staff_session(client, rt, "control_room", "district:kolkata")
+    page = await client.get("/staff/ambulances")
+    assert page.status_code == 200
+    assert bn("Record a call for an ambulance") in page.text
+    csrf = csrf_of(page.text)
+    bad = await client.post(
+        "/staff/ambulances/requests",
+        data={
+            "csrf": csrf,
+            "district": "kolkata",
+            "lat": "28.6",
+            "lon": "77.2",
+            "condition": "severe",
+            "contact_phone": "98300 55555",
+        },
+    )
+    assert bad.status_code == 422
+    assert await count(rt, AmbulanceRequest) == 0
+    recorded = await client.post(
+        "/staff/ambulances/requests",
+        data={
+            "csrf": csrf,
+            "district": "kolkata",
+            "lat": "22.57",
+            "lon": "88.36",
+            "condition": "severe",
+            "contact_phone": "98300 55555",
+        },
+    )
+    assert recorded.status_code == 303
+    board = await client.get(recorded.headers["location"])
+    nearest = made["ambulance"]["registration"]
+    assert bn("Send {vehicle}", vehicle=nearest) in board.text
+    # Nearest first on the board.
+    assert board.text.index(nearest) < board.text.index(far["registration"])
+    async with rt.db.read() as s:
+        req = await s.scalar(select(AmbulanceRequest))
+    sent = await client.post(
+        "/staff/ambulances/assign",
+        data={
+            "csrf": csrf,
+            "request_id": str(req.id),
+            "ambulance_id": str(made["ambulance"]["id"]),
+        },
+    )
+    assert sent.status_code == 303
+    again = await client.post(
+        "/staff/ambulances/assign",
+        data={"csrf": csrf, "request_id": str(req.id), "ambulance_id": str(far["id"])},
+    )
+    assert again.status_code == 409
+    assert bn("This request is not waiting for an ambulance.") in again.text
+    assert await count(rt, AmbulanceTrip) == 1
+    live = await client.get("/staff/ambulances/live")
+    assert bn("Assigned") in live.text
+
+
+async def test_the_board_is_for_dispatchers_of_the_district(rt, client):
+    await factories.districts(rt)
+    await w.request(rt, "howrah", lat=22.59, lon=88.31)
+    await staff_session(client, rt, "control_room", "district:kolkata")
+    board = await client.get("/staff/ambulances")
+    assert bn("No request is waiting.") in board.text
+    hospital = await w.base(rt)
+    await staff_session(client, rt, "hospital_staff", f"facility:{hospital.code}")
+    refused = await client.get("/staff/ambulances")
+    assert refused.status_code == 403
+
+
+async def test_an_assignment_reaches_the_staff_stream(rt):
+    from seba.ambulances import dispatch
+    from seba.core.access import SYSTEM
+
+    made = await w.world(rt)
+    req = await w.request(rt)
+    async with rt.bus.subscribe("ambulances") as queue:
+        await dispatch.assign(
+            rt, actor=SYSTEM, request_id=req["id"], ambulance_id=made["ambulance"]["id"]
+        )
+        event = await asyncio.wait_for(queue.get(), 5)
+    assert event["status"] == "assigned" and event["request_id"] == req["id"]
+    from seba.referrals.pages.events import LIVE_KEYS, LIVE_TOPICS
+
+    assert "ambulances" in LIVE_TOPICS and {"trip_id", "ambulance_id"} <= set(LIVE_KEYS)
