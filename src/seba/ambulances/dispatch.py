@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -48,6 +49,7 @@ URBAN_DISTRICTS = frozenset({"kolkata", "howrah"})
 # straight-line distance of its HQ are offered ("neighbours").
 NEIGHBOUR_KM = 120.0
 MAX_CANDIDATES = 20
+T = TypeVar("T")
 
 
 def area_kind(district_code: str) -> str:
@@ -261,9 +263,9 @@ async def _free_in(
     rows = await session.execute(
         _placed().where(Ambulance.status == "free", Ambulance.district_code.in_(districts))
     )
-    found = [_candidate(row, pickup, area) for row in rows]
-    found.sort(key=lambda c: (c.distance_km, c.ambulance.id))
-    return found[:MAX_CANDIDATES]
+    placed = sorted(((row[0], _position(row)) for row in rows), key=lambda p: p[0].id)
+    ranked = rank(pickup, placed, area)
+    return [Candidate(amb, km, eta) for amb, km, eta in ranked[:MAX_CANDIDATES]]
 
 
 def _placed():
@@ -275,16 +277,28 @@ def _placed():
     )
 
 
-def _candidate(row: Any, pickup: tuple[float, float], area: str) -> Candidate:
+def _position(row: Any) -> tuple[float, float]:
     amb, f_lat, f_lon, d_lat, d_lon = row
     if amb.lat is not None and amb.lon is not None:
-        at = (amb.lat, amb.lon)
-    elif f_lat is not None and f_lon is not None:
-        at = (f_lat, f_lon)
-    else:
-        at = (d_lat, d_lon)
-    km = haversine_km(pickup, at)
-    return Candidate(amb, km, eta_minutes(km, area))
+        return amb.lat, amb.lon
+    if f_lat is not None and f_lon is not None:
+        return f_lat, f_lon
+    return d_lat, d_lon
+
+
+def rank(
+    pickup: tuple[float, float], placed: Iterable[tuple[T, tuple[float, float]]], area: str
+) -> list[tuple[T, float, float]]:
+    """(thing, km, minutes) nearest first: the one ranking rule, for the dispatcher's list and
+    for ``seba simulate ambulances`` alike. Ties keep the given order (ids ascending)."""
+    scored = [(thing, haversine_km(pickup, at)) for thing, at in placed]
+    scored.sort(key=lambda pair: pair[1])
+    return [(thing, km, eta_minutes(km, area)) for thing, km in scored]
+
+
+def _candidate(row: Any, pickup: tuple[float, float], area: str) -> Candidate:
+    ((amb, km, eta),) = rank(pickup, [(row[0], _position(row))], area)
+    return Candidate(amb, km, eta)
 
 
 async def candidates(rt: Runtime, *, actor: Principal, request_id: int) -> dict[str, Any]:
