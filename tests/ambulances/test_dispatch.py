@@ -192,3 +192,28 @@ async def test_a_request_from_a_referral_goes_to_its_hospital(rt, client):
     req = await w.request(rt, referral_id=referral["id"])
     assert req["destination_facility_id"] == hospital.id
     assert req["referral_id"] == referral["id"]
+
+
+async def test_the_ranked_list_of_a_200_ambulance_fleet_is_quick(rt, client):
+    import time
+
+    from seba.ambulances import service as fleet
+
+    await factories.districts(rt)
+    hospital = await w.base(rt)
+    lines = ["registration,kind,base_facility,driver_name,driver_phone"]
+    lines += [f"WB 02 AB {n},bls,{hospital.code},Driver {n},98300{n:05d}" for n in range(1, 201)]
+    report = await fleet.import_ambulances(rt, actor=SYSTEM, text="\n".join(lines) + "\n")
+    assert report.created == 200
+    req = await w.request(rt)
+    control = await factories.staff(client, rt, "control_room", "district:kolkata")
+    timings = []
+    for _ in range(5):
+        started = time.perf_counter()
+        answer = await client.get(
+            f"/api/v1/ambulance-requests/{req['id']}/candidates", headers=control
+        )
+        timings.append(time.perf_counter() - started)
+        assert len(answer.json()["ambulances"]) == dispatch.MAX_CANDIDATES
+    print(f"ranked list, 200 ambulances: best {min(timings) * 1000:.0f} ms")
+    assert min(timings) < 1.0

@@ -3,12 +3,13 @@ driver's link and the family's status by reference."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from seba.accounts.bearer import current_principal
-from seba.ambulances import dispatch, queries, trips
+from seba.ambulances import dispatch, figures, queries, trips
 from seba.ambulances import service as fleet
 from seba.ambulances.schemas import (
     AmbulanceIn,
@@ -236,3 +237,26 @@ async def driver_step(token: Token, body: TripStep, rt: Runtime = Depends(get_ru
 )
 async def driver_location(token: Token, body: Location, rt: Runtime = Depends(get_runtime)):
     return await trips.driver_location(rt, token=token, data=body)
+
+
+# ---------------------------------------------------------------- figures
+
+
+@router.get(
+    "/ambulance-figures",
+    summary="Per district and day (IST): requests, times p50/p90, busy vs free, the promise",
+)
+async def ambulance_figures(
+    district: Annotated[DistrictCode | None, Query()] = None,
+    day: Annotated[
+        date | None,
+        Query(
+            ge=date(2020, 1, 1),
+            le=date(2099, 12, 31),
+            description="YYYY-MM-DD, India time; today if left out",
+        ),
+    ] = None,
+    actor: Principal = Depends(current_principal),
+    rt: Runtime = Depends(get_runtime),
+):
+    return await figures.figures(rt, actor=actor, district=district, day=day)

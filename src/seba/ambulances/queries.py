@@ -18,7 +18,7 @@ from seba.places.models import Facility
 MAX_ROWS = 500
 
 
-def _district_filter(actor: Principal, action: str, district: str | None) -> list[str] | None:
+def district_filter(actor: Principal, action: str, district: str | None) -> list[str] | None:
     """The districts a list may show: the actor's, or the one asked for within reach."""
     if reach(actor, action) is Reach.ANY or actor.scope_kind == "state":
         return [district] if district else None
@@ -31,7 +31,7 @@ def _district_filter(actor: Principal, action: str, district: str | None) -> lis
 async def list_ambulances(
     rt: Runtime, *, actor: Principal, district: str | None = None, status: str | None = None
 ) -> list[dict[str, Any]]:
-    districts = _district_filter(actor, "ambulance.read", district)
+    districts = district_filter(actor, "ambulance.read", district)
     query = (
         select(Ambulance, Facility.code)
         .join(Facility, Facility.id == Ambulance.base_facility_id)
@@ -52,7 +52,7 @@ async def list_requests(
 ) -> list[dict[str, Any]]:
     """Requests of the actor's reach, oldest first: the open and assigned ones (``live``), or
     the latest of all."""
-    districts = _district_filter(actor, "ambulance_request.read", district)
+    districts = district_filter(actor, "ambulance_request.read", district)
     query = select(AmbulanceRequest).limit(MAX_ROWS)
     if live:
         query = query.where(AmbulanceRequest.status.in_(("open", "assigned"))).order_by(

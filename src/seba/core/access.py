@@ -173,6 +173,8 @@ POLICY: Mapping[str, Mapping[str, Reach]] = MappingProxyType(
             "ambulance_request.create": _rule(SCOPE, *ADMINS, "control_room"),
             "ambulance_request.read": _rule(SCOPE, *ADMINS, "control_room"),
             "ambulance.dispatch": _rule(SCOPE, *ADMINS, "control_room"),
+            # Counts and times per district and day, no patient data.
+            "ambulance.figures": _rule(SCOPE, *ADMINS, "control_room", "viewer"),
         }.items()
     }
 )
