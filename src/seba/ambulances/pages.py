@@ -12,12 +12,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from seba.ambulances import trips
+from seba.ambulances import queries, trips
 from seba.ambulances.schemas import TripStep
 from seba.core.errors import Conflict
 from seba.core.http import get_runtime
 from seba.core.phones import tel_uri
 from seba.core.runtime import Runtime
+from seba.referrals.pages.forms import district_options, districts
 from seba.vocabulary import (
     AMBULANCE_KIND_LABELS,
     AMBULANCE_REQUEST_STATUS_LABELS,
@@ -27,6 +28,31 @@ from seba.web.csrf import DoubleSubmit
 from seba.web.render import render
 
 router = APIRouter(include_in_schema=False)
+DistrictPath = Annotated[str, Path(max_length=40, pattern=r"^[a-z0-9][a-z0-9-]{1,39}$")]
+
+
+@router.get("/ambulances", response_class=HTMLResponse)
+async def districts_page(request: Request, rt: Runtime = Depends(get_runtime)):
+    """Choose a district (the public list of districts, in the reader's language)."""
+    return render(
+        request,
+        "ambulances/districts.html",
+        districts=district_options(request, await districts(rt)),
+    )
+
+
+@router.get("/ambulances/{district}", response_class=HTMLResponse)
+async def district_page(
+    request: Request, district: DistrictPath, rt: Runtime = Depends(get_runtime)
+):
+    """A district's free ambulance services, how to ask for one, in Bengali and English."""
+    return render(
+        request,
+        "ambulances/district.html",
+        info=await queries.district_services(rt, district),
+        kind_labels=AMBULANCE_KIND_LABELS,
+        tel_href=tel_uri,
+    )
 
 
 @router.get("/ambulance/{reference}", response_class=HTMLResponse)

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from seba.ambulances.dispatch import request_dict
-from seba.ambulances.models import LIVE_TRIP, Ambulance, AmbulanceRequest, AmbulanceTrip
+from seba.ambulances.models import (
+    AMBULANCE_KINDS,
+    LIVE_TRIP,
+    Ambulance,
+    AmbulanceRequest,
+    AmbulanceTrip,
+)
 from seba.ambulances.service import ambulance_dict
 from seba.core import audit
 from seba.core.access import Principal, Reach, home_district, reach
 from seba.core.db import transactional
+from seba.core.errors import NotFound
 from seba.core.runtime import Runtime
-from seba.places.models import Facility
+from seba.places.contacts import call_numbers
+from seba.places.models import District, Facility
 
 MAX_ROWS = 500
 
@@ -98,3 +106,51 @@ async def list_requests(
         }
         for r in requests
     ]
+
+
+async def district_services(rt: Runtime, district: str) -> dict[str, Any]:
+    """The public view of a district's ambulances: how many of each kind and how many are free
+    now, and the hospitals they are based at with those hospitals' own numbers. No vehicle
+    numbers and no drivers' phones: those go only to a family an ambulance is sent to."""
+    async with rt.db.read() as session:
+        found = await session.get(District, district)
+        if found is None:
+            raise NotFound("No such district.", code="district_not_found")
+        counts = (
+            await session.execute(
+                select(Ambulance.kind, Ambulance.status, func.count())
+                .where(Ambulance.district_code == district)
+                .group_by(Ambulance.kind, Ambulance.status)
+            )
+        ).all()
+        bases = list(
+            await session.scalars(
+                select(Facility)
+                .where(
+                    Facility.id.in_(
+                        select(Ambulance.base_facility_id).where(
+                            Ambulance.district_code == district
+                        )
+                    )
+                )
+                .order_by(Facility.name)
+            )
+        )
+    kinds: dict[str, dict[str, int]] = {}
+    for kind, status, n in counts:
+        entry = kinds.setdefault(kind, {"total": 0, "free": 0})
+        entry["total"] += n
+        entry["free"] += n if status == "free" else 0
+    return {
+        "district": {"code": found.code, "name": found.name, "name_bn": found.name_bn},
+        "kinds": [{"kind": k, **kinds[k]} for k in AMBULANCE_KINDS if k in kinds],
+        "bases": [
+            {
+                "id": f.id,
+                "name": f.name,
+                "name_bn": f.name_bn,
+                "phones": call_numbers(f.emergency_phone, f.reception_phone, f.phones or ()),
+            }
+            for f in bases
+        ],
+    }
