@@ -196,3 +196,31 @@ async def test_a_dispatcher_moves_only_their_districts_trips(rt, client):
         f"/api/v1/ambulance-trips/{out['trip_id']}/step", json={"to": "en_route"}, headers=kolkata
     )
     assert moved.status_code == 200 and moved.json()["status"] == "en_route"
+
+
+async def test_the_destination_hospital_sees_the_patient_coming(rt, client):
+    made = await w.world(rt)
+    hospital = made["hospital"]
+    other = await w.base(rt)
+    req = await w.request(rt, destination_facility=hospital.code)
+    sent = await dispatch.assign(
+        rt, actor=SYSTEM, request_id=req["id"], ambulance_id=made["ambulance"]["id"]
+    )
+    token = sent["driver_link"].rsplit("/", 1)[1]
+    for step in ("en_route", "at_scene", "transporting"):
+        await trips.driver_step(rt, token=token, data=TripStep(to=step))
+    ward = await factories.staff(client, rt, "hospital_staff", f"facility:{hospital.code}")
+    seen = await client.get(f"/api/v1/facilities/{hospital.id}/incoming-ambulances", headers=ward)
+    assert seen.status_code == 200
+    (coming,) = seen.json()["ambulances"]
+    assert (coming["reference"], coming["status"]) == (req["reference"], "transporting")
+    assert coming["vehicle"] == made["ambulance"]["registration"]
+    elsewhere = await factories.staff(client, rt, "hospital_staff", f"facility:{other.code}")
+    refused = await client.get(
+        f"/api/v1/facilities/{hospital.id}/incoming-ambulances", headers=elsewhere
+    )
+    assert refused.status_code == 403
+    await trips.driver_step(rt, token=token, data=TripStep(to="at_hospital"))
+    await trips.driver_step(rt, token=token, data=TripStep(to="closed"))
+    after = await client.get(f"/api/v1/facilities/{hospital.id}/incoming-ambulances", headers=ward)
+    assert after.json()["ambulances"] == []

@@ -239,6 +239,18 @@ async def driver_location(token: Token, body: Location, rt: Runtime = Depends(ge
     return await trips.driver_location(rt, token=token, data=body)
 
 
+@router.get(
+    "/facilities/{facility_id}/incoming-ambulances",
+    summary="Ambulances bringing a patient to this hospital (its staff; audited)",
+)
+async def incoming_ambulances(
+    facility_id: PathId,
+    actor: Principal = Depends(current_principal),
+    rt: Runtime = Depends(get_runtime),
+):
+    return {"ambulances": await trips.incoming(rt, actor=actor, facility_id=facility_id)}
+
+
 # ---------------------------------------------------------------- figures
 
 

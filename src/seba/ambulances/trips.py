@@ -17,7 +17,7 @@ from seba.ambulances.models import LIVE_TRIP, Ambulance, AmbulanceRequest, Ambul
 from seba.ambulances.schemas import Location, TripStep
 from seba.ambulances.service import announce
 from seba.core import audit
-from seba.core.access import Principal, require
+from seba.core.access import Principal, require, require_on_facility
 from seba.core.db import transactional
 from seba.core.errors import Conflict, NotFound
 from seba.core.runtime import Runtime
@@ -308,3 +308,49 @@ async def family_status(rt: Runtime, *, reference: str) -> dict[str, Any]:
         "trip": trip,
         "destination": _facility(dest),
     }
+
+
+async def incoming(rt: Runtime, *, actor: Principal, facility_id: int) -> list[dict[str, Any]]:
+    """The ambulances on their way to a hospital with a patient for it (live trips whose
+    request names it), for its staff: vehicle, status, estimate, condition. Audited (a
+    condition is patient data)."""
+    async with transactional(rt.db) as session:
+        facility = await session.get(Facility, facility_id)
+        if facility is None:
+            raise NotFound("No such facility.", code="facility_not_found")
+        require_on_facility(actor, "ambulance.incoming", facility)
+        rows = (
+            await session.execute(
+                select(AmbulanceTrip, AmbulanceRequest, Ambulance)
+                .join(AmbulanceRequest, AmbulanceRequest.id == AmbulanceTrip.request_id)
+                .join(Ambulance, Ambulance.id == AmbulanceTrip.ambulance_id)
+                .where(
+                    AmbulanceRequest.destination_facility_id == facility_id,
+                    AmbulanceTrip.status.in_(LIVE_TRIP),
+                )
+                .order_by(AmbulanceTrip.assigned_at)
+            )
+        ).all()
+        audit.record(
+            session,
+            actor=actor,
+            action="ambulance.incoming.list",
+            entity_type="facility",
+            entity_id=facility_id,
+            after={"trips": [t.id for t, _r, _a in rows]},
+        )
+    return [
+        {
+            "trip_id": t.id,
+            "status": t.status,
+            "reference": r.reference,
+            "condition": r.condition,
+            "vehicle": a.registration,
+            "driver_phone": a.driver_phone,
+            "assigned_at": t.assigned_at.isoformat(),
+            "transporting_at": t.transporting_at.isoformat() if t.transporting_at else None,
+            "lat": a.lat,
+            "lon": a.lon,
+        }
+        for t, r, a in rows
+    ]

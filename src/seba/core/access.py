@@ -173,6 +173,8 @@ POLICY: Mapping[str, Mapping[str, Reach]] = MappingProxyType(
             "ambulance_request.create": _rule(SCOPE, *ADMINS, "control_room"),
             "ambulance_request.read": _rule(SCOPE, *ADMINS, "control_room"),
             "ambulance.dispatch": _rule(SCOPE, *ADMINS, "control_room"),
+            # A hospital sees the patients an ambulance is bringing to it (its own staff).
+            "ambulance.incoming": _rule(SCOPE, *ADMINS, "hospital_staff"),
             # Counts and times per district and day, no patient data.
             "ambulance.figures": _rule(SCOPE, *ADMINS, "control_room", "viewer"),
         }.items()
