@@ -101,3 +101,47 @@ async def test_an_assignment_reaches_the_staff_stream(rt):
     from seba.referrals.pages.events import LIVE_KEYS, LIVE_TOPICS
 
     assert "ambulances" in LIVE_TOPICS and {"trip_id", "ambulance_id"} <= set(LIVE_KEYS)
+
+
+async def test_an_ambulance_from_a_bed_hold_in_one_click(rt, client):
+    from seba.core.access import SYSTEM
+    from seba.referrals import service as referral_service
+    from seba.referrals.schemas import ReferralCreate
+
+    made = await w.world(rt)
+    hospital = made["hospital"]
+    await factories.census(rt, hospital, [("general", "any", 5, 0)])
+    referral, _ = await referral_service.create_referral(
+        rt,
+        actor=SYSTEM,
+        data=ReferralCreate(
+            facility_id=hospital.id,
+            bed_type="general",
+            patient={"name": "Rina Das", "age": 40, "sex": "female", "phone": "98300 44444"},
+            district="kolkata",
+        ),
+    )
+    await staff_session(client, rt, "control_room", "district:kolkata")
+    room = await client.get("/staff/control-room")
+    assert bn("Send an ambulance") in room.text
+    sent = await client.post(
+        "/staff/ambulances/from-referral",
+        data={"csrf": csrf_of(room.text), "referral_id": str(referral["id"])},
+    )
+    assert sent.status_code == 303, sent.text
+    async with rt.db.read() as s:
+        req = await s.scalar(select(AmbulanceRequest))
+    assert (req.referral_id, req.destination_facility_id) == (referral["id"], hospital.id)
+    assert (req.contact_phone, req.condition, req.district_code) == (
+        "+919830044444",
+        "moderate",  # the referral's default when no condition was given
+        "kolkata",
+    )
+    board = await client.get(sent.headers["location"].split("#")[0])
+    assert req.reference in board.text
+    assert bn("Send {vehicle}", vehicle=made["ambulance"]["registration"]) in board.text
+    missing = await client.post(
+        "/staff/ambulances/from-referral",
+        data={"csrf": csrf_of(room.text), "referral_id": "999999"},
+    )
+    assert missing.status_code == 404

@@ -160,3 +160,28 @@ async def assign(
     return RedirectResponse(
         f"{BOARD_PATH}?done=assigned&ref={sent['request']}&vehicle={sent['ambulance']}", 303
     )
+
+
+@router.post(BOARD_PATH + "/from-referral")
+async def from_referral(
+    request: Request,
+    principal: Principal = Depends(permitted("ambulance_request.create")),
+    form: FormData = Depends(staff_form),
+    rt: Runtime = Depends(get_runtime),
+):
+    """The control room's "send an ambulance" on a bed hold: the request is made from the
+    referral and the board shows it with its nearest free ambulances."""
+    try:
+        referral_id = int(form_text(form, "referral_id"))
+    except ValueError:
+        return await _page(request, rt, principal, status_code=422)
+    try:
+        made = await dispatch.request_from_referral(
+            rt, actor=principal, referral_id=referral_id, lang=request_language(request)
+        )
+    except DomainError as exc:
+        message = say(request, exc.message, **exc.params)
+        return await _page(request, rt, principal, status_code=exc.status_code, message=message)
+    return RedirectResponse(
+        f"{BOARD_PATH}?done=recorded&ref={made['reference']}#req-{made['id']}", 303
+    )

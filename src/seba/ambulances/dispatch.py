@@ -422,3 +422,33 @@ async def assign(
         "eta_min": trip.eta_min,
         "driver_link": link,
     }
+
+
+async def request_from_referral(
+    rt: Runtime, *, actor: Principal, referral_id: int, lang: str = "bn"
+) -> dict[str, Any]:
+    """ "Send an ambulance" from a bed hold, in one click: the family's district, location,
+    condition and phone from their admission request; the hospital holding the bed as the
+    destination. Without a location the pickup says to ask the family (the dispatcher calls
+    them from the board). Raises NotFound, Conflict ``referral_not_holding``."""
+    async with rt.db.read() as session:
+        found = (
+            await session.execute(
+                select(AdmissionRequest)
+                .join(Referral, Referral.request_id == AdmissionRequest.id)
+                .where(Referral.id == referral_id)
+            )
+        ).scalar_one_or_none()
+    if found is None or not may_reach(actor, "ambulance_request.create", found.district_code):
+        raise NotFound("No such referral.", code="referral_not_found")
+    data = StaffRequestIn(
+        district=found.district_code,
+        lat=found.lat,
+        lon=found.lon,
+        address="" if found.lat is not None else f"Referral {found.reference}: ask the family",
+        condition=found.condition,
+        contact_phone=found.phone,
+        referral_id=referral_id,
+        source="control_room",
+    )
+    return await create_request(rt, actor=actor, data=data, lang=lang)
