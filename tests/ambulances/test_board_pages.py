@@ -18,6 +18,8 @@ async def test_a_call_is_recorded_and_the_nearest_ambulance_sent(rt, client):
     far = await w.ambulance(rt, made["hospital"].code)
     await w.place_at(rt, far["id"], 22.75, 88.36)
     await staff_session(client, rt, "control_room", "district:kolkata")
+    home = await client.get("/staff")
+    assert 'href="/staff/ambulances"' in home.text
     page = await client.get("/staff/ambulances")
     assert page.status_code == 200
     assert bn("Record a call for an ambulance") in page.text
