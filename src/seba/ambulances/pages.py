@@ -12,20 +12,24 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from seba.ambulances import queries, trips
-from seba.ambulances.schemas import TripStep
-from seba.core.errors import Conflict
-from seba.core.http import get_runtime
+from seba.ambulances import dispatch, queries, trips
+from seba.ambulances.schemas import CitizenRequestIn, TripStep
+from seba.core.errors import Conflict, DomainError
+from seba.core.http import get_runtime, request_language
 from seba.core.phones import tel_uri
 from seba.core.runtime import Runtime
+from seba.referrals.labels import CONDITION_LABELS
+from seba.referrals.pages.citizen import verified_phone
 from seba.referrals.pages.forms import district_options, districts
 from seba.vocabulary import (
     AMBULANCE_KIND_LABELS,
     AMBULANCE_REQUEST_STATUS_LABELS,
     TRIP_STATUS_LABELS,
 )
+from seba.web import csrf
 from seba.web.csrf import DoubleSubmit
 from seba.web.render import render
+from seba.web.session import form_text, say
 
 router = APIRouter(include_in_schema=False)
 DistrictPath = Annotated[str, Path(max_length=40, pattern=r"^[a-z0-9][a-z0-9-]{1,39}$")]
@@ -125,3 +129,76 @@ async def driver_step(
     except Conflict as exc:
         return await _driver_page(request, rt, token, exc.code, 409)
     return RedirectResponse(f"/ambulance/trip/{token}", status_code=303)
+
+
+# ---------------------------------------------------------------- a family asks
+
+
+ASK_PATH = "/admission/ambulance"  # under the family's pages: their code and cookies hold here
+ASK_MESSAGES = {
+    "form": "Please choose the district and say where the patient is: an address or a "
+    "landmark, or use your location.",
+}
+
+
+async def _ask_page(
+    request: Request,
+    rt: Runtime,
+    phone: str,
+    *,
+    status_code: int = 200,
+    values: dict[str, str] | None = None,
+    message: str | None = None,
+) -> HTMLResponse:
+    value = csrf.CITIZEN.value_for(request)
+    response = render(
+        request,
+        "ambulances/ask.html",
+        status_code,
+        csrf=value,
+        phone=phone,
+        district_options=district_options(request, await districts(rt)),
+        condition_labels=CONDITION_LABELS,
+        values=values or {},
+        message=message,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    csrf.CITIZEN.remember(request, response, value)
+    return response
+
+
+@router.get(ASK_PATH, response_class=HTMLResponse)
+async def ask_page(request: Request, rt: Runtime = Depends(get_runtime)):
+    """The family's request form, behind the referral pages' phone code."""
+    phone = await verified_phone(request, rt)
+    if phone is None:
+        return RedirectResponse("/admission/phone?then=ambulance", status_code=303)
+    return await _ask_page(request, rt, phone)
+
+
+@router.post(ASK_PATH, response_class=HTMLResponse)
+async def ask(
+    request: Request,
+    form: FormData = Depends(csrf.CITIZEN.form),
+    rt: Runtime = Depends(get_runtime),
+):
+    phone = await verified_phone(request, rt)
+    if phone is None:
+        return RedirectResponse("/admission/phone?then=ambulance", status_code=303)
+    fields = ("district", "lat", "lon", "address", "condition", "notes")
+    values = {name: form_text(form, name).strip() for name in fields}
+    try:
+        data = CitizenRequestIn(**{k: v for k, v in values.items() if v})
+    except ValidationError:
+        message = say(request, ASK_MESSAGES["form"])
+        return await _ask_page(request, rt, phone, status_code=422, values=values, message=message)
+    try:
+        made = await dispatch.submit_citizen_request(
+            rt, phone=phone, data=data, lang=request_language(request)
+        )
+    except DomainError as exc:
+        message = say(request, exc.message, **exc.params)
+        return await _ask_page(
+            request, rt, phone, status_code=exc.status_code, values=values, message=message
+        )
+    return RedirectResponse(f"/ambulance/{made['reference']}", status_code=303)
