@@ -121,7 +121,9 @@ async def record_call(
     fields = ("district", "lat", "lon", "address", "condition", "contact_phone", "notes")
     values = {name: form_text(form, name) for name in fields}
     try:
-        data = StaffRequestIn(**{k: v for k, v in values.items() if v.strip()}, source="helpline")
+        data = StaffRequestIn(
+            **{k: v for k, v in values.items() if v.strip()}, source="control_room"
+        )
         made = await dispatch.create_request(
             rt, actor=principal, data=data, lang=request_language(request)
         )

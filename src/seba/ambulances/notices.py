@@ -64,4 +64,6 @@ def driver_link(session: AsyncSession, req: AmbulanceRequest, amb: Ambulance, li
         recipient=amb.driver_phone,
         body=f"Seba {req.reference}: pickup {where}, family {_phone(req.contact_phone)}. {link}",
         topic={"ambulance_request_id": req.id, "ambulance_id": amb.id},
+        # The link is the driver's key to the trip: blanked once delivered, like a code.
+        redact_after_send=True,
     )
