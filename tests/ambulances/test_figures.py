@@ -44,3 +44,24 @@ async def test_a_days_figures(rt, client):
         client, rt, "hospital_staff", f"facility:{made['hospital'].code}"
     )
     assert (await client.get("/api/v1/ambulance-figures", headers=hospital)).status_code == 403
+
+
+async def test_the_figures_page(rt, client):
+    from tests.pages import bn, staff_session
+
+    made = await w.world(rt)
+    req = await w.request(rt)
+    sent = await dispatch.assign(
+        rt, actor=SYSTEM, request_id=req["id"], ambulance_id=made["ambulance"]["id"]
+    )
+    token = sent["driver_link"].rsplit("/", 1)[1]
+    for step in ("en_route", "at_scene"):
+        await trips.driver_step(rt, token=token, data=TripStep(to=step))
+    await staff_session(client, rt, "viewer", "district:kolkata")
+    page = await client.get("/staff/ambulances/figures")
+    assert page.status_code == 200
+    assert bn("Ambulance figures") in page.text and "কলকাতা" in page.text
+    assert "১০০%" in page.text  # reached within the promise, in Bengali digits
+    await staff_session(client, rt, "control_room", "district:kolkata")
+    board = await client.get("/staff/ambulances")
+    assert 'href="/staff/ambulances/figures"' in board.text

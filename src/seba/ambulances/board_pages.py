@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from seba.ambulances import dispatch, queries
+from seba.ambulances import dispatch, figures, queries
 from seba.ambulances.schemas import StaffRequestIn
 from seba.core.access import Principal
 from seba.core.errors import DomainError
@@ -186,4 +186,21 @@ async def from_referral(
         return await _page(request, rt, principal, status_code=exc.status_code, message=message)
     return RedirectResponse(
         f"{BOARD_PATH}?done=recorded&ref={made['reference']}#req-{made['id']}", 303
+    )
+
+
+@router.get(BOARD_PATH + "/figures")
+async def figures_page(
+    request: Request,
+    principal: Principal = Depends(permitted("ambulance.figures")),
+    rt: Runtime = Depends(get_runtime),
+):
+    """Today's figures per district (counts and times only)."""
+    scope = await place_queries.scope_choices(rt, actor=principal)
+    names = dict(district_options(request, scope.districts))
+    return render_staff(
+        request,
+        "ambulances/figures.html",
+        found=await figures.figures(rt, actor=principal),
+        names=names,
     )
