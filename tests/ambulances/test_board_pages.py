@@ -147,3 +147,33 @@ async def test_an_ambulance_from_a_bed_hold_in_one_click(rt, client):
         data={"csrf": csrf_of(room.text), "referral_id": "999999"},
     )
     assert missing.status_code == 404
+
+
+async def test_the_hospital_page_shows_the_ambulances_coming(rt, client):
+    from seba.ambulances import dispatch as dispatching
+    from seba.ambulances import trips
+    from seba.ambulances.schemas import TripStep
+    from seba.core.access import SYSTEM
+
+    made = await w.world(rt)
+    hospital = made["hospital"]
+    req = await w.request(rt, destination_facility=hospital.code)
+    await staff_session(client, rt, "hospital_staff", f"facility:{hospital.code}")
+    before = await client.get(f"/staff/facilities/{hospital.id}/referrals")
+    assert before.status_code == 200
+    assert bn("No ambulance is on its way here.") in before.text
+    assert 'data-live-topics="ambulances"' in before.text
+    async with rt.bus.subscribe("ambulances") as queue:
+        sent = await dispatching.assign(
+            rt, actor=SYSTEM, request_id=req["id"], ambulance_id=made["ambulance"]["id"]
+        )
+        event = await asyncio.wait_for(queue.get(), 5)
+    assert event["facility_id"] == hospital.id  # the hospital's page listens for its own
+    token = sent["driver_link"].rsplit("/", 1)[1]
+    for step in ("en_route", "at_scene", "transporting"):
+        await trips.driver_step(rt, token=token, data=TripStep(to=step))
+    live = await client.get(f"/staff/facilities/{hospital.id}/ambulances/live")
+    assert req["reference"] in live.text and bn("Going to the hospital") in live.text
+    other = await w.base(rt)
+    refused = await client.get(f"/staff/facilities/{other.id}/ambulances/live")
+    assert refused.status_code == 403

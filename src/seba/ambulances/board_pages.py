@@ -12,11 +12,13 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from seba.ambulances import dispatch, figures, queries
+from seba.ambulances import dispatch, figures, queries, trips
 from seba.ambulances.schemas import StaffRequestIn
 from seba.core.access import Principal
 from seba.core.errors import DomainError
+from seba.core.formats import PathId
 from seba.core.http import get_runtime, request_language
+from seba.core.phones import tel_uri
 from seba.core.runtime import Runtime
 from seba.places import queries as place_queries
 from seba.referrals.labels import CONDITION_LABELS
@@ -203,4 +205,27 @@ async def figures_page(
         "ambulances/figures.html",
         found=await figures.figures(rt, actor=principal),
         names=names,
+    )
+
+
+async def incoming_context(rt: Runtime, principal: Principal, facility_id: int) -> dict[str, Any]:
+    """What ``ambulances/_incoming.html`` needs (the hospital's referral page includes it)."""
+    return {
+        "ambulances": await trips.incoming(rt, actor=principal, facility_id=facility_id),
+        "trip_labels": TRIP_STATUS_LABELS,
+        "condition_labels": CONDITION_LABELS,
+        "tel_href": tel_uri,
+    }
+
+
+@router.get("/staff/facilities/{facility_id}/ambulances/live")
+async def incoming_live(
+    request: Request,
+    facility_id: PathId,
+    principal: Principal = Depends(permitted("ambulance.incoming")),
+    rt: Runtime = Depends(get_runtime),
+):
+    """The hospital page's "ambulances coming" list, for its live refresh."""
+    return render_staff(
+        request, "ambulances/_incoming.html", **await incoming_context(rt, principal, facility_id)
     )

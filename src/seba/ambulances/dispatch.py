@@ -410,6 +410,7 @@ async def assign(
             request_id=req.id,
             trip_id=trip.id,
             ambulance_id=amb.id,
+            facility_id=req.destination_facility_id,
             status="assigned",
             district=req.district_code,
         )

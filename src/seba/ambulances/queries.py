@@ -77,7 +77,7 @@ async def list_requests(
         audit.record(
             session,
             actor=actor,
-            action="ambulance_request.list",
+            action="patient.list",
             entity_type="ambulance_request",
             entity_id="board",
             after={"requests": [r.id for r in requests]},

@@ -125,12 +125,19 @@ async def _move(
         before={"status": before},
         after={"status": data.to, "reason": data.reason} if data.reason else {"status": data.to},
     )
+    destination = await session.scalar(
+        select(AmbulanceRequest.destination_facility_id).where(
+            AmbulanceRequest.id == trip.request_id
+        )
+    )
+    # ``facility_id``: the destination hospital's page refreshes for its own patients only.
     announce(
         rt,
         session,
         trip_id=trip.id,
         request_id=trip.request_id,
         ambulance_id=trip.ambulance_id,
+        facility_id=destination,
         status=data.to,
     )
     return trip_dict(trip)
@@ -334,7 +341,7 @@ async def incoming(rt: Runtime, *, actor: Principal, facility_id: int) -> list[d
         audit.record(
             session,
             actor=actor,
-            action="ambulance.incoming.list",
+            action="patient.list",
             entity_type="facility",
             entity_id=facility_id,
             after={"trips": [t.id for t, _r, _a in rows]},
