@@ -19,6 +19,7 @@ from seba.accounts import pages as accounts_pages
 from seba.accounts.bearer import current_principal
 from seba.ambulances import api as ambulances_api
 from seba.ambulances import board_pages as ambulance_board
+from seba.ambulances import fleet_pages as ambulance_fleet
 from seba.ambulances import pages as ambulance_pages
 from seba.beds import api as beds_api
 from seba.beds import census_pages, hospital_pages
@@ -169,6 +170,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(telemedicine_pages.router)
     app.include_router(ambulance_pages.router)
     app.include_router(ambulance_board.router)
+    app.include_router(ambulance_fleet.router)
     api_docs.install(app)
     app.mount("/static", ASSETS, name="static")
     # Every error each route can answer, in the one error shape (``core/openapi.py``).

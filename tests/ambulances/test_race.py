@@ -111,3 +111,53 @@ async def test_twenty_dispatchers_five_ambulances_twenty_requests(rt):
     again = await asyncio.gather(*(_try(rt, n, requests[n], ambulances[n % 5]) for n in range(20)))
     assert "assigned" not in again
     assert len(await _live(rt)) == 5
+
+
+async def test_an_admin_taking_a_vehicle_off_duty_races_an_assignment(rt):
+    """Exactly one wins: either the trip (and the admin's change is refused) or off duty (and
+    the assignment is refused); never "off duty" with a live trip, nothing half-written."""
+    from seba.ambulances import service as fleet
+    from seba.ambulances.schemas import AmbulanceUpdate
+
+    made = await w.world(rt)
+    admin = Principal(
+        user_id=None,
+        username="admin",
+        role="district_admin",
+        scope_kind="district",
+        scope_code="kolkata",
+        scope_district="kolkata",
+    )
+
+    async def off_duty(ambulance_id: int) -> str:
+        try:
+            await fleet.update_ambulance(
+                rt,
+                actor=admin,
+                ambulance_id=ambulance_id,
+                data=AmbulanceUpdate(status="off_duty", driver_name="Relief Driver"),
+            )
+        except Conflict as exc:
+            return exc.code
+        return "off_duty"
+
+    outcomes = Counter()
+    for _ in range(6):
+        amb = await w.ambulance(rt, made["hospital"].code)
+        req = await w.request(rt)
+        results = await asyncio.gather(off_duty(amb["id"]), _try(rt, 1, req["id"], amb["id"]))
+        async with rt.db.read() as s:
+            row = await s.get(Ambulance, amb["id"])
+            request_status = (await s.get(AmbulanceRequest, req["id"])).status
+            trips = list(
+                await s.scalars(select(AmbulanceTrip).where(AmbulanceTrip.ambulance_id == row.id))
+            )
+        if results[1] == "assigned":
+            assert results[0] == "ambulance_busy"
+            assert (row.status, request_status, len(trips)) == ("busy", "assigned", 1)
+            assert row.driver_name != "Relief Driver"
+        else:
+            assert results == ["off_duty", "ambulance_not_free"]
+            assert (row.status, request_status, trips) == ("off_duty", "open", [])
+        outcomes[results[1]] += 1
+    assert sum(outcomes.values()) == 6

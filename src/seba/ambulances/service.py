@@ -11,7 +11,7 @@ import io
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seba.ambulances.models import Ambulance
@@ -90,6 +90,25 @@ async def load_ambulance(
     return row
 
 
+async def ambulance_for(rt: Runtime, *, actor: Principal, ambulance_id: int) -> dict[str, Any]:
+    """One ambulance for the fleet page's form, with its base facility's code. An ambulance of
+    another district is PermissionDenied ``out_of_scope`` (403), as the facility pages answer:
+    the admin followed a link of their own console, so "not yours" is the honest answer."""
+    require(actor, "ambulance.manage")
+    async with rt.db.read() as session:
+        found = (
+            await session.execute(
+                select(Ambulance, Facility.code)
+                .join(Facility, Facility.id == Ambulance.base_facility_id)
+                .where(Ambulance.id == ambulance_id)
+            )
+        ).first()
+    if found is None:
+        raise NotFound("No such ambulance.", code="ambulance_not_found")
+    require_district(actor, "ambulance.manage", found[0].district_code)
+    return ambulance_dict(found[0], found[1])
+
+
 async def create_ambulance(rt: Runtime, *, actor: Principal, data: AmbulanceIn) -> dict[str, Any]:
     """Add a vehicle based at a facility of the actor's district (any, for a state admin).
 
@@ -152,11 +171,21 @@ async def update_ambulance(
             facility = await _facility(session, changes.pop("base_facility"))
             require_district(actor, "ambulance.manage", facility.district_code)
             row.base_facility_id, row.district_code = facility.id, facility.district_code
-        if "status" in changes and row.status == "busy":
-            raise Conflict(
-                "This ambulance is on a trip; its status changes when the trip ends.",
-                code="ambulance_busy",
+        if "status" in changes:
+            # Conditional, not read-then-write: an assignment committing between this
+            # transaction's read and its write would otherwise be overwritten ("free" over
+            # "busy"). On PostgreSQL the UPDATE waits for the assignment's row lock and re-reads.
+            moved = await session.execute(
+                update(Ambulance)
+                .where(Ambulance.id == row.id, Ambulance.status != "busy")
+                .values(status=changes["status"])
+                .execution_options(synchronize_session=False)
             )
+            if moved.rowcount != 1:
+                raise Conflict(
+                    "This ambulance is on a trip; its status changes when the trip ends.",
+                    code="ambulance_busy",
+                )
         for key, value in changes.items():
             setattr(row, key, value)
         row.updated_at = utcnow()
