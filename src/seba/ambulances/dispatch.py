@@ -239,7 +239,7 @@ async def load_request(
 # ---------------------------------------------------------------- ranking
 
 
-async def _pickup(session: AsyncSession, req: AmbulanceRequest) -> tuple[float, float]:
+async def pickup_point(session: AsyncSession, req: AmbulanceRequest) -> tuple[float, float]:
     if req.lat is not None and req.lon is not None:
         return req.lat, req.lon
     district = await session.get(District, req.district_code)
@@ -307,7 +307,7 @@ async def candidates(rt: Runtime, *, actor: Principal, request_id: int) -> dict[
     require(actor, "ambulance.dispatch")
     async with rt.db.read() as session:
         req = await load_request(session, actor, "ambulance.dispatch", request_id)
-        pickup = await _pickup(session, req)
+        pickup = await pickup_point(session, req)
         area = area_kind(req.district_code)
         ranked = await _free_in(session, [req.district_code], pickup, area)
         widened = not ranked
@@ -374,7 +374,7 @@ async def assign(
                 .execution_options(populate_existing=True)
             )
         ).one()
-        estimate = _candidate(row, await _pickup(session, req), area_kind(req.district_code))
+        estimate = _candidate(row, await pickup_point(session, req), area_kind(req.district_code))
         amb = estimate.ambulance
         trip = AmbulanceTrip(
             request_id=req.id,

@@ -4,7 +4,6 @@ the district's reach is the service's (``service.require_district``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -14,14 +13,13 @@ from starlette.datastructures import FormData
 
 from seba.ambulances import queries
 from seba.ambulances import service as fleet
+from seba.ambulances.pages import location_age
 from seba.ambulances.schemas import AmbulanceIn, AmbulanceUpdate
-from seba.beds.hospital_pages import age_words
 from seba.core.access import Principal, home_district
 from seba.core.errors import Conflict, PermissionDenied, ValidationFailed
 from seba.core.formats import PathId
 from seba.core.http import get_runtime, request_language
 from seba.core.runtime import Runtime
-from seba.core.types import utcnow
 from seba.places import queries as place_queries
 from seba.referrals.pages.forms import district_options
 from seba.vocabulary import AMBULANCE_KIND_LABELS, AMBULANCE_STATUS_LABELS
@@ -60,11 +58,7 @@ def _district(principal: Principal, asked: str | None) -> str | None:
 
 
 def _located(request: Request, located_at: str | None) -> str:
-    if not located_at:
-        return say(request, "No report yet")
-    at = datetime.fromisoformat(located_at)
-    at = at if at.tzinfo else at.replace(tzinfo=UTC)
-    return age_words(request_language(request), (utcnow() - at).total_seconds())[0]
+    return location_age(request, located_at) if located_at else say(request, "No report yet")
 
 
 async def _choices(request: Request, rt: Runtime, principal: Principal) -> dict[str, Any]:

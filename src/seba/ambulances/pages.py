@@ -5,6 +5,7 @@ key; large buttons, plain forms, no script needed on a weak network)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -14,10 +15,12 @@ from starlette.datastructures import FormData
 
 from seba.ambulances import dispatch, queries, trips
 from seba.ambulances.schemas import CitizenRequestIn, TripStep
+from seba.beds.hospital_pages import age_words
 from seba.core.errors import Conflict, DomainError
 from seba.core.http import get_runtime, request_language
 from seba.core.phones import tel_uri
 from seba.core.runtime import Runtime
+from seba.core.types import utcnow
 from seba.referrals.labels import CONDITION_LABELS
 from seba.referrals.pages.citizen import verified_phone
 from seba.referrals.pages.forms import district_options, districts
@@ -59,6 +62,13 @@ async def district_page(
     )
 
 
+def location_age(request: Request, located_at: str) -> str:
+    """How old a reported location is, as a person says it ("3 min ago"), in the reader's
+    language (the census pages' words)."""
+    seconds = (utcnow() - datetime.fromisoformat(located_at)).total_seconds()
+    return age_words(request_language(request), seconds)[0]
+
+
 @router.get("/ambulance/{reference}", response_class=HTMLResponse)
 async def family_status_page(
     request: Request,
@@ -66,6 +76,8 @@ async def family_status_page(
     rt: Runtime = Depends(get_runtime),
 ):
     found = await trips.family_status(rt, reference=reference)
+    trip = found["trip"]
+    located = trip["located_at"] if trip else None
     return render(
         request,
         "ambulances/status.html",
@@ -74,6 +86,7 @@ async def family_status_page(
         trip_labels=TRIP_STATUS_LABELS,
         kind_labels=AMBULANCE_KIND_LABELS,
         tel_href=tel_uri,
+        location_age=location_age(request, located) if located else None,
     )
 
 

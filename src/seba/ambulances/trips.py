@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from seba.ambulances.dispatch import load_request, token_hash
+from seba.ambulances.dispatch import area_kind, load_request, pickup_point, rank, token_hash
 from seba.ambulances.models import LIVE_TRIP, Ambulance, AmbulanceRequest, AmbulanceTrip
 from seba.ambulances.schemas import Location, TripStep
 from seba.ambulances.service import announce
@@ -297,23 +297,55 @@ async def family_status(rt: Runtime, *, reference: str) -> dict[str, Any]:
             if req.destination_facility_id
             else None
         )
-    trip = None
-    if found is not None and found[0].status != "cancelled":
-        t, amb = found
-        trip = {
-            "status": t.status,
-            "vehicle": amb.registration,
-            "kind": amb.kind,
-            "driver_phone": amb.driver_phone,
-            "eta_min": t.eta_min,
-            "assigned_at": t.assigned_at.isoformat(),
-        }
+        trip = None
+        if found is not None and found[0].status != "cancelled":
+            t, amb = found
+            trip = {
+                "status": t.status,
+                "vehicle": amb.registration,
+                "kind": amb.kind,
+                "driver_phone": amb.driver_phone,
+                "assigned_at": t.assigned_at.isoformat(),
+                **await _estimate(session, req, t, amb),
+            }
     return {
         "reference": req.reference,
         "status": req.status,
         "created_at": req.created_at.isoformat(),
         "trip": trip,
         "destination": _facility(dest),
+    }
+
+
+# While the ambulance is still coming, its estimate follows its last report.
+COMING = ("assigned", "en_route")
+
+
+async def _estimate(
+    session: AsyncSession, req: AmbulanceRequest, trip: AmbulanceTrip, amb: Ambulance
+) -> dict[str, Any]:
+    """The family's estimate: from the ambulance's last reported location when that report is
+    newer than the assignment (by ``dispatch.rank``, the dispatcher's one distance-and-minutes
+    rule), else the estimate made at assignment. ``eta_from`` says which, ``located_at`` how
+    old the location is. Minutes are from the report, not from now: the page says its age
+    rather than guess how far the vehicle drove since."""
+    newer = (
+        trip.status in COMING
+        and amb.lat is not None
+        and amb.lon is not None
+        and amb.located_at is not None
+        and amb.located_at > trip.assigned_at
+    )
+    if not newer:
+        return {"eta_min": trip.eta_min, "eta_from": "assignment", "located_at": None}
+    pickup = await pickup_point(session, req)
+    ((_, _km, minutes),) = rank(
+        pickup, [(amb.id, (amb.lat, amb.lon))], area_kind(req.district_code)
+    )
+    return {
+        "eta_min": minutes,
+        "eta_from": "location",
+        "located_at": amb.located_at.isoformat(),
     }
 
 
