@@ -67,3 +67,14 @@ def driver_link(session: AsyncSession, req: AmbulanceRequest, amb: Ambulance, li
         # The link is the driver's key to the trip: blanked once delivered, like a code.
         redact_after_send=True,
     )
+
+
+def trip_cancelled(session: AsyncSession, req: AmbulanceRequest, amb: Ambulance) -> None:
+    """To the driver (in English, like their link): the trip is off, the vehicle free."""
+    outbox.enqueue(
+        session,
+        channel="sms",
+        recipient=amb.driver_phone,
+        body=f"Seba {req.reference}: cancelled. Do not go; you are free for the next call.",
+        topic={"ambulance_request_id": req.id, "ambulance_id": amb.id},
+    )

@@ -215,3 +215,61 @@ async def ask(
             request, rt, phone, status_code=exc.status_code, values=values, message=message
         )
     return RedirectResponse(f"/ambulance/{made['reference']}", status_code=303)
+
+
+# ---------------------------------------------------------------- a family cancels
+
+Reference = Annotated[str, Path(max_length=20, pattern=r"^[A-Za-z0-9-]+$")]
+
+
+async def _cancel_page(
+    request: Request,
+    phone: str,
+    reference: str,
+    *,
+    status_code: int = 200,
+    message: str | None = None,
+) -> HTMLResponse:
+    value = csrf.CITIZEN.value_for(request)
+    response = render(
+        request,
+        "ambulances/cancel.html",
+        status_code,
+        csrf=value,
+        phone=phone,
+        reference=reference.upper(),
+        message=message,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    csrf.CITIZEN.remember(request, response, value)
+    return response
+
+
+@router.get(ASK_PATH + "/{reference}/cancel", response_class=HTMLResponse)
+async def cancel_page(request: Request, reference: Reference, rt: Runtime = Depends(get_runtime)):
+    """Asks before cancelling, behind the phone code that made the request (the family's
+    cookies live under ``/admission``, so the page does too)."""
+    phone = await verified_phone(request, rt)
+    if phone is None:
+        return RedirectResponse("/admission/phone?then=ambulance", status_code=303)
+    return await _cancel_page(request, phone, reference)
+
+
+@router.post(ASK_PATH + "/{reference}/cancel", response_class=HTMLResponse)
+async def cancel(
+    request: Request,
+    reference: Reference,
+    form: FormData = Depends(csrf.CITIZEN.form),
+    rt: Runtime = Depends(get_runtime),
+):
+    phone = await verified_phone(request, rt)
+    if phone is None:
+        return RedirectResponse("/admission/phone?then=ambulance", status_code=303)
+    try:
+        await trips.family_cancel(rt, phone=phone, reference=reference)
+    except DomainError as exc:
+        message = say(request, exc.message, **exc.params)
+        return await _cancel_page(
+            request, phone, reference, status_code=exc.status_code, message=message
+        )
+    return RedirectResponse(f"/ambulance/{reference.upper()}", status_code=303)

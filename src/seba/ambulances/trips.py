@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from seba.ambulances import notices
 from seba.ambulances.dispatch import area_kind, load_request, pickup_point, rank, token_hash
 from seba.ambulances.models import LIVE_TRIP, Ambulance, AmbulanceRequest, AmbulanceTrip
 from seba.ambulances.schemas import Location, TripStep
@@ -23,6 +24,7 @@ from seba.core.errors import Conflict, NotFound
 from seba.core.runtime import Runtime
 from seba.core.types import utcnow
 from seba.places.models import Facility
+from seba.referrals.steps import citizen_actor
 
 # The one table of allowed moves; anything else is refused with 409 ``invalid_trip_step``.
 NEXT: dict[str, tuple[str, ...]] = {
@@ -245,33 +247,86 @@ async def cancel_request(
     require(actor, "ambulance.dispatch")
     async with transactional(rt.db) as session:
         req = await load_request(session, actor, "ambulance.dispatch", request_id)
-        trip = await session.scalar(
-            select(AmbulanceTrip).where(
-                AmbulanceTrip.request_id == req.id, AmbulanceTrip.status.in_(LIVE_TRIP)
-            )
-        )
-        if trip is not None:
-            await _move(rt, session, trip, TripStep(to="cancelled", reason=reason), actor)
-        ended = await session.execute(
-            update(AmbulanceRequest)
-            .where(AmbulanceRequest.id == req.id, AmbulanceRequest.status == "open")
-            .values(status="cancelled", ended_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-        if ended.rowcount != 1:
-            raise Conflict(
-                "This request has ended.", code="request_ended", details={"status": req.status}
-            )
-        audit.record(
-            session,
-            actor=actor,
-            action="ambulance_request.cancel",
-            entity_type="ambulance_request",
-            entity_id=req.id,
-            after={"status": "cancelled", "reason": reason},
-        )
-        announce(rt, session, request_id=req.id, status="cancelled", district=req.district_code)
+        await _end_request(rt, session, req, actor, reason)
     return {"id": req.id, "reference": req.reference, "status": "cancelled"}
+
+
+# The family may cancel until the ambulance reaches them; from the scene on, the crew and
+# the control room decide (the patient may be on board).
+FAMILY_CANCELS = ("assigned", "en_route")
+
+
+async def family_cancel(
+    rt: Runtime, *, phone: str, reference: str, reason: str = ""
+) -> dict[str, Any]:
+    """The family cancels their own request, behind the verified phone that made it (another
+    phone's request is not found). Raises NotFound, Conflict ``too_late_to_cancel``,
+    ``request_ended``.
+
+    The request row is locked first (PostgreSQL; SQLite's writers queue anyway), the row a
+    dispatcher's assignment also takes first: an assignment at the same moment either waits
+    and then finds the request cancelled (409 ``request_not_open``), or commits first and this
+    cancel then sees its trip and cancels it, freeing the ambulance."""
+    actor = citizen_actor(phone)
+    async with transactional(rt.db) as session:
+        req = await session.scalar(
+            select(AmbulanceRequest)
+            .where(AmbulanceRequest.reference == reference.upper())
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if req is None or req.contact_phone != phone:
+            raise NotFound("No request with this reference.", code="ambulance_request_not_found")
+        await _end_request(rt, session, req, actor, reason, trip_statuses=FAMILY_CANCELS)
+    return {"reference": req.reference, "status": "cancelled"}
+
+
+async def _end_request(
+    rt: Runtime,
+    session: AsyncSession,
+    req: AmbulanceRequest,
+    actor: Principal,
+    reason: str,
+    *,
+    trip_statuses: tuple[str, ...] | None = None,
+) -> None:
+    """Cancel the request and its live trip (if its status is in ``trip_statuses``, when
+    given), in the caller's transaction; the driver is told by SMS."""
+    trip = await session.scalar(
+        select(AmbulanceTrip).where(
+            AmbulanceTrip.request_id == req.id, AmbulanceTrip.status.in_(LIVE_TRIP)
+        )
+    )
+    if trip is not None:
+        if trip_statuses is not None and trip.status not in trip_statuses:
+            raise Conflict(
+                "The ambulance has reached the patient: please call the driver or the "
+                "control room.",
+                code="too_late_to_cancel",
+                details={"status": trip.status},
+            )
+        await _move(rt, session, trip, TripStep(to="cancelled", reason=reason), actor)
+        amb = await session.get(Ambulance, trip.ambulance_id)
+        notices.trip_cancelled(session, req, amb)
+    ended = await session.execute(
+        update(AmbulanceRequest)
+        .where(AmbulanceRequest.id == req.id, AmbulanceRequest.status == "open")
+        .values(status="cancelled", ended_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if ended.rowcount != 1:
+        raise Conflict(
+            "This request has ended.", code="request_ended", details={"status": req.status}
+        )
+    audit.record(
+        session,
+        actor=actor,
+        action="ambulance_request.cancel",
+        entity_type="ambulance_request",
+        entity_id=req.id,
+        after={"status": "cancelled", "reason": reason},
+    )
+    announce(rt, session, request_id=req.id, status="cancelled", district=req.district_code)
 
 
 async def family_status(rt: Runtime, *, reference: str) -> dict[str, Any]:
