@@ -8,7 +8,6 @@ from seba.ambulances import dispatch
 from seba.ambulances.models import Ambulance
 from seba.core.access import SYSTEM
 from seba.core.i18n import gettext
-from tests import factories
 from tests.ambulances import world as w
 from tests.pages import bn, count, csrf_of, staff_session
 
@@ -171,8 +170,14 @@ async def test_a_vehicle_on_a_trip_is_never_freed_from_the_page(rt, client):
 
 
 async def test_state_admin_chooses_a_district(rt, client):
-    await factories.districts(rt)
+    made = await w.world(rt)
     await staff_session(client, rt, "state_admin")
     page = await client.get(FLEET)
     assert page.status_code == 200
     assert bn("Choose a district to see its ambulances.") in page.text
+    kolkata = await client.get(FLEET + "?district=kolkata")
+    assert made["ambulance"]["registration"] in kolkata.text
+    assert 'href="/staff/ambulances/fleet/new?district=kolkata"' in kolkata.text
+    howrah = await client.get(FLEET + "?district=howrah")
+    assert made["ambulance"]["registration"] not in howrah.text
+    assert bn("No ambulance in this district yet.") in howrah.text
