@@ -17,6 +17,10 @@ from starlette.types import Receive, Scope, Send
 from seba.accounts import api as accounts_api
 from seba.accounts import pages as accounts_pages
 from seba.accounts.bearer import current_principal
+from seba.ambulances import api as ambulances_api
+from seba.ambulances import board_pages as ambulance_board
+from seba.ambulances import fleet_pages as ambulance_fleet
+from seba.ambulances import pages as ambulance_pages
 from seba.beds import api as beds_api
 from seba.beds import census_pages, hospital_pages
 from seba.beds import pages as beds_pages
@@ -155,6 +159,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(patients_api.router)
     app.include_router(telemedicine_api.router)
     app.include_router(calls_api.router)
+    app.include_router(ambulances_api.router)
     app.include_router(calls_api.sockets)
     app.include_router(beds_pages.router)
     app.include_router(hospital_pages.router)
@@ -163,6 +168,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(census_pages.router)
     app.include_router(referral_pages.router)
     app.include_router(telemedicine_pages.router)
+    app.include_router(ambulance_pages.router)
+    app.include_router(ambulance_board.router)
+    app.include_router(ambulance_fleet.router)
     api_docs.install(app)
     app.mount("/static", ASSETS, name="static")
     # Every error each route can answer, in the one error shape (``core/openapi.py``).
@@ -179,6 +187,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             # A facility CSV; the page refuses a declared oversize itself with its reason.
             # A facility CSV: the route refuses one over its limit itself, with its reason.
             RouteClass.of(r"^/api/v1/facilities/import$", place_service.MAX_IMPORT_BYTES + 64 * KB),
+            RouteClass.of(r"^/api/v1/ambulances/import$", place_service.MAX_IMPORT_BYTES + 64 * KB),
             RouteClass.of(r"^/staff/facilities/import$", 2 * places_pages.MAX_IMPORT_BODY),
         ),
     )

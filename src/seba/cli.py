@@ -1,12 +1,14 @@
-"""The ``seba`` command: serve, demo, db upgrade, user add, import facilities."""
+"""The ``seba`` command: serve, demo, db upgrade, user add, import facilities | ambulances."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import os
 import socket
 import sys
+import typing
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -275,10 +277,72 @@ def import_facilities(
     console.print(f"[green]imported[/green] {report.created} created, {report.updated} updated")
 
 
-# The simulator is pure Python (no database): cheap to import with the CLI.
-app.command("simulate", help="Run the real routing code over a simulated day, beside Erlang C.")(
-    simulate
-)
+@import_app.command("ambulances")
+def import_ambulances(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+) -> None:
+    """Create or update ambulances from a CSV file; any bad line and nothing is written."""
+    from seba.ambulances import service as fleet
+    from seba.core.access import SYSTEM
+
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        console.print("[red]error[/red] the file is not UTF-8 text")
+        raise typer.Exit(1) from None
+    report = _with_runtime(lambda rt: fleet.import_ambulances(rt, actor=SYSTEM, text=text))
+    console.print(f"[green]imported[/green] {report.created} created, {report.updated} updated")
+
+
+# The simulators are pure Python (no database): cheap to import with the CLI.
+# ``seba simulate [OPTIONS]`` is the consult day (as before); ``seba simulate ambulances`` the
+# ambulance day. The group's callback is the consult simulator, run when no subcommand is named.
+simulate_app = typer.Typer(help="Simulated days: consults (the default) or ambulances.")
+app.add_typer(simulate_app, name="simulate")
+
+
+def _consults_unless_subcommand(func: Callable[..., Any]) -> Callable[..., Any]:
+    hints = typing.get_type_hints(func, include_extras=True)
+    signature = inspect.signature(func)
+    parameters = [
+        inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+        *(p.replace(annotation=hints[p.name]) for p in signature.parameters.values()),
+    ]
+
+    def callback(ctx: typer.Context, **options: Any) -> None:
+        if ctx.invoked_subcommand is None:
+            func(**options)
+
+    callback.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    callback.__annotations__ = {"ctx": typer.Context, **{k: v for k, v in hints.items()}}
+    callback.__doc__ = "Run the real routing code over a simulated day, beside Erlang C."
+    return callback
+
+
+simulate_app.callback(invoke_without_command=True)(_consults_unless_subcommand(simulate))
+
+
+@simulate_app.command("ambulances")
+def simulate_ambulances(
+    district: Annotated[str, typer.Option(help="The district's code.")] = "bankura",
+    fleet: Annotated[int, typer.Option(help="Ambulances in the district.")] = 10,
+    requests: Annotated[int, typer.Option(help="Requests in the day.")] = 30,
+    seed: Annotated[int, typer.Option(help="Same seed, same day, same results.")] = 2021,
+) -> None:
+    """A day of ambulance requests in one district: nearest-free dispatch (the real ranking)
+    against the ambulance of the patient's block. Exit code 2 on a bad option."""
+    from seba.ambulances.simulation import simulate_day
+
+    try:
+        figures = simulate_day(district, fleet=fleet, requests=requests, seed=seed)
+    except ValueError as exc:
+        console.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(2) from None
+    print(f"district {district}, {fleet} ambulances, {requests} requests, seed {seed}")
+    print(f"{'policy':<14}{'p50 min':>9}{'p90 min':>9}{'within promise':>16}")
+    for policy, f in figures.items():
+        print(f"{policy:<14}{f['p50_min']:>9}{f['p90_min']:>9}{f['within_promise']:>16.1%}")
+
 
 if __name__ == "__main__":
     app()

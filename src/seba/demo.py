@@ -280,6 +280,9 @@ async def load_demo(rt: Runtime, *, seed: int = 2021) -> dict[str, int]:
     from seba.telemedicine.demo import load_network_demo
 
     network = await load_network_demo(rt, seed=seed)
+    from seba.ambulances.demo import load_fleet_demo
+
+    ambulances = await load_fleet_demo(rt, seed=seed)
     async with rt.db.read() as session:
         existing = set(await session.scalars(select(StaffUser.username)))
     users = 0
@@ -319,4 +322,5 @@ async def load_demo(rt: Runtime, *, seed: int = 2021) -> dict[str, int]:
         "censuses": len(fresh),
         "users": users,
         **network,
+        **ambulances,
     }

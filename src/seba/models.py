@@ -1,6 +1,7 @@
 """Imports every domain's tables so that metadata (and Alembic) sees them all."""
 
 from seba.accounts.models import ApiToken, StaffUser
+from seba.ambulances.models import Ambulance, AmbulanceRequest, AmbulanceTrip
 from seba.beds.models import BedEvent, BedPool
 from seba.core.audit import AuditEntry
 from seba.core.health import WorkerHeartbeat
@@ -26,6 +27,9 @@ from seba.telemedicine.models import (
 
 __all__ = [
     "AdmissionRequest",
+    "Ambulance",
+    "AmbulanceRequest",
+    "AmbulanceTrip",
     "ApiToken",
     "AuditEntry",
     "BedEvent",

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     overflow_state_after_s: float = 300.0
     follow_up_hold_s: float = 300.0
     presence_timeout_s: float = 30.0
+    # Ambulances: the promise of reaching the patient, minutes from the call, by area kind
+    # (issue 14's defaults; the figures count the share of requests reached within it).
+    ambulance_promise_urban_min: float = 20.0
+    ambulance_promise_rural_min: float = 40.0
     attachment_dir: str = "var/attachments"
     attachment_max_bytes: int = 5 * 1024 * 1024
     # The address printed in a prescription's QR code; the public check page lives there.

@@ -85,6 +85,36 @@ REFERRAL_STATUS_LABELS = _table(
 )
 PATIENT_SEX_LABELS = _table({"male": "Male", "female": "Female", "other": "Other"})
 
+# --- ambulances ------------------------------------------------------------------------------
+AMBULANCE_KIND_LABELS = _table(
+    {
+        "bls": "Basic life support",
+        "als": "Advanced life support",
+        "patient_transport": "Patient transport",
+        "free_govt": "Free government ambulance",
+    }
+)
+AMBULANCE_STATUS_LABELS = _table({"free": "Free", "busy": "On a trip", "off_duty": "Off duty"})
+AMBULANCE_REQUEST_STATUS_LABELS = _table(
+    {
+        "open": "Waiting for an ambulance",
+        "assigned": "Ambulance sent",
+        "closed": "Reached the hospital",
+        "cancelled": "Cancelled",
+    }
+)
+TRIP_STATUS_LABELS = _table(
+    {
+        "assigned": "Assigned",
+        "en_route": "On the way",
+        "at_scene": "With the patient",
+        "transporting": "Going to the hospital",
+        "at_hospital": "At the hospital",
+        "closed": "Trip ended",
+        "cancelled": "Cancelled",
+    }
+)
+
 # --- consults --------------------------------------------------------------------------------
 # The consult as the CHO reads it: an offer not yet accepted is still "waiting for a doctor".
 CONSULT_STATUS_LABELS = _table(

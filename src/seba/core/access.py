@@ -162,6 +162,21 @@ POLICY: Mapping[str, Mapping[str, Reach]] = MappingProxyType(
             "consult.call": _rule(SCOPE, "cho") | _rule(ASSIGNED, "doctor"),
             # Counts and waits, no patient data.
             "telemedicine.stats": _rule(SCOPE, *ADMINS, "viewer"),
+            # --- ambulances --------------------------------------------------------------
+            # The fleet of a district: its admins manage it; its control room (the
+            # dispatchers) reads it. A district's rows are its own: a district dispatcher sees
+            # and dispatches only their district's requests (a neighbour's free ambulance may
+            # be sent when their own has none).
+            "ambulance.read": _rule(SCOPE, *ADMINS, "control_room"),
+            "ambulance.manage": _rule(SCOPE, *ADMINS),
+            "ambulance.import": _rule(SCOPE, "state_admin"),
+            "ambulance_request.create": _rule(SCOPE, *ADMINS, "control_room"),
+            "ambulance_request.read": _rule(SCOPE, *ADMINS, "control_room"),
+            "ambulance.dispatch": _rule(SCOPE, *ADMINS, "control_room"),
+            # A hospital sees the patients an ambulance is bringing to it (its own staff).
+            "ambulance.incoming": _rule(SCOPE, *ADMINS, "hospital_staff"),
+            # Counts and times per district and day, no patient data.
+            "ambulance.figures": _rule(SCOPE, *ADMINS, "control_room", "viewer"),
         }.items()
     }
 )

@@ -158,7 +158,7 @@ def _parse_bool(value: str) -> bool:
     raise ValueError(f"covid must be yes/no or true/false, not {value!r}")
 
 
-def _pydantic_reasons(exc: ValidationError) -> list[str]:
+def pydantic_reasons(exc: ValidationError) -> list[str]:
     return [
         "{}: {}".format(
             ".".join(str(p) for p in err["loc"]) or "line",
@@ -269,7 +269,7 @@ def parse_facility_csv(text: str) -> ParsedFile:
         try:
             data = FacilityIn(**values)
         except ValidationError as exc:
-            reasons.extend(_pydantic_reasons(exc))
+            reasons.extend(pydantic_reasons(exc))
         if data is not None:
             if data.code in seen_codes:
                 reasons.append(f"code {data.code} repeats line {seen_codes[data.code]}")

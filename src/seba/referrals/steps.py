@@ -42,8 +42,9 @@ def citizen_actor(phone: str) -> Principal:
     )
 
 
-def new_reference() -> str:
-    return "WB-" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(7))
+def new_reference(prefix: str = "WB") -> str:
+    """A reference read out on the phone: ``WB-7K3M9QX`` (an ambulance request: ``AM-…``)."""
+    return f"{prefix}-" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(7))
 
 
 # ---------------------------------------------------------------- after commit

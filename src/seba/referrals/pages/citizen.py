@@ -57,7 +57,12 @@ OTP_COOKIE = "seba_otp"
 # Every cookie of the family's pages (CSRF, code, phone session) is scoped to this path.
 CITIZEN_PATH = csrf.CITIZEN.path
 # Where a verified code leads: only these two places (no open redirect).
-THEN = {"request": CITIZEN_PATH, "status": CITIZEN_PATH + "/status"}
+THEN = {
+    "request": CITIZEN_PATH,
+    "status": CITIZEN_PATH + "/status",
+    # A family asking for an ambulance (``ambulances/pages.py``), behind the same code.
+    "ambulance": CITIZEN_PATH + "/ambulance",
+}
 _OTP_VALUE = re.compile(r"^(\d{1,10})\.(\d{4})$")
 
 
@@ -190,7 +195,7 @@ async def send_code(
         response.headers["Retry-After"] = str(wait)
         return response
     response = RedirectResponse(
-        CITIZEN_PATH + "/code" + ("?then=status" if then == "status" else ""), status_code=303
+        CITIZEN_PATH + "/code" + ("" if then == "request" else f"?then={then}"), status_code=303
     )
     # Which code this browser is answering (and the number's last digits, to show): the code
     # itself is the secret, so a cookie that names the challenge reveals nothing.
@@ -232,7 +237,7 @@ async def code_step(request: Request):
     challenge = _challenge(request)
     if challenge is None:
         return RedirectResponse(
-            CITIZEN_PATH + "/phone" + ("?then=status" if then == "status" else ""),
+            CITIZEN_PATH + "/phone" + ("" if then == "request" else f"?then={then}"),
             status_code=303,
         )
     return _code_page(request, challenge[1], then=then)

@@ -18,8 +18,8 @@ from seba.web.session import StaffRoute, permitted, session_alive
 router = APIRouter(include_in_schema=False, route_class=StaffRoute)
 
 # Bus topics forwarded to staff pages, and the only keys passed on (ids and a status).
-LIVE_TOPICS = ("referrals", "beds")
-LIVE_KEYS = ("referral_id", "request_id", "facility_id", "status")
+LIVE_TOPICS = ("referrals", "beds", "ambulances")
+LIVE_KEYS = ("referral_id", "request_id", "facility_id", "trip_id", "ambulance_id", "status")
 
 
 @router.get("/staff/events")

@@ -15,7 +15,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from seba.core.access import Principal
+from seba.ambulances import board_pages as ambulance_pages
+from seba.core.access import Principal, can
 from seba.core.errors import DomainError, ValidationFailed
 from seba.core.http import get_runtime
 from seba.core.runtime import Runtime
@@ -72,11 +73,18 @@ async def _hospital_page(
     facility = await place_queries.facility_for(
         rt, actor=principal, facility_id=facility_id, action="referral.respond"
     )
+    # The ambulances bringing it patients (issue 14), for staff who may see them.
+    coming = (
+        await ambulance_pages.incoming_context(rt, principal, facility_id)
+        if can(principal, "ambulance.incoming")
+        else None
+    )
     return render_staff(
         request,
         "referrals/hospital.html",
         status_code,
         facility=facility,
+        coming=coming,
         notice=notice(request) if status_code == 200 else None,
         message=message,
         values=values or {},

@@ -163,7 +163,7 @@
   events.addEventListener("error", function () {
     if (live) live.textContent = "";
   });
-  ["referrals", "beds"].forEach(function (topic) {
+  ["referrals", "beds", "ambulances"].forEach(function (topic) {
     events.addEventListener(topic, function (event) {
       var data = {};
       try {
