@@ -276,8 +276,13 @@ async def load_demo(rt: Runtime, *, seed: int = 2021) -> dict[str, int]:
             ),
             as_of=now - timedelta(hours=hours),
         )
+    from seba.helpline import service as helpline_service
     from seba.telemedicine import doctors as doctor_service
     from seba.telemedicine.demo import load_network_demo
+
+    # The helpline's numbers (seeded by the migration too) and its answers.
+    await helpline_service.load_numbers(rt, actor=SYSTEM, rows=read_csv("helplines.csv"))
+    await helpline_service.load_answers(rt, actor=SYSTEM, rows=read_csv("answers.csv"))
 
     network = await load_network_demo(rt, seed=seed)
     async with rt.db.read() as session:

@@ -8,6 +8,7 @@ from seba.core.idempotency import IdempotencyRecord
 from seba.core.outbox import OutboxMessage
 from seba.core.ratelimit import RateLimit
 from seba.core.versions import DataVersion
+from seba.helpline.models import Answer, AnswerRevision, CallbackRequest, HelplineNumber
 from seba.patients.models import Patient
 from seba.places.models import District, Facility, Hub, Pool, PoolDistrict, Spoke, SpokeLink
 from seba.referrals.models import AdmissionRequest, OtpChallenge, PhoneSession, Referral
@@ -26,12 +27,15 @@ from seba.telemedicine.models import (
 
 __all__ = [
     "AdmissionRequest",
+    "Answer",
+    "AnswerRevision",
     "ApiToken",
     "AuditEntry",
     "BedEvent",
     "BedPool",
     "CallMessage",
     "CallSegment",
+    "CallbackRequest",
     "ConsultAttachment",
     "ConsultCall",
     "Consultation",
@@ -43,6 +47,7 @@ __all__ = [
     "DoctorPresence",
     "DoctorSkill",
     "Facility",
+    "HelplineNumber",
     "Hub",
     "IdempotencyRecord",
     "OtpChallenge",

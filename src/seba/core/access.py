@@ -162,6 +162,14 @@ POLICY: Mapping[str, Mapping[str, Reach]] = MappingProxyType(
             "consult.call": _rule(SCOPE, "cho") | _rule(ASSIGNED, "doctor"),
             # Counts and waits, no patient data.
             "telemedicine.stats": _rule(SCOPE, *ADMINS, "viewer"),
+            # --- the helpline --------------------------------------------------------------
+            # Its numbers and the answers to common questions are the state's word: state
+            # admins keep them (every edit kept as a revision).
+            "helpline.manage": _rule(SCOPE, "state_admin"),
+            # Working the callback queue: the control rooms answer the helpline's phones. A
+            # callback names no district (a phone, a topic, a language), so any control room
+            # may take any one.
+            "callback.work": _rule(ANY, "state_admin", "control_room"),
         }.items()
     }
 )

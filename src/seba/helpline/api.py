@@ -1,0 +1,132 @@
+"""JSON routes of the helpline: its numbers, answers to common questions (public reads, admin
+edits with history) and the callback queue (``callback_api.py``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from seba.accounts.bearer import current_principal
+from seba.core.access import Principal
+from seba.core.formats import PathId
+from seba.core.http import get_runtime, request_language
+from seba.core.openapi import errors
+from seba.core.runtime import Runtime
+from seba.helpline import queries
+from seba.helpline import service as helpline_service
+from seba.helpline.schemas import (
+    MAX_QUERY,
+    AnswerFull,
+    AnswerHistory,
+    AnswerHits,
+    AnswerIn,
+    AnswerOut,
+    NumberIn,
+    NumberList,
+    NumberOut,
+    RevisionOut,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["helpline"])
+MAX_HITS = 20
+
+
+@router.get(
+    "/helpline/numbers",
+    response_model=NumberList,
+    summary="The helpline's numbers: purpose, hours, tap-to-call URI (in the request's language)",
+)
+async def list_numbers(request: Request, rt: Runtime = Depends(get_runtime)) -> NumberList:
+    lang = request_language(request)
+    return NumberList(numbers=[NumberOut.of(n, lang) for n in await queries.numbers(rt)])
+
+
+@router.put(
+    "/helpline/numbers/{number_id}",
+    response_model=NumberOut,
+    summary="Edit a helpline number (state admins); the footer of every page follows",
+)
+async def edit_number(
+    number_id: PathId,
+    body: NumberIn,
+    request: Request,
+    actor: Principal = Depends(current_principal),
+    rt: Runtime = Depends(get_runtime),
+) -> NumberOut:
+    row = await helpline_service.update_number(rt, actor=actor, number_id=number_id, data=body)
+    return NumberOut.of(row, request_language(request))
+
+
+@router.get(
+    "/answers",
+    response_model=AnswerHits,
+    summary="Search the answers to common questions (Bengali, English or Banglish), best first",
+)
+async def search_answers(
+    request: Request,
+    q: Annotated[str, Query(max_length=MAX_QUERY)] = "",
+    limit: Annotated[int, Query(ge=1, le=MAX_HITS)] = 10,
+    rt: Runtime = Depends(get_runtime),
+) -> AnswerHits:
+    lang = request_language(request)
+    found = await queries.find_answers(rt, q, limit=limit)
+    return AnswerHits(query=q, answers=[AnswerOut.of(a, lang) for a in found])
+
+
+@router.get("/answers/{answer_id}", response_model=AnswerOut, summary="One answer")
+async def get_answer(
+    answer_id: PathId, request: Request, rt: Runtime = Depends(get_runtime)
+) -> AnswerOut:
+    return AnswerOut.of(await queries.answer(rt, answer_id), request_language(request))
+
+
+@router.post(
+    "/answers",
+    status_code=201,
+    response_model=AnswerFull,
+    summary="Add an answer (state admins)",
+    responses=errors(409),
+)
+async def create_answer(
+    body: AnswerIn,
+    actor: Principal = Depends(current_principal),
+    rt: Runtime = Depends(get_runtime),
+) -> AnswerFull:
+    return AnswerFull.of(await helpline_service.create_answer(rt, actor=actor, data=body))
+
+
+@router.put(
+    "/answers/{answer_id}",
+    response_model=AnswerFull,
+    summary="Edit an answer from the version you read (state admins); each version is kept",
+    responses=errors(409),
+)
+async def edit_answer(
+    answer_id: PathId,
+    body: AnswerIn,
+    actor: Principal = Depends(current_principal),
+    rt: Runtime = Depends(get_runtime),
+) -> AnswerFull:
+    answer = await helpline_service.update_answer(rt, actor=actor, answer_id=answer_id, data=body)
+    return AnswerFull.of(answer)
+
+
+@router.get(
+    "/answers/{answer_id}/history",
+    response_model=AnswerHistory,
+    summary="Every saved version of an answer, newest first (state admins)",
+)
+async def answer_history(
+    answer_id: PathId,
+    actor: Principal = Depends(current_principal),
+    rt: Runtime = Depends(get_runtime),
+) -> AnswerHistory:
+    revisions = await queries.answer_history(rt, actor=actor, answer_id=answer_id)
+    return AnswerHistory(
+        answer_id=answer_id,
+        revisions=[
+            RevisionOut(version=r.version, at=r.at, actor_name=r.actor_name, content=r.content)
+            for r in revisions
+        ],
+    )

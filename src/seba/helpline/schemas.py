@@ -1,0 +1,210 @@
+"""One input schema per helpline action (API, pages and loaders share them), and the outputs."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from seba.core import phones
+from seba.core.formats import IndianMobile, free_text, name_type
+from seba.helpline.models import (
+    ANSWER_TOPICS,
+    CALLBACK_LANGUAGES,
+    CALLBACK_OUTCOMES,
+    CALLBACK_TOPICS,
+    Answer,
+    CallbackRequest,
+    HelplineNumber,
+)
+
+Topic = Literal[ANSWER_TOPICS]  # type: ignore[valid-type]
+CallbackTopic = Literal[CALLBACK_TOPICS]  # type: ignore[valid-type]
+Outcome = Literal[CALLBACK_OUTCOMES]  # type: ignore[valid-type]
+Language = Literal[CALLBACK_LANGUAGES]  # type: ignore[valid-type]
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,59}$"
+MAX_QUERY = 200
+
+
+# --- the directory ----------------------------------------------------------------------------
+class NumberIn(BaseModel):
+    """A helpline number as an admin writes it (every field, on create and on edit)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name_en: name_type(2, 120)
+    name_bn: name_type(2, 120)
+    purpose_en: name_type(2, 300)
+    purpose_bn: name_type(2, 300)
+    hours_en: name_type(2, 80)
+    hours_bn: name_type(2, 80)
+    number: str = Field(
+        max_length=30,
+        examples=["1800-313-444-222", "033 2357 1075", "108"],
+        description="Toll-free (1800 …), a short code, a mobile or a landline with its STD code",
+    )
+    in_footer: bool = False
+    position: int = Field(default=0, ge=0, le=1000)
+
+    @field_validator("number", mode="before")
+    @classmethod
+    def _number(cls, value: object) -> object:
+        if isinstance(value, str):
+            return phones.helpline_phone(value)
+        return value
+
+
+class NumberOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    purpose: str
+    hours: str
+    number: str
+    tel: str
+    in_footer: bool
+
+    @classmethod
+    def of(cls, row: HelplineNumber, lang: str) -> NumberOut:
+        bn = lang == "bn"
+        return cls(
+            id=row.id,
+            code=row.code,
+            name=row.name_bn if bn else row.name_en,
+            purpose=row.purpose_bn if bn else row.purpose_en,
+            hours=row.hours_bn if bn else row.hours_en,
+            number=row.number,
+            tel=phones.tel_uri(row.number),
+            in_footer=row.in_footer,
+        )
+
+
+class NumberList(BaseModel):
+    numbers: list[NumberOut]
+
+
+# --- answers ----------------------------------------------------------------------------------
+class AnswerIn(BaseModel):
+    """An answer as an admin writes it. ``version`` (on edit) is the version the edit started
+    from: an edit from an older one is refused, so two admins never overwrite each other."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    slug: str = Field(pattern=SLUG_PATTERN, examples=["oxygen-level-low"])
+    topic: Topic
+    question_bn: name_type(3, 300)
+    question_en: name_type(3, 300)
+    body_bn: free_text(4000) = Field(min_length=3)
+    body_en: free_text(4000) = Field(min_length=3)
+    aliases: free_text(2000) = ""
+    source: name_type(3, 300)
+    reviewed_on: date
+    version: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+class AnswerOut(BaseModel):
+    id: int
+    slug: str
+    topic: str
+    question: str
+    body: str
+    source: str
+    reviewed_on: date
+    version: int
+
+    @classmethod
+    def of(cls, row: Answer, lang: str) -> AnswerOut:
+        bn = lang == "bn"
+        return cls(
+            id=row.id,
+            slug=row.slug,
+            topic=row.topic,
+            question=row.question_bn if bn else row.question_en,
+            body=row.body_bn if bn else row.body_en,
+            source=row.source,
+            reviewed_on=row.reviewed_on,
+            version=row.version,
+        )
+
+
+class AnswerFull(BaseModel):
+    """Both languages and the aliases: what an admin edits."""
+
+    id: int
+    slug: str
+    topic: str
+    question_bn: str
+    question_en: str
+    body_bn: str
+    body_en: str
+    aliases: str
+    source: str
+    reviewed_on: date
+    version: int
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Answer) -> AnswerFull:
+        return cls.model_validate(row, from_attributes=True)
+
+
+class AnswerHits(BaseModel):
+    query: str
+    answers: list[AnswerOut]
+
+
+class RevisionOut(BaseModel):
+    version: int
+    at: datetime
+    actor_name: str
+    content: dict
+
+
+class AnswerHistory(BaseModel):
+    answer_id: int
+    revisions: list[RevisionOut]
+
+
+# --- callbacks --------------------------------------------------------------------------------
+class CallbackIn(BaseModel):
+    """A citizen's request to be called back."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phone: IndianMobile
+    topic: CallbackTopic
+    lang: Language = "bn"
+    note: free_text(500) = ""
+
+
+class CallbackOutcome(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Outcome
+
+
+class CallbackOut(BaseModel):
+    id: int
+    phone: str
+    topic: str
+    lang: str
+    note: str
+    priority: int
+    status: str
+    attempts: int
+    created_at: datetime
+    outcome: str | None
+
+    @classmethod
+    def of(cls, row: CallbackRequest) -> CallbackOut:
+        return cls.model_validate(row, from_attributes=True)
+
+
+class CallbackReceipt(BaseModel):
+    """What the citizen is told: their place and the expected wait (no one else's data)."""
+
+    id: int
+    ahead: int
+    expected_wait_min: int
+    crisis: bool
