@@ -1,19 +1,21 @@
 """JSON routes of the helpline: its numbers, answers to common questions (public reads, admin
-edits with history) and the callback queue (``callback_api.py``)."""
+edits with history) and the callback queue (citizens ask, agents take and record)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from seba.accounts.api import client_address
 from seba.accounts.bearer import current_principal
 from seba.core.access import Principal
 from seba.core.formats import PathId
 from seba.core.http import get_runtime, request_language
 from seba.core.openapi import errors
 from seba.core.runtime import Runtime
-from seba.helpline import queries
+from seba.helpline import callbacks, queries
 from seba.helpline import service as helpline_service
 from seba.helpline.schemas import (
     MAX_QUERY,
@@ -22,6 +24,12 @@ from seba.helpline.schemas import (
     AnswerHits,
     AnswerIn,
     AnswerOut,
+    CallbackIn,
+    CallbackOut,
+    CallbackOutcome,
+    CallbackReceipt,
+    CallbackTaken,
+    DayFiguresOut,
     NumberIn,
     NumberList,
     NumberOut,
@@ -130,3 +138,82 @@ async def answer_history(
             for r in revisions
         ],
     )
+
+
+# --- callbacks --------------------------------------------------------------------------------
+def receipt(place: callbacks.Place) -> CallbackReceipt:
+    return CallbackReceipt(
+        id=place.callback_id,
+        ahead=place.ahead,
+        expected_wait_min=place.expected_wait_min,
+        crisis=place.crisis,
+    )
+
+
+@router.post(
+    "/callbacks",
+    status_code=201,
+    response_model=CallbackReceipt,
+    summary="Ask to be called back (rate-limited per phone and per address); your place and "
+    "the expected wait. A phone already waiting gets its place, not a second one.",
+    responses=errors(429),
+)
+async def ask_for_callback(
+    body: CallbackIn, request: Request, rt: Runtime = Depends(get_runtime)
+) -> CallbackReceipt:
+    place = await callbacks.request_callback(rt, data=body, client=client_address(request))
+    return receipt(place)
+
+
+@router.get(
+    "/callbacks/wait",
+    response_model=CallbackReceipt,
+    summary="How many are waiting and the expected wait for a new request",
+)
+async def callback_wait(rt: Runtime = Depends(get_runtime)) -> CallbackReceipt:
+    return receipt(await callbacks.expected_wait(rt))
+
+
+@router.post(
+    "/callbacks/next",
+    response_model=CallbackTaken,
+    summary="Take the next callback (priority, then oldest), or the one you hold; "
+    "`callback` is null when the queue is empty",
+)
+async def take_next_callback(
+    actor: Principal = Depends(current_principal), rt: Runtime = Depends(get_runtime)
+) -> CallbackTaken:
+    row = await callbacks.take_next(rt, actor=actor)
+    return CallbackTaken(callback=CallbackOut.of(row) if row else None)
+
+
+@router.post(
+    "/callbacks/{callback_id}/outcome",
+    response_model=CallbackOut,
+    summary="Record how the call went; no answer or busy puts it back in the queue for later",
+    responses=errors(409),
+)
+async def record_callback_outcome(
+    callback_id: PathId,
+    body: CallbackOutcome,
+    actor: Principal = Depends(current_principal),
+    rt: Runtime = Depends(get_runtime),
+) -> CallbackOut:
+    row = await callbacks.record_outcome(
+        rt, actor=actor, callback_id=callback_id, outcome=body.outcome
+    )
+    return CallbackOut.of(row)
+
+
+@router.get(
+    "/callbacks/figures",
+    response_model=DayFiguresOut,
+    summary="A day's callbacks (Asia/Kolkata): requests, answered, time to callback p50/p90",
+)
+async def callback_figures(
+    day: date,
+    actor: Principal = Depends(current_principal),
+    rt: Runtime = Depends(get_runtime),
+) -> DayFiguresOut:
+    figures = await callbacks.day_figures(rt, actor=actor, day=day)
+    return DayFiguresOut.model_validate(figures, from_attributes=True)

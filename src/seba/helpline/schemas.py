@@ -208,3 +208,17 @@ class CallbackReceipt(BaseModel):
     ahead: int
     expected_wait_min: int
     crisis: bool
+
+
+class CallbackTaken(BaseModel):
+    callback: CallbackOut | None
+
+
+class DayFiguresOut(BaseModel):
+    day: date
+    requests: int
+    answered: int
+    closed_unanswered: int
+    waiting: int
+    p50_min: float | None
+    p90_min: float | None

@@ -170,12 +170,15 @@ def _token(word: str) -> str:
 STOP_WORDS = frozenset(_token(unicode_form(w)) for w in _STOP_SOURCE.split())
 
 
-def tokens(text: str) -> list[str]:
-    """The search words of ``text`` (in order, repeats kept), stop words left out."""
+def tokens(text: str, *, drop_stop_words: bool = True) -> list[str]:
+    """The search words of ``text`` (in order, repeats kept), stop words left out unless
+    asked to keep them (a phrase such as "want to die" needs its small words)."""
     found = []
     for word in _WORD.findall(unicode_form(text)):
         token = _token(word)
-        if token and token not in STOP_WORDS and (len(token) > 1 or token.isdigit()):
+        if drop_stop_words and token in STOP_WORDS:
+            continue
+        if token and (len(token) > 1 or token.isdigit()):
             found.append(token)
     return found
 
