@@ -29,6 +29,7 @@ from seba.core.limits import KB, BodyLimit, RouteClass
 from seba.core.openapi import document_errors
 from seba.core.runtime import Runtime, build_runtime
 from seba.helpline import api as helpline_api
+from seba.helpline import callback_pages as helpline_callback_pages
 from seba.helpline import pages as helpline_pages
 from seba.helpline import queries as helpline_queries
 from seba.notifications import api as notifications_api
@@ -171,6 +172,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(referral_pages.router)
     app.include_router(telemedicine_pages.router)
     app.include_router(helpline_pages.router)
+    app.include_router(helpline_callback_pages.router)
     api_docs.install(app)
     app.mount("/static", ASSETS, name="static")
     # Every error each route can answer, in the one error shape (``core/openapi.py``).

@@ -34,7 +34,7 @@ CRISIS_PHRASES: tuple[tuple[str, ...], ...] = tuple(
     phrase for phrase in (tuple(tokens(p, drop_stop_words=False)) for p in _PHRASES) if phrase
 )
 # Shown at once beside a crisis: the national mental-health line and the emergency number.
-EMERGENCY_NUMBERS = (("KIRAN mental health helpline", "1800-599-0019"), ("Emergency", "112"))
+EMERGENCY_NUMBERS = (("KIRAN mental health helpline", "1800-599-0019"), ("Emergency number", "112"))
 
 
 def signals_crisis(text: str) -> bool:
