@@ -8,9 +8,10 @@ index ranks:
 
 - SQLite: FTS5 ``bm25`` with the question and its aliases weighing ``TITLE_WEIGHT`` times the
   answer's text (lower is better).
-- PostgreSQL: ``ts_rank`` over the generated column ``search_vector``
-  (``setweight(question, 'A') || setweight(answer, 'D')``, GIN-indexed; higher is better). ``ts_rank`` has no inverse
-  document frequency, so the folding drops the words every question shares (``text.STOP_WORDS``).
+- PostgreSQL: first how many of the question's words an answer has, then ``ts_rank`` over the
+  generated column ``search_vector`` (``setweight(question, 'A') || setweight(answer, 'D')``,
+  GIN-indexed; higher is better). ``ts_rank`` has no inverse document frequency, so the
+  folding drops the words every question shares (``text.STOP_WORDS``).
 
 Ties go to the lower id (the seeded order puts the general answer before the special one).
 """
