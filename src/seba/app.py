@@ -32,6 +32,7 @@ from seba.helpline import api as helpline_api
 from seba.helpline import callback_pages as helpline_callback_pages
 from seba.helpline import pages as helpline_pages
 from seba.helpline import queries as helpline_queries
+from seba.helpline import staff_pages as helpline_staff_pages
 from seba.notifications import api as notifications_api
 from seba.patients import api as patients_api
 from seba.places import api as places_api
@@ -173,6 +174,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(telemedicine_pages.router)
     app.include_router(helpline_pages.router)
     app.include_router(helpline_callback_pages.router)
+    app.include_router(helpline_staff_pages.router)
     api_docs.install(app)
     app.mount("/static", ASSETS, name="static")
     # Every error each route can answer, in the one error shape (``core/openapi.py``).

@@ -262,6 +262,17 @@ async def record_outcome(
         return await session.get(CallbackRequest, callback_id, populate_existing=True)
 
 
+async def held_by(rt: Runtime, *, actor: Principal) -> CallbackRequest | None:
+    """The callback this agent is calling now, if any."""
+    require(actor, "callback.work")
+    async with rt.db.read() as session:
+        return await session.scalar(
+            select(CallbackRequest).where(
+                CallbackRequest.status == "taken", CallbackRequest.taken_by == actor.user_id
+            )
+        )
+
+
 async def expected_wait(rt: Runtime) -> Place:
     """The wait a new request would have now (for the public page)."""
     async with rt.db.read() as session:
