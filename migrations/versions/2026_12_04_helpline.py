@@ -1,5 +1,5 @@
 """helpline: its numbers (seeded), answers to common questions with their history and a
-full-text index, and the callback queue
+full-text index, the callback queue, counsellors and their bookings
 
 The answers' full-text index is the database's own: an FTS5 table kept by triggers on SQLite,
 a generated ``tsvector`` column (weighted ``to_tsvector('simple', …)``) with a GIN index on
@@ -159,6 +159,49 @@ def upgrade() -> None:
         "ix_callback_request_queue", "callback_request", ["status", "priority", "due_at", "id"]
     )
 
+    op.create_table(
+        "counsellor",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("name_bn", sa.String(length=120), nullable=False),
+        sa.Column("languages", sa.String(length=20), nullable=False),
+        sa.Column("day_start", sa.Integer(), nullable=False),
+        sa.Column("day_end", sa.Integer(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.CheckConstraint("day_start < day_end", name=op.f("ck_counsellor_hours")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_counsellor")),
+    )
+    op.create_table(
+        "counselling_booking",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("counsellor_id", sa.Integer(), nullable=False),
+        sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("phone", sa.String(length=16), nullable=False),
+        sa.Column("lang", sa.String(length=2), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reminder_id", sa.Integer(), nullable=True),
+        sa.CheckConstraint(
+            "status IN ('booked', 'cancelled', 'done', 'missed')",
+            name=op.f("ck_counselling_booking_status"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["counsellor_id"],
+            ["counsellor.id"],
+            name=op.f("fk_counselling_booking_counsellor_id_counsellor"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_counselling_booking")),
+    )
+    op.create_index("ix_counselling_booking_phone", "counselling_booking", ["phone"])
+    op.create_index(
+        "uq_counselling_booking_slot",
+        "counselling_booking",
+        ["counsellor_id", "starts_at"],
+        unique=True,
+        sqlite_where=sa.text("status <> 'cancelled'"),
+        postgresql_where=sa.text("status <> 'cancelled'"),
+    )
+
     if op.get_bind().dialect.name == "sqlite":
         op.execute(
             "CREATE VIRTUAL TABLE answer_fts USING fts5(search_title, search_body, "
@@ -227,6 +270,10 @@ def downgrade() -> None:
     else:
         op.execute("DROP INDEX IF EXISTS ix_answer_search")
         op.execute("ALTER TABLE answer DROP COLUMN IF EXISTS search_vector")
+    op.drop_index("uq_counselling_booking_slot", table_name="counselling_booking")
+    op.drop_index("ix_counselling_booking_phone", table_name="counselling_booking")
+    op.drop_table("counselling_booking")
+    op.drop_table("counsellor")
     op.drop_index("ix_callback_request_queue", table_name="callback_request")
     op.drop_index("ix_callback_request_phone", table_name="callback_request")
     op.drop_table("callback_request")

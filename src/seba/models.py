@@ -8,7 +8,14 @@ from seba.core.idempotency import IdempotencyRecord
 from seba.core.outbox import OutboxMessage
 from seba.core.ratelimit import RateLimit
 from seba.core.versions import DataVersion
-from seba.helpline.models import Answer, AnswerRevision, CallbackRequest, HelplineNumber
+from seba.helpline.models import (
+    Answer,
+    AnswerRevision,
+    CallbackRequest,
+    CounsellingBooking,
+    Counsellor,
+    HelplineNumber,
+)
 from seba.patients.models import Patient
 from seba.places.models import District, Facility, Hub, Pool, PoolDistrict, Spoke, SpokeLink
 from seba.referrals.models import AdmissionRequest, OtpChallenge, PhoneSession, Referral
@@ -39,6 +46,8 @@ __all__ = [
     "ConsultAttachment",
     "ConsultCall",
     "Consultation",
+    "CounsellingBooking",
+    "Counsellor",
     "DataVersion",
     "Dispensing",
     "District",

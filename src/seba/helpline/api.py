@@ -15,7 +15,7 @@ from seba.core.formats import PathId
 from seba.core.http import get_runtime, request_language
 from seba.core.openapi import errors
 from seba.core.runtime import Runtime
-from seba.helpline import callbacks, queries
+from seba.helpline import callbacks, counselling, queries
 from seba.helpline import service as helpline_service
 from seba.helpline.schemas import (
     MAX_QUERY,
@@ -24,6 +24,8 @@ from seba.helpline.schemas import (
     AnswerHits,
     AnswerIn,
     AnswerOut,
+    BookingIn,
+    BookingOut,
     CallbackIn,
     CallbackOut,
     CallbackOutcome,
@@ -34,7 +36,10 @@ from seba.helpline.schemas import (
     NumberList,
     NumberOut,
     RevisionOut,
+    SlotList,
+    SlotOut,
 )
+from seba.referrals import otp
 
 router = APIRouter(prefix="/api/v1", tags=["helpline"])
 MAX_HITS = 20
@@ -217,3 +222,76 @@ async def callback_figures(
 ) -> DayFiguresOut:
     figures = await callbacks.day_figures(rt, actor=actor, day=day)
     return DayFiguresOut.model_validate(figures, from_attributes=True)
+
+
+# --- counselling ------------------------------------------------------------------------------
+PHONE_HEADER = "X-Phone-Session"
+
+
+async def verified_phone(request: Request, rt: Runtime = Depends(get_runtime)) -> str:
+    """The phone a one-time code verified (the referrals' phone session: header or cookie)."""
+    token = request.headers.get(PHONE_HEADER) or request.cookies.get("seba_phone")
+    return await otp.phone_for_session(rt, token)
+
+
+def booking_out(row) -> BookingOut:
+    return BookingOut(
+        id=row.id,
+        counsellor_id=row.counsellor_id,
+        starts_at=row.starts_at,
+        status=row.status,
+        lang=row.lang,
+    )
+
+
+@router.get(
+    "/counselling/slots",
+    response_model=SlotList,
+    summary="Free 30-minute counselling slots of a day (Asia/Kolkata), optionally by language",
+)
+async def counselling_slots(
+    day: date,
+    lang: Annotated[str | None, Query(pattern="^(bn|en)$")] = None,
+    rt: Runtime = Depends(get_runtime),
+) -> SlotList:
+    slots = await counselling.free_slots(rt, day=day, lang=lang)
+    return SlotList(
+        day=day,
+        slots=[
+            SlotOut(counsellor_id=s.counsellor_id, counsellor=s.counsellor, starts_at=s.starts_at)
+            for s in slots
+        ],
+    )
+
+
+@router.post(
+    "/counselling/bookings",
+    status_code=201,
+    response_model=BookingOut,
+    summary="Book a slot with a verified phone (X-Phone-Session); SMS confirmation now and a "
+    "reminder 30 minutes before",
+    responses=errors(401, 409, 429),
+)
+async def book_counselling(
+    body: BookingIn,
+    phone: str = Depends(verified_phone),
+    rt: Runtime = Depends(get_runtime),
+) -> BookingOut:
+    row = await counselling.book(
+        rt, phone=phone, counsellor_id=body.counsellor_id, starts_at=body.starts_at, lang=body.lang
+    )
+    return booking_out(row)
+
+
+@router.post(
+    "/counselling/bookings/{booking_id}/cancel",
+    response_model=BookingOut,
+    summary="Cancel your booking (the slot is free again; its reminder is not sent)",
+    responses=errors(401, 409),
+)
+async def cancel_counselling(
+    booking_id: PathId,
+    phone: str = Depends(verified_phone),
+    rt: Runtime = Depends(get_runtime),
+) -> BookingOut:
+    return booking_out(await counselling.cancel(rt, phone=phone, booking_id=booking_id))

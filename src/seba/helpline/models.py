@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -134,3 +135,51 @@ class CallbackRequest(Base):
     first_call_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outcome: Mapped[str | None] = mapped_column(String(20))
+
+
+BOOKING_STATUSES = ("booked", "cancelled", "done", "missed")
+
+
+class Counsellor(Base):
+    """A counsellor who takes 30-minute phone sessions in their languages and hours (minutes
+    after midnight, Asia/Kolkata; 09:00–21:00 unless set otherwise)."""
+
+    __tablename__ = "counsellor"
+    __table_args__ = (CheckConstraint("day_start < day_end", name="hours"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    name_bn: Mapped[str] = mapped_column(String(120))
+    # Space-separated language codes: "bn en".
+    languages: Mapped[str] = mapped_column(String(20), default="bn")
+    day_start: Mapped[int] = mapped_column(Integer, default=9 * 60)
+    day_end: Mapped[int] = mapped_column(Integer, default=21 * 60)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class CounsellingBooking(Base):
+    """One booked slot. A counsellor's slot is held by at most one booking that is not
+    cancelled: a partial unique index (``uq_counselling_booking_slot``) says so on both
+    engines, whatever the code does."""
+
+    __tablename__ = "counselling_booking"
+    __table_args__ = (
+        CheckConstraint("status IN ('booked', 'cancelled', 'done', 'missed')", name="status"),
+        Index(
+            "uq_counselling_booking_slot",
+            "counsellor_id",
+            "starts_at",
+            unique=True,
+            sqlite_where=text("status <> 'cancelled'"),
+            postgresql_where=text("status <> 'cancelled'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    counsellor_id: Mapped[int] = mapped_column(ForeignKey("counsellor.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    phone: Mapped[str] = mapped_column(String(16), index=True)
+    lang: Mapped[str] = mapped_column(String(2))
+    status: Mapped[str] = mapped_column(String(12), default="booked")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reminder_id: Mapped[int | None] = mapped_column(Integer)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from seba.core import phones
-from seba.core.formats import IndianMobile, free_text, name_type
+from seba.core.formats import IndianMobile, RowId, free_text, name_type
 from seba.helpline.models import (
     ANSWER_TOPICS,
     CALLBACK_LANGUAGES,
@@ -222,3 +222,33 @@ class DayFiguresOut(BaseModel):
     waiting: int
     p50_min: float | None
     p90_min: float | None
+
+
+# --- counselling ------------------------------------------------------------------------------
+class SlotOut(BaseModel):
+    counsellor_id: int
+    counsellor: str
+    starts_at: datetime
+
+
+class SlotList(BaseModel):
+    day: date
+    slots: list[SlotOut]
+
+
+class BookingIn(BaseModel):
+    """A slot to book, as ``GET /counselling/slots`` gave it (the start with its offset)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    counsellor_id: RowId
+    starts_at: AwareDatetime
+    lang: Language = "bn"
+
+
+class BookingOut(BaseModel):
+    id: int
+    counsellor_id: int
+    starts_at: datetime
+    status: str
+    lang: str

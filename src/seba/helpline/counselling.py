@@ -1,0 +1,196 @@
+"""Psychological counselling: 30-minute phone sessions with a counsellor, booked by a citizen
+whose phone a one-time code verified (the referrals' phone session, ``referrals.otp``).
+
+- **Slots**: each active counsellor's hours (09:00–21:00 Asia/Kolkata unless set otherwise) cut
+  into ``SLOT_MINUTES`` starts; a slot is free when no booking that is not cancelled holds it and
+  it starts at least ``LEAD_MINUTES`` from now.
+- **Never twice**: a partial unique index on (counsellor, start) over bookings not cancelled. Of
+  two citizens booking the last slot at once the database lets one insert; the other's insert
+  fails and is answered 409 ``slot_taken`` (nothing of it is written).
+- **SMS**: the confirmation and the reminder (``REMINDER_BEFORE_MIN`` before the start) are
+  written to the outbox in the booking's transaction; the reminder waits there
+  (``next_attempt_at``) and the worker sends it once, at its time, whatever restarts between (the
+  outbox's lease and "sent" mark). Cancelling deletes the reminder if no worker holds it yet.
+- Limits: ``BOOKINGS_PER_PHONE`` a day per phone (``core.ratelimit``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from seba.core import outbox, ratelimit
+from seba.core.db import transactional
+from seba.core.errors import Conflict, NotFound, TooManyRequests, ValidationFailed
+from seba.core.i18n import IST, gettext, local_time
+from seba.core.runtime import Runtime
+from seba.core.types import utcnow
+from seba.helpline.models import CounsellingBooking, Counsellor
+from seba.helpline.schemas import Language
+
+SLOT_MINUTES = 30
+LEAD_MINUTES = 15
+REMINDER_BEFORE_MIN = 30
+BOOKINGS_PER_PHONE = 3
+DAYS_AHEAD = 14
+
+
+@dataclass(frozen=True)
+class Slot:
+    counsellor_id: int
+    counsellor: str
+    starts_at: datetime
+
+
+def _starts(counsellor: Counsellor, day: date) -> list[datetime]:
+    midnight = datetime.combine(day, time(0), tzinfo=IST)
+    return [
+        midnight + timedelta(minutes=m)
+        for m in range(counsellor.day_start, counsellor.day_end - SLOT_MINUTES + 1, SLOT_MINUTES)
+    ]
+
+
+def _check_day(day: date) -> None:
+    today = utcnow().astimezone(IST).date()
+    if not today <= day <= today + timedelta(days=DAYS_AHEAD):
+        raise ValidationFailed(
+            "Slots can be booked from today for the next {days} days.",
+            code="day_out_of_range",
+            details={"day": str(day)},
+            params={"days": DAYS_AHEAD},
+        )
+
+
+async def free_slots(rt: Runtime, *, day: date, lang: str | None = None) -> list[Slot]:
+    _check_day(day)
+    now = utcnow()
+    async with rt.db.read() as session:
+        counsellors = (
+            await session.scalars(
+                select(Counsellor).where(Counsellor.active.is_(True)).order_by(Counsellor.id)
+            )
+        ).all()
+        start = datetime.combine(day, time(0), tzinfo=IST)
+        taken = set(
+            (
+                await session.execute(
+                    select(CounsellingBooking.counsellor_id, CounsellingBooking.starts_at).where(
+                        CounsellingBooking.status != "cancelled",
+                        CounsellingBooking.starts_at >= start,
+                        CounsellingBooking.starts_at < start + timedelta(days=1),
+                    )
+                )
+            ).all()
+        )
+    slots = []
+    for c in counsellors:
+        if lang and lang not in c.languages.split():
+            continue
+        for at in _starts(c, day):
+            if at >= now + timedelta(minutes=LEAD_MINUTES) and (c.id, at) not in taken:
+                slots.append(Slot(c.id, c.name_bn if lang == "bn" else c.name, at))
+    return sorted(slots, key=lambda s: (s.starts_at, s.counsellor_id))
+
+
+def _sms(lang: str, message: str, **params: str) -> str:
+    return gettext(lang, message, **params)
+
+
+async def book(
+    rt: Runtime, *, phone: str, counsellor_id: int, starts_at: datetime, lang: Language
+) -> CounsellingBooking:
+    """Book a slot for a verified phone. Raises 404 (no such counsellor), 422 (not a slot of
+    theirs, or too soon), 409 ``slot_taken``, 429 ``booking_limit``."""
+    starts_at = starts_at.astimezone(IST)
+    _check_day(starts_at.date())
+    async with transactional(rt.db) as session:
+        counsellor = await session.get(Counsellor, counsellor_id)
+        if counsellor is None or not counsellor.active:
+            raise NotFound("No such counsellor.", code="counsellor_not_found")
+        if starts_at not in _starts(counsellor, starts_at.date()) or starts_at < utcnow() + (
+            timedelta(minutes=LEAD_MINUTES)
+        ):
+            raise ValidationFailed("This is not a free slot of this counsellor.", code="not_a_slot")
+        verdict = await ratelimit.take(
+            session,
+            kind="counselling.phone",
+            key=phone,
+            limit=BOOKINGS_PER_PHONE,
+            window_s=24 * 3600,
+        )
+        if not verdict.allowed:
+            raise TooManyRequests(
+                "Too many bookings from this phone today.",
+                code="booking_limit",
+                details={"retry_after_s": verdict.retry_after_s},
+            )
+        booking = CounsellingBooking(
+            counsellor_id=counsellor_id,
+            starts_at=starts_at,
+            phone=phone,
+            lang=lang,
+            status="booked",
+            created_at=utcnow(),
+        )
+        session.add(booking)
+        try:
+            await session.flush()
+        except IntegrityError as exc:
+            raise Conflict(
+                "Someone has just booked this slot. Please choose another.", code="slot_taken"
+            ) from exc
+        when = local_time(starts_at, lang, "d MMM, h:mm a" if lang == "en" else "d MMMM, B h:mm")
+        outbox.enqueue(
+            session,
+            channel="sms",
+            recipient=phone,
+            body=_sms(lang, "Seba: counselling booked for {when}. We will call you.", when=when),
+            topic={"counselling_booking_id": booking.id, "kind": "confirmation"},
+        )
+        remind_at = starts_at - timedelta(minutes=REMINDER_BEFORE_MIN)
+        if remind_at > utcnow():
+            reminder = outbox.enqueue(
+                session,
+                channel="sms",
+                recipient=phone,
+                body=_sms(lang, "Seba: your counselling call is at {when}.", when=when),
+                topic={"counselling_booking_id": booking.id, "kind": "reminder"},
+                not_before=remind_at,
+            )
+            await session.flush()
+            booking.reminder_id = reminder.id
+    return booking
+
+
+async def cancel(rt: Runtime, *, phone: str, booking_id: int) -> CounsellingBooking:
+    """Cancel a booking of this phone (another phone's answers 404); the slot is free again."""
+    async with transactional(rt.db) as session:
+        booking = await session.get(CounsellingBooking, booking_id)
+        if booking is None or booking.phone != phone:
+            raise NotFound("No such booking.", code="booking_not_found")
+        done = await session.execute(
+            update(CounsellingBooking)
+            .where(CounsellingBooking.id == booking_id, CounsellingBooking.status == "booked")
+            .values(status="cancelled")
+            .execution_options(synchronize_session=False)
+        )
+        if done.rowcount != 1:
+            raise Conflict("This booking can no longer be cancelled.", code="booking_closed")
+        if booking.reminder_id is not None:
+            now = utcnow()
+            await session.execute(
+                delete(outbox.OutboxMessage)
+                .where(
+                    outbox.OutboxMessage.id == booking.reminder_id,
+                    outbox.OutboxMessage.status == "pending",
+                    or_(
+                        outbox.OutboxMessage.lease_until.is_(None),
+                        outbox.OutboxMessage.lease_until < now,
+                    ),
+                )
+                .execution_options(synchronize_session=False)
+            )
+        return await session.get(CounsellingBooking, booking_id, populate_existing=True)

@@ -1,0 +1,143 @@
+"""Counselling: free slots, booking with a verified phone, never twice (two citizens at once on
+both engines), SMS confirmation and a reminder at its time through the outbox, cancelling."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import select
+
+from seba.core import outbox
+from seba.core.db import transactional
+from seba.core.i18n import IST
+from seba.core.types import utcnow
+from seba.helpline.counselling import REMINDER_BEFORE_MIN
+from seba.helpline.models import CounsellingBooking, Counsellor
+from seba.referrals.models import PhoneSession
+from seba.referrals.otp import token_hash
+from tests.pages import count
+
+
+async def counsellor(rt, **fields) -> Counsellor:
+    async with transactional(rt.db) as session:
+        row = Counsellor(
+            name="Mita Roy",
+            name_bn="মিতা রায়",
+            languages=fields.pop("languages", "bn en"),
+            day_start=9 * 60,
+            day_end=21 * 60,
+            active=True,
+            **fields,
+        )
+        session.add(row)
+    return row
+
+
+async def phone_session(rt, phone: str) -> dict[str, str]:
+    token = secrets.token_urlsafe(24)
+    async with transactional(rt.db) as session:
+        session.add(
+            PhoneSession(
+                token_hash=token_hash(token), phone=phone, expires_at=utcnow() + timedelta(hours=1)
+            )
+        )
+    return {"X-Phone-Session": token}
+
+
+def tomorrow() -> str:
+    return str(utcnow().astimezone(IST).date() + timedelta(days=1))
+
+
+async def test_slots_are_half_hours_from_9_to_21_in_kolkata(rt, client):
+    c = await counsellor(rt)
+    body = (await client.get(f"/api/v1/counselling/slots?day={tomorrow()}&lang=bn")).json()
+    starts = [s["starts_at"] for s in body["slots"] if s["counsellor_id"] == c.id]
+    assert len(starts) == 24
+    first = datetime.fromisoformat(starts[0]).astimezone(IST)
+    last = datetime.fromisoformat(starts[-1]).astimezone(IST)
+    assert (first.time(), last.time()) == (time(9, 0), time(20, 30))
+    assert body["slots"][0]["counsellor"] == "মিতা রায়"
+    far = await client.get("/api/v1/counselling/slots?day=2099-01-01")
+    assert far.status_code == 422 and far.json()["error"]["code"] == "day_out_of_range"
+
+
+async def test_booking_needs_a_verified_phone_and_a_real_slot(rt, client):
+    c = await counsellor(rt)
+    slot = (await client.get(f"/api/v1/counselling/slots?day={tomorrow()}")).json()["slots"][0]
+    body = {"counsellor_id": c.id, "starts_at": slot["starts_at"]}
+    r = await client.post("/api/v1/counselling/bookings", json=body)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "phone_not_verified"
+    headers = await phone_session(rt, "+919830012345")
+    odd = datetime.fromisoformat(slot["starts_at"]) + timedelta(minutes=10)
+    r = await client.post(
+        "/api/v1/counselling/bookings",
+        json={**body, "starts_at": odd.isoformat()},
+        headers=headers,
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "not_a_slot"
+    r = await client.post(
+        "/api/v1/counselling/bookings", json={**body, "counsellor_id": 9999}, headers=headers
+    )
+    assert r.status_code == 404
+    r = await client.post("/api/v1/counselling/bookings", json=body, headers=headers)
+    assert r.status_code == 201, r.text
+    again = await client.post("/api/v1/counselling/bookings", json=body, headers=headers)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "slot_taken"
+    left = (await client.get(f"/api/v1/counselling/slots?day={tomorrow()}")).json()["slots"]
+    assert slot["starts_at"] not in [s["starts_at"] for s in left]
+
+
+async def test_two_citizens_booking_the_last_slot_at_once_one_wins(rt, client):
+    c = await counsellor(rt)
+    slot = (await client.get(f"/api/v1/counselling/slots?day={tomorrow()}")).json()["slots"][-1]
+    body = {"counsellor_id": c.id, "starts_at": slot["starts_at"]}
+    people = [await phone_session(rt, f"+9198300{n:05d}") for n in range(6)]
+    results = await asyncio.gather(
+        *(client.post("/api/v1/counselling/bookings", json=body, headers=h) for h in people)
+    )
+    codes = sorted(r.status_code for r in results)
+    assert codes.count(201) == 1, codes
+    assert set(codes) <= {201, 409, 503}, codes
+    assert await count(rt, CounsellingBooking) == 1
+
+
+async def test_confirmation_now_and_a_reminder_30_minutes_before(rt, client):
+    c = await counsellor(rt)
+    slot = (await client.get(f"/api/v1/counselling/slots?day={tomorrow()}")).json()["slots"][0]
+    headers = await phone_session(rt, "+919830012345")
+    body = {"counsellor_id": c.id, "starts_at": slot["starts_at"], "lang": "en"}
+    booked = (await client.post("/api/v1/counselling/bookings", json=body, headers=headers)).json()
+    starts = datetime.fromisoformat(booked["starts_at"])
+    now_due = await outbox.claim_due(rt.db)
+    assert [m.topic["kind"] for m in now_due] == ["confirmation"]
+    assert "counselling booked" in now_due[0].body
+    assert await outbox.mark_sent(rt.db, now_due[0], provider_id="t")
+    remind_at = starts - timedelta(minutes=REMINDER_BEFORE_MIN)
+    assert await outbox.claim_due(rt.db, now=remind_at - timedelta(seconds=1)) == []
+    due = await outbox.claim_due(rt.db, now=remind_at + timedelta(seconds=1))
+    assert [m.topic["kind"] for m in due] == ["reminder"]
+    # Sent once: marked sent, a later worker (a restart) finds nothing more.
+    assert await outbox.mark_sent(rt.db, due[0], provider_id="t")
+    assert await outbox.claim_due(rt.db, now=starts + timedelta(hours=1)) == []
+
+
+async def test_cancelling_frees_the_slot_and_drops_the_reminder(rt, client):
+    c = await counsellor(rt)
+    slot = (await client.get(f"/api/v1/counselling/slots?day={tomorrow()}")).json()["slots"][0]
+    mine = await phone_session(rt, "+919830012345")
+    other = await phone_session(rt, "+919830054321")
+    body = {"counsellor_id": c.id, "starts_at": slot["starts_at"]}
+    booked = (await client.post("/api/v1/counselling/bookings", json=body, headers=mine)).json()
+    path = f"/api/v1/counselling/bookings/{booked['id']}/cancel"
+    assert (await client.post(path, headers=other)).status_code == 404
+    r = await client.post(path, headers=mine)
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    assert (await client.post(path, headers=mine)).status_code == 409
+    async with rt.db.read() as session:
+        kinds = [m.topic["kind"] for m in await session.scalars(select(outbox.OutboxMessage))]
+    assert kinds == ["confirmation"]
+    # The slot is free again and can be booked by someone else.
+    r = await client.post("/api/v1/counselling/bookings", json=body, headers=other)
+    assert r.status_code == 201
