@@ -251,6 +251,30 @@ def to_csv(rows: list[dict[str, str]]) -> str:
     return out.getvalue()
 
 
+DEMO_COUNSELLORS = (
+    ("Mita Roy", "মিতা রায়", ["bn", "en"]),
+    ("Arif Hossain", "আরিফ হোসেন", ["bn"]),
+    ("Sarah D'Souza", "সারা ডি'সুজা", ["en", "bn"]),
+)
+
+
+async def load_counsellors(rt: Runtime) -> None:
+    """Three demo counsellors (09:00–21:00), once."""
+    from seba.helpline import counselling
+    from seba.helpline.models import Counsellor
+    from seba.helpline.schemas import CounsellorIn
+
+    async with rt.db.read() as session:
+        if await session.scalar(select(Counsellor.id).limit(1)):
+            return
+    for name, name_bn, languages in DEMO_COUNSELLORS:
+        await counselling.add_counsellor(
+            rt,
+            actor=SYSTEM,
+            data=CounsellorIn(name=name, name_bn=name_bn, languages=languages),
+        )
+
+
 async def load_demo(rt: Runtime, *, seed: int = 2021) -> dict[str, int]:
     rng = random.Random(seed)
     await place_service.load_districts(rt, actor=SYSTEM, rows=read_csv("districts.csv"))
@@ -283,6 +307,7 @@ async def load_demo(rt: Runtime, *, seed: int = 2021) -> dict[str, int]:
     # The helpline's numbers (seeded by the migration too) and its answers.
     await helpline_service.load_numbers(rt, actor=SYSTEM, rows=read_csv("helplines.csv"))
     await helpline_service.load_answers(rt, actor=SYSTEM, rows=read_csv("answers.csv"))
+    await load_counsellors(rt)
 
     network = await load_network_demo(rt, seed=seed)
     async with rt.db.read() as session:

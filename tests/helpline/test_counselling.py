@@ -141,3 +141,19 @@ async def test_cancelling_frees_the_slot_and_drops_the_reminder(rt, client):
     # The slot is free again and can be booked by someone else.
     r = await client.post("/api/v1/counselling/bookings", json=body, headers=other)
     assert r.status_code == 201
+
+
+async def test_state_admins_add_counsellors(rt, client):
+    from tests import factories
+
+    body = {"name": "Arif Hossain", "name_bn": "আরিফ হোসেন", "languages": ["bn"]}
+    assert (await client.post("/api/v1/counsellors", json=body)).status_code == 401
+    control = await factories.staff(client, rt, "control_room")
+    assert (await client.post("/api/v1/counsellors", json=body, headers=control)).status_code == 403
+    admin = await factories.staff(client, rt, "state_admin")
+    r = await client.post("/api/v1/counsellors", json=body, headers=admin)
+    assert r.status_code == 201 and r.json()["day_start"] == 540
+    bad = {**body, "day_start": 600, "day_end": 540}
+    assert (await client.post("/api/v1/counsellors", json=bad, headers=admin)).status_code == 422
+    english = await client.get(f"/api/v1/counselling/slots?day={tomorrow()}&lang=en")
+    assert english.json()["slots"] == []

@@ -31,6 +31,8 @@ from seba.helpline.schemas import (
     CallbackOutcome,
     CallbackReceipt,
     CallbackTaken,
+    CounsellorIn,
+    CounsellorOut,
     DayFiguresOut,
     NumberIn,
     NumberList,
@@ -242,6 +244,20 @@ def booking_out(row) -> BookingOut:
         status=row.status,
         lang=row.lang,
     )
+
+
+@router.post(
+    "/counsellors",
+    status_code=201,
+    response_model=CounsellorOut,
+    summary="Add a counsellor with languages and working hours (state admins)",
+)
+async def add_counsellor(
+    body: CounsellorIn,
+    actor: Principal = Depends(current_principal),
+    rt: Runtime = Depends(get_runtime),
+) -> CounsellorOut:
+    return CounsellorOut.of(await counselling.add_counsellor(rt, actor=actor, data=body))
 
 
 @router.get(

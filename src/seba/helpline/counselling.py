@@ -22,20 +22,45 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from seba.core import outbox, ratelimit
+from seba.core import audit, outbox, ratelimit
+from seba.core.access import Principal, require
 from seba.core.db import transactional
 from seba.core.errors import Conflict, NotFound, TooManyRequests, ValidationFailed
 from seba.core.i18n import IST, gettext, local_time
 from seba.core.runtime import Runtime
 from seba.core.types import utcnow
 from seba.helpline.models import CounsellingBooking, Counsellor
-from seba.helpline.schemas import Language
+from seba.helpline.schemas import CounsellorIn, Language
 
 SLOT_MINUTES = 30
 LEAD_MINUTES = 15
 REMINDER_BEFORE_MIN = 30
 BOOKINGS_PER_PHONE = 3
 DAYS_AHEAD = 14
+
+
+async def add_counsellor(rt: Runtime, *, actor: Principal, data: CounsellorIn) -> Counsellor:
+    require(actor, "helpline.manage")
+    async with transactional(rt.db) as session:
+        row = Counsellor(
+            name=data.name,
+            name_bn=data.name_bn,
+            languages=" ".join(data.languages),
+            day_start=data.day_start,
+            day_end=data.day_end,
+            active=True,
+        )
+        session.add(row)
+        await session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            action="counsellor.create",
+            entity_type="counsellor",
+            entity_id=row.id,
+            after=data.model_dump(),
+        )
+    return row
 
 
 @dataclass(frozen=True)

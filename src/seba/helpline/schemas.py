@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -225,6 +225,39 @@ class DayFiguresOut(BaseModel):
 
 
 # --- counselling ------------------------------------------------------------------------------
+class CounsellorIn(BaseModel):
+    """A counsellor: names, languages, working hours in minutes after midnight (Asia/Kolkata;
+    09:00–21:00 by default), on the half hour."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: name_type(2, 120)
+    name_bn: name_type(2, 120)
+    languages: list[Language] = Field(min_length=1, max_length=2)
+    day_start: int = Field(default=9 * 60, ge=0, le=24 * 60, multiple_of=30)
+    day_end: int = Field(default=21 * 60, ge=0, le=24 * 60, multiple_of=30)
+
+    @field_validator("day_end")
+    @classmethod
+    def _after_start(cls, value: int, info: Any) -> int:
+        if value <= info.data.get("day_start", 0):
+            raise ValueError("must be after day_start")
+        return value
+
+
+class CounsellorOut(BaseModel):
+    id: int
+    name: str
+    name_bn: str
+    languages: str
+    day_start: int
+    day_end: int
+
+    @classmethod
+    def of(cls, row: Any) -> CounsellorOut:
+        return cls.model_validate(row, from_attributes=True)
+
+
 class SlotOut(BaseModel):
     counsellor_id: int
     counsellor: str
