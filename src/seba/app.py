@@ -30,6 +30,7 @@ from seba.core.openapi import document_errors
 from seba.core.runtime import Runtime, build_runtime
 from seba.helpline import api as helpline_api
 from seba.helpline import callback_pages as helpline_callback_pages
+from seba.helpline import counselling_pages as helpline_counselling_pages
 from seba.helpline import pages as helpline_pages
 from seba.helpline import queries as helpline_queries
 from seba.helpline import staff_pages as helpline_staff_pages
@@ -174,6 +175,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(telemedicine_pages.router)
     app.include_router(helpline_pages.router)
     app.include_router(helpline_callback_pages.router)
+    app.include_router(helpline_counselling_pages.router)
     app.include_router(helpline_staff_pages.router)
     api_docs.install(app)
     app.mount("/static", ASSETS, name="static")

@@ -157,3 +157,31 @@ async def test_state_admins_add_counsellors(rt, client):
     assert (await client.post("/api/v1/counsellors", json=bad, headers=admin)).status_code == 422
     english = await client.get(f"/api/v1/counselling/slots?day={tomorrow()}&lang=en")
     assert english.json()["slots"] == []
+
+
+async def test_a_citizen_books_and_cancels_in_the_browser_with_the_phone_session(rt, client):
+    from tests.pages import csrf_of
+
+    await counsellor(rt)
+    first = await client.get("/admission/counselling")
+    assert first.status_code == 303
+    assert first.headers["location"] == "/admission/phone?then=counselling"
+    token = (await phone_session(rt, "+919830012345"))["X-Phone-Session"]
+    client.cookies.set("seba_phone", token, path="/admission")
+    page = await client.get(f"/admission/counselling?day={tomorrow()}")
+    assert page.status_code == 200 and "কাউন্সেলিংয়ের সময় বুক করুন" in page.text
+    slot = page.text.split('name="slot" value="')[1].split('"')[0]
+    done = await client.post(
+        "/admission/counselling", data={"csrf": csrf_of(page.text), "slot": slot}
+    )
+    assert done.status_code == 303, done.text
+    booked = await client.get("/admission/counselling?booked=1")
+    assert "বুক হয়েছে" in booked.text and "/cancel" in booked.text
+    action = booked.text.split('action="/admission/counselling/')[1].split('"')[0]
+    r = await client.post(f"/admission/counselling/{action}", data={"csrf": csrf_of(booked.text)})
+    assert r.status_code == 303
+    assert await count(rt, CounsellingBooking, CounsellingBooking.status == "cancelled") == 1
+    bad = await client.post(
+        "/admission/counselling", data={"csrf": csrf_of(booked.text), "slot": "x@y"}
+    )
+    assert bad.status_code == 422

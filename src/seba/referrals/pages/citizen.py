@@ -57,7 +57,12 @@ OTP_COOKIE = "seba_otp"
 # Every cookie of the family's pages (CSRF, code, phone session) is scoped to this path.
 CITIZEN_PATH = csrf.CITIZEN.path
 # Where a verified code leads: only these two places (no open redirect).
-THEN = {"request": CITIZEN_PATH, "status": CITIZEN_PATH + "/status"}
+# The helpline's counselling booking lives under the same path, so it shares the phone session.
+THEN = {
+    "request": CITIZEN_PATH,
+    "status": CITIZEN_PATH + "/status",
+    "counselling": CITIZEN_PATH + "/counselling",
+}
 _OTP_VALUE = re.compile(r"^(\d{1,10})\.(\d{4})$")
 
 
