@@ -1,23 +1,32 @@
 """The helpline in Chromium at phone size, in Bengali: the footer's numbers, searching an answer,
-"didn't find an answer?" to a callback request, and a control room agent calling it back."""
+"didn't find an answer?" to a callback request, a control room agent calling it back; booking a
+counselling session with a one-time code, the SMS confirmation."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from seba.cli import upgrade_database
 from seba.core.access import SYSTEM
+from seba.core.i18n import IST
 from seba.core.runtime import build_runtime
+from seba.core.types import utcnow
 from seba.data import read_csv
+from seba.helpline import counselling
 from seba.helpline import service as helpline_service
+from seba.helpline.schemas import CounsellorIn
 from seba.settings import Settings
 from tests import factories
 from tests.e2e.staff import log_in
+from tests.e2e.test_referral_flow import _code_from_sms
 from tests.servers import Server, running_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -29,6 +38,11 @@ async def _seed(url: str) -> str:
     )
     try:
         await helpline_service.load_answers(rt, actor=SYSTEM, rows=read_csv("answers.csv"))
+        await counselling.add_counsellor(
+            rt,
+            actor=SYSTEM,
+            data=CounsellorIn(name="Mita Roy", name_bn="মিতা রায়", languages=["bn", "en"]),
+        )
         agent = await factories.user(rt, "control_room")
         return agent.username
     finally:
@@ -36,18 +50,26 @@ async def _seed(url: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def helpline_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
+def helpline_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Server, str, Path]]:
     tmp_path = tmp_path_factory.mktemp("e2e-helpline")
+    sms_file = tmp_path / "sms.jsonl"
     url = f"sqlite+aiosqlite:///{tmp_path / 'seba.db'}"
     with ThreadPoolExecutor(1) as pool:
         pool.submit(upgrade_database, url).result()
         agent = pool.submit(asyncio.run, _seed(url)).result()
-    with running_server(url, tmp_path=tmp_path) as server:
-        yield server, agent
+    env = {
+        "SEBA_WORKER_IN_PROCESS": "true",
+        "SEBA_WORKER_POLL_S": "0.2",
+        "SEBA_SMS_FILE": str(sms_file),
+    }
+    with running_server(url, tmp_path=tmp_path, extra_env=env) as server:
+        yield server, agent, sms_file
 
 
 def test_find_an_answer_ask_for_a_callback_and_an_agent_calls(helpline_server, phone):
-    server, agent = helpline_server
+    server, agent, _ = helpline_server
     page = phone
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -78,3 +100,29 @@ def test_find_an_answer_ask_for_a_callback_and_an_agent_calls(helpline_server, p
     page.get_by_role("button", name="কথা হয়েছে").click()
     expect(page.get_by_role("button", name="পরের ফোনটি নিন")).to_be_visible()
     assert errors == []
+
+
+def test_book_a_counselling_session_with_a_code(helpline_server, phone):
+    server, _, sms_file = helpline_server
+    page = phone
+    page.goto(server.url + "/admission/counselling")
+    expect(page.locator("h1")).to_have_text("কাউন্সেলিংয়ের সময় বুক করুন")
+    page.get_by_label("মোবাইল নম্বর").fill("98300 66666")
+    page.get_by_role("button", name="কোড পাঠান").click()
+    page.wait_for_url(server.url + "/admission/code?then=counselling")
+    page.get_by_label("এসএমএসে পাওয়া কোড").fill(_code_from_sms(sms_file, "+919830066666"))
+    page.get_by_role("button", name="কোড যাচাই করুন").click()
+    page.wait_for_url(server.url + "/admission/counselling")
+    tomorrow = utcnow().astimezone(IST).date() + timedelta(days=1)
+    page.goto(server.url + f"/admission/counselling?day={tomorrow}")
+    expect(page.get_by_text("মিতা রায়").first).to_be_visible()
+    page.get_by_role("button", name="এই সময়টি বুক করুন").click()
+    expect(page.get_by_role("status")).to_contain_text("বুক হয়েছে")
+    expect(page.get_by_role("button", name="বাতিল করুন")).to_be_visible()
+    for _ in range(50):
+        sent = [json.loads(line) for line in sms_file.read_text(encoding="utf-8").splitlines()]
+        if any("কাউন্সেলিং বুক হয়েছে" in m["body"] for m in sent):
+            break
+        page.wait_for_timeout(200)
+    else:
+        raise AssertionError("no counselling confirmation SMS")

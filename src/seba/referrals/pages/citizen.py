@@ -195,7 +195,7 @@ async def send_code(
         response.headers["Retry-After"] = str(wait)
         return response
     response = RedirectResponse(
-        CITIZEN_PATH + "/code" + ("?then=status" if then == "status" else ""), status_code=303
+        CITIZEN_PATH + "/code" + (f"?then={then}" if then != "request" else ""), status_code=303
     )
     # Which code this browser is answering (and the number's last digits, to show): the code
     # itself is the secret, so a cookie that names the challenge reveals nothing.
