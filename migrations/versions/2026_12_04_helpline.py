@@ -12,6 +12,7 @@ Create Date: 2026-12-04 02:30:00
 """
 
 from collections.abc import Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -61,7 +62,40 @@ NUMBERS = [
 ]  # fmt: skip
 
 
+ROLES_OLD = (
+    "state_admin", "district_admin", "control_room", "hospital_staff", "viewer", "cho", "doctor",
+)  # fmt: skip
+ROLES_NEW = (*ROLES_OLD, "counsellor")
+
+
+@contextmanager
+def _foreign_keys_off():
+    """SQLite rebuilds staff_user to change its CHECK; with foreign keys on, dropping the old
+    table would cascade-delete every login token. The pragma only works outside a transaction.
+    """
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        op.execute("COMMIT")
+        op.execute("PRAGMA foreign_keys=OFF")
+        op.execute("BEGIN IMMEDIATE")
+    yield
+    if sqlite:
+        op.execute("COMMIT")
+        op.execute("PRAGMA foreign_keys=ON")
+        op.execute("BEGIN IMMEDIATE")
+
+
+def _roles(roles: tuple[str, ...]) -> None:
+    with _foreign_keys_off(), op.batch_alter_table("staff_user", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("ck_staff_user_role"), type_="check")
+        batch_op.create_check_constraint(
+            "role", sa.text(f"role IN ({', '.join(repr(r) for r in roles)})")
+        )
+
+
 def upgrade() -> None:
+    # A new staff role: the helpline's counsellors.
+    _roles(ROLES_NEW)
     op.create_table(
         "helpline_number",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -168,8 +202,13 @@ def upgrade() -> None:
         sa.Column("day_start", sa.Integer(), nullable=False),
         sa.Column("day_end", sa.Integer(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
         sa.CheckConstraint("day_start < day_end", name=op.f("ck_counsellor_hours")),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["staff_user.id"], name=op.f("fk_counsellor_user_id_staff_user")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_counsellor")),
+        sa.UniqueConstraint("user_id", name=op.f("uq_counsellor_user_id")),
     )
     op.create_table(
         "counselling_booking",
@@ -181,6 +220,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("reminder_id", sa.Integer(), nullable=True),
+        sa.Column("crisis", sa.Boolean(), nullable=False),
         sa.CheckConstraint(
             "status IN ('booked', 'cancelled', 'done', 'missed')",
             name=op.f("ck_counselling_booking_status"),
@@ -200,6 +240,18 @@ def upgrade() -> None:
         unique=True,
         sqlite_where=sa.text("status <> 'cancelled'"),
         postgresql_where=sa.text("status <> 'cancelled'"),
+    )
+    op.create_table(
+        "counselling_note",
+        sa.Column("booking_id", sa.Integer(), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["booking_id"],
+            ["counselling_booking.id"],
+            name=op.f("fk_counselling_note_booking_id_counselling_booking"),
+        ),
+        sa.PrimaryKeyConstraint("booking_id", name=op.f("pk_counselling_note")),
     )
 
     if op.get_bind().dialect.name == "sqlite":
@@ -270,6 +322,8 @@ def downgrade() -> None:
     else:
         op.execute("DROP INDEX IF EXISTS ix_answer_search")
         op.execute("ALTER TABLE answer DROP COLUMN IF EXISTS search_vector")
+    _roles(ROLES_OLD)
+    op.drop_table("counselling_note")
     op.drop_index("uq_counselling_booking_slot", table_name="counselling_booking")
     op.drop_index("ix_counselling_booking_phone", table_name="counselling_booking")
     op.drop_table("counselling_booking")

@@ -31,6 +31,7 @@ from seba.core.runtime import Runtime, build_runtime
 from seba.helpline import api as helpline_api
 from seba.helpline import callback_pages as helpline_callback_pages
 from seba.helpline import counselling_pages as helpline_counselling_pages
+from seba.helpline import counsellor_pages as helpline_counsellor_pages
 from seba.helpline import pages as helpline_pages
 from seba.helpline import queries as helpline_queries
 from seba.helpline import staff_pages as helpline_staff_pages
@@ -177,6 +178,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(helpline_callback_pages.router)
     app.include_router(helpline_counselling_pages.router)
     app.include_router(helpline_staff_pages.router)
+    app.include_router(helpline_counsellor_pages.router)
     api_docs.install(app)
     app.mount("/static", ASSETS, name="static")
     # Every error each route can answer, in the one error shape (``core/openapi.py``).

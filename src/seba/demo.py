@@ -251,28 +251,45 @@ def to_csv(rows: list[dict[str, str]]) -> str:
     return out.getvalue()
 
 
+# Name, Bengali name, languages, login (password DEMO_PASSWORD).
 DEMO_COUNSELLORS = (
-    ("Mita Roy", "মিতা রায়", ["bn", "en"]),
-    ("Arif Hossain", "আরিফ হোসেন", ["bn"]),
-    ("Sarah D'Souza", "সারা ডি'সুজা", ["en", "bn"]),
+    ("Mita Roy", "মিতা রায়", ["bn", "en"], "counsellor-mita"),
+    ("Arif Hossain", "আরিফ হোসেন", ["bn"], "counsellor-arif"),
+    ("Sarah D'Souza", "সারা ডি'সুজা", ["en", "bn"], "counsellor-sarah"),
 )
 
 
-async def load_counsellors(rt: Runtime) -> None:
-    """Three demo counsellors (09:00–21:00), once."""
-    from seba.helpline import counselling
+async def load_counsellors(rt: Runtime) -> int:
+    """Three demo counsellors (09:00–21:00), once, each with a login (role counsellor) linked
+    to them; a second run adds only what is missing (a login of a counsellor made before
+    logins existed included). Returns the logins created."""
+    from seba.helpline import counselling, counsellor_work
     from seba.helpline.models import Counsellor
     from seba.helpline.schemas import CounsellorIn
 
     async with rt.db.read() as session:
-        if await session.scalar(select(Counsellor.id).limit(1)):
-            return
-    for name, name_bn, languages in DEMO_COUNSELLORS:
-        await counselling.add_counsellor(
-            rt,
-            actor=SYSTEM,
-            data=CounsellorIn(name=name, name_bn=name_bn, languages=languages),
-        )
+        rows = {c.name: c for c in await session.scalars(select(Counsellor))}
+        usernames = set(await session.scalars(select(StaffUser.username)))
+    created = 0
+    for name, name_bn, languages, username in DEMO_COUNSELLORS:
+        row = rows.get(name)
+        if row is None:
+            row = await counselling.add_counsellor(
+                rt,
+                actor=SYSTEM,
+                data=CounsellorIn(name=name, name_bn=name_bn, languages=languages),
+            )
+        if row.user_id is None and username not in usernames:
+            await counsellor_work.add_login(
+                rt,
+                actor=SYSTEM,
+                counsellor_id=row.id,
+                username=username,
+                password=DEMO_PASSWORD,
+                full_name=name,
+            )
+            created += 1
+    return created
 
 
 async def load_demo(rt: Runtime, *, seed: int = 2021) -> dict[str, int]:
@@ -307,12 +324,12 @@ async def load_demo(rt: Runtime, *, seed: int = 2021) -> dict[str, int]:
     # The helpline's numbers (seeded by the migration too) and its answers.
     await helpline_service.load_numbers(rt, actor=SYSTEM, rows=read_csv("helplines.csv"))
     await helpline_service.load_answers(rt, actor=SYSTEM, rows=read_csv("answers.csv"))
-    await load_counsellors(rt)
+    counsellor_logins = await load_counsellors(rt)
 
     network = await load_network_demo(rt, seed=seed)
     async with rt.db.read() as session:
         existing = set(await session.scalars(select(StaffUser.username)))
-    users = 0
+    users = counsellor_logins
     username, hub, registration = DEMO_DOCTOR
     if username not in existing:
         await doctor_service.add_doctor(

@@ -153,6 +153,7 @@ ROLE_LABELS = _table(
         "viewer": "Viewer",
         "cho": "Community health officer (CHO)",
         "doctor": "Hub doctor",
+        "counsellor": "Counsellor",
     }
 )
 # The kind of place a scope names, shown before the place's own name ("Spoke: …"); a scope is

@@ -17,6 +17,7 @@ from seba.core.openapi import errors
 from seba.core.runtime import Runtime
 from seba.helpline import callbacks, counselling, queries
 from seba.helpline import service as helpline_service
+from seba.helpline.crisis import EMERGENCY_NUMBERS
 from seba.helpline.schemas import (
     MAX_QUERY,
     AnswerFull,
@@ -34,6 +35,7 @@ from seba.helpline.schemas import (
     CounsellorIn,
     CounsellorOut,
     DayFiguresOut,
+    MoveIn,
     NumberIn,
     NumberList,
     NumberOut,
@@ -243,6 +245,8 @@ def booking_out(row) -> BookingOut:
         starts_at=row.starts_at,
         status=row.status,
         lang=row.lang,
+        crisis=row.crisis,
+        emergency_numbers=[number for _, number in EMERGENCY_NUMBERS] if row.crisis else [],
     )
 
 
@@ -294,7 +298,35 @@ async def book_counselling(
     rt: Runtime = Depends(get_runtime),
 ) -> BookingOut:
     row = await counselling.book(
-        rt, phone=phone, counsellor_id=body.counsellor_id, starts_at=body.starts_at, lang=body.lang
+        rt,
+        phone=phone,
+        counsellor_id=body.counsellor_id,
+        starts_at=body.starts_at,
+        lang=body.lang,
+        said=body.note,
+    )
+    return booking_out(row)
+
+
+@router.post(
+    "/counselling/bookings/{booking_id}/move",
+    response_model=BookingOut,
+    summary="Move your booking to another free slot in one step (if that slot is taken, 409 "
+    "slot_taken and the booking keeps its old slot); the reminder follows",
+    responses=errors(401, 409),
+)
+async def move_counselling(
+    booking_id: PathId,
+    body: MoveIn,
+    phone: str = Depends(verified_phone),
+    rt: Runtime = Depends(get_runtime),
+) -> BookingOut:
+    row = await counselling.move(
+        rt,
+        phone=phone,
+        booking_id=booking_id,
+        counsellor_id=body.counsellor_id,
+        starts_at=body.starts_at,
     )
     return booking_out(row)
 

@@ -11,7 +11,13 @@ whose phone a one-time code verified (the referrals' phone session, ``referrals.
   written to the outbox in the booking's transaction; the reminder waits there
   (``next_attempt_at``) and the worker sends it once, at its time, whatever restarts between (the
   outbox's lease and "sent" mark). Cancelling deletes the reminder if no worker holds it yet.
-- Limits: ``BOOKINGS_PER_PHONE`` a day per phone (``core.ratelimit``).
+- **Moving** a booking is one transaction: the booking's own row takes the new counsellor and
+  start (the old slot is free the moment it commits); if the new slot is taken the unique index
+  refuses the update and the whole transaction rolls back, so the citizen keeps the old slot.
+  The reminder is replaced by one for the new time.
+- **Crisis words** in what the citizen writes when booking (``crisis.signals_crisis``) mark the
+  booking for the counsellor (the words are not kept) and show the emergency numbers at once.
+- Limits: ``BOOKINGS_PER_PHONE`` a day per phone (``core.ratelimit``); a move takes none.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from seba.core.errors import Conflict, NotFound, TooManyRequests, ValidationFail
 from seba.core.i18n import IST, gettext, local_time
 from seba.core.runtime import Runtime
 from seba.core.types import utcnow
+from seba.helpline.crisis import signals_crisis
 from seba.helpline.models import CounsellingBooking, Counsellor
 from seba.helpline.schemas import CounsellorIn, Language
 
@@ -78,7 +85,7 @@ def _starts(counsellor: Counsellor, day: date) -> list[datetime]:
     ]
 
 
-def _check_day(day: date) -> None:
+def check_day(day: date) -> None:
     today = utcnow().astimezone(IST).date()
     if not today <= day <= today + timedelta(days=DAYS_AHEAD):
         raise ValidationFailed(
@@ -90,7 +97,7 @@ def _check_day(day: date) -> None:
 
 
 async def free_slots(rt: Runtime, *, day: date, lang: str | None = None) -> list[Slot]:
-    _check_day(day)
+    check_day(day)
     now = utcnow()
     async with rt.db.read() as session:
         counsellors = (
@@ -124,21 +131,73 @@ def _sms(lang: str, message: str, **params: str) -> str:
     return gettext(lang, message, **params)
 
 
+async def _check_slot(session, counsellor_id: int, starts_at: datetime) -> None:
+    counsellor = await session.get(Counsellor, counsellor_id)
+    if counsellor is None or not counsellor.active:
+        raise NotFound("No such counsellor.", code="counsellor_not_found")
+    if starts_at not in _starts(counsellor, starts_at.date()) or starts_at < utcnow() + (
+        timedelta(minutes=LEAD_MINUTES)
+    ):
+        raise ValidationFailed("This is not a free slot of this counsellor.", code="not_a_slot")
+
+
+def _when(starts_at: datetime, lang: str) -> str:
+    return local_time(starts_at, lang, "d MMM, h:mm a" if lang == "en" else "d MMMM, B h:mm")
+
+
+def _slot_taken() -> Conflict:
+    return Conflict("Someone has just booked this slot. Please choose another.", code="slot_taken")
+
+
+def _remind(session, booking: CounsellingBooking, when: str):
+    """The reminder SMS, waiting in the outbox until its time (None when that has passed)."""
+    remind_at = booking.starts_at - timedelta(minutes=REMINDER_BEFORE_MIN)
+    if remind_at <= utcnow():
+        return None
+    return outbox.enqueue(
+        session,
+        channel="sms",
+        recipient=booking.phone,
+        body=_sms(booking.lang, "Seba: your counselling call is at {when}.", when=when),
+        topic={"counselling_booking_id": booking.id, "kind": "reminder"},
+        not_before=remind_at,
+    )
+
+
+async def _drop_reminder(session, reminder_id: int | None) -> None:
+    """Delete a pending reminder unless a worker holds it right now."""
+    if reminder_id is None:
+        return
+    await session.execute(
+        delete(outbox.OutboxMessage)
+        .where(
+            outbox.OutboxMessage.id == reminder_id,
+            outbox.OutboxMessage.status == "pending",
+            or_(
+                outbox.OutboxMessage.lease_until.is_(None),
+                outbox.OutboxMessage.lease_until < utcnow(),
+            ),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def book(
-    rt: Runtime, *, phone: str, counsellor_id: int, starts_at: datetime, lang: Language
+    rt: Runtime,
+    *,
+    phone: str,
+    counsellor_id: int,
+    starts_at: datetime,
+    lang: Language,
+    said: str = "",
 ) -> CounsellingBooking:
-    """Book a slot for a verified phone. Raises 404 (no such counsellor), 422 (not a slot of
+    """Book a slot for a verified phone; ``said`` is what the citizen wrote (crisis words mark
+    the booking, the words are not kept). Raises 404 (no such counsellor), 422 (not a slot of
     theirs, or too soon), 409 ``slot_taken``, 429 ``booking_limit``."""
     starts_at = starts_at.astimezone(IST)
-    _check_day(starts_at.date())
+    check_day(starts_at.date())
     async with transactional(rt.db) as session:
-        counsellor = await session.get(Counsellor, counsellor_id)
-        if counsellor is None or not counsellor.active:
-            raise NotFound("No such counsellor.", code="counsellor_not_found")
-        if starts_at not in _starts(counsellor, starts_at.date()) or starts_at < utcnow() + (
-            timedelta(minutes=LEAD_MINUTES)
-        ):
-            raise ValidationFailed("This is not a free slot of this counsellor.", code="not_a_slot")
+        await _check_slot(session, counsellor_id, starts_at)
         verdict = await ratelimit.take(
             session,
             kind="counselling.phone",
@@ -159,15 +218,14 @@ async def book(
             lang=lang,
             status="booked",
             created_at=utcnow(),
+            crisis=signals_crisis(said),
         )
         session.add(booking)
         try:
             await session.flush()
         except IntegrityError as exc:
-            raise Conflict(
-                "Someone has just booked this slot. Please choose another.", code="slot_taken"
-            ) from exc
-        when = local_time(starts_at, lang, "d MMM, h:mm a" if lang == "en" else "d MMMM, B h:mm")
+            raise _slot_taken() from exc
+        when = _when(starts_at, lang)
         outbox.enqueue(
             session,
             channel="sms",
@@ -175,16 +233,50 @@ async def book(
             body=_sms(lang, "Seba: counselling booked for {when}. We will call you.", when=when),
             topic={"counselling_booking_id": booking.id, "kind": "confirmation"},
         )
-        remind_at = starts_at - timedelta(minutes=REMINDER_BEFORE_MIN)
-        if remind_at > utcnow():
-            reminder = outbox.enqueue(
-                session,
-                channel="sms",
-                recipient=phone,
-                body=_sms(lang, "Seba: your counselling call is at {when}.", when=when),
-                topic={"counselling_booking_id": booking.id, "kind": "reminder"},
-                not_before=remind_at,
+        if (reminder := _remind(session, booking, when)) is not None:
+            await session.flush()
+            booking.reminder_id = reminder.id
+    return booking
+
+
+async def move(
+    rt: Runtime, *, phone: str, booking_id: int, counsellor_id: int, starts_at: datetime
+) -> CounsellingBooking:
+    """Move a booking of this phone to another free slot in one step. Raises 404 (another
+    phone's booking, no such counsellor), 409 ``booking_closed`` (not booked any more),
+    422 ``not_a_slot``, 409 ``slot_taken`` (the old booking stays as it was)."""
+    starts_at = starts_at.astimezone(IST)
+    check_day(starts_at.date())
+    async with transactional(rt.db) as session:
+        booking = await session.get(CounsellingBooking, booking_id)
+        if booking is None or booking.phone != phone:
+            raise NotFound("No such booking.", code="booking_not_found")
+        await _check_slot(session, counsellor_id, starts_at)
+        old_reminder = booking.reminder_id
+        try:
+            # Conditional on "booked": a cancel or a counsellor's mark racing the move wins or
+            # loses whole. The unique index refuses a slot someone else holds.
+            done = await session.execute(
+                update(CounsellingBooking)
+                .where(CounsellingBooking.id == booking_id, CounsellingBooking.status == "booked")
+                .values(counsellor_id=counsellor_id, starts_at=starts_at, reminder_id=None)
+                .execution_options(synchronize_session=False)
             )
+        except IntegrityError as exc:
+            raise _slot_taken() from exc
+        if done.rowcount != 1:
+            raise Conflict("This booking can no longer be moved.", code="booking_closed")
+        await _drop_reminder(session, old_reminder)
+        booking = await session.get(CounsellingBooking, booking_id, populate_existing=True)
+        when = _when(starts_at, booking.lang)
+        outbox.enqueue(
+            session,
+            channel="sms",
+            recipient=phone,
+            body=_sms(booking.lang, "Seba: your counselling call is moved to {when}.", when=when),
+            topic={"counselling_booking_id": booking.id, "kind": "moved"},
+        )
+        if (reminder := _remind(session, booking, when)) is not None:
             await session.flush()
             booking.reminder_id = reminder.id
     return booking
@@ -204,18 +296,5 @@ async def cancel(rt: Runtime, *, phone: str, booking_id: int) -> CounsellingBook
         )
         if done.rowcount != 1:
             raise Conflict("This booking can no longer be cancelled.", code="booking_closed")
-        if booking.reminder_id is not None:
-            now = utcnow()
-            await session.execute(
-                delete(outbox.OutboxMessage)
-                .where(
-                    outbox.OutboxMessage.id == booking.reminder_id,
-                    outbox.OutboxMessage.status == "pending",
-                    or_(
-                        outbox.OutboxMessage.lease_until.is_(None),
-                        outbox.OutboxMessage.lease_until < now,
-                    ),
-                )
-                .execution_options(synchronize_session=False)
-            )
+        await _drop_reminder(session, booking.reminder_id)
         return await session.get(CounsellingBooking, booking_id, populate_existing=True)

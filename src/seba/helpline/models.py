@@ -155,6 +155,9 @@ class Counsellor(Base):
     day_start: Mapped[int] = mapped_column(Integer, default=9 * 60)
     day_end: Mapped[int] = mapped_column(Integer, default=21 * 60)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The counsellor's login (role counsellor): whose day and notes these are. One login, one
+    # counsellor; None for a counsellor without a login yet.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), unique=True)
 
 
 class CounsellingBooking(Base):
@@ -183,3 +186,18 @@ class CounsellingBooking(Base):
     status: Mapped[str] = mapped_column(String(12), default="booked")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     reminder_id: Mapped[int | None] = mapped_column(Integer)
+    # Crisis words in what the citizen wrote when booking: the counsellor sees the flag (the
+    # words themselves are not kept).
+    crisis: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CounsellingNote(Base):
+    """The counsellor's private note of one session (``POLICY["counselling.note"]``: only the
+    counsellor whose session it is; every read audited). Its own table, so that no query of
+    bookings (the citizen's list, the day) ever loads it."""
+
+    __tablename__ = "counselling_note"
+
+    booking_id: Mapped[int] = mapped_column(ForeignKey("counselling_booking.id"), primary_key=True)
+    body: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -277,6 +277,19 @@ class BookingIn(BaseModel):
     counsellor_id: RowId
     starts_at: AwareDatetime
     lang: Language = "bn"
+    # What the citizen would like to talk about (optional). Only read for crisis words (the
+    # answer then carries ``crisis`` and the emergency numbers); not kept.
+    note: str = Field(default="", max_length=500)
+
+
+class MoveIn(BaseModel):
+    """The free slot to move a booking to (one step: the old slot is kept if this one is
+    taken)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    counsellor_id: RowId
+    starts_at: AwareDatetime
 
 
 class BookingOut(BaseModel):
@@ -285,3 +298,6 @@ class BookingOut(BaseModel):
     starts_at: datetime
     status: str
     lang: str
+    # Crisis words were in the request: call KIRAN 1800-599-0019 or 112 now, do not wait.
+    crisis: bool = False
+    emergency_numbers: list[str] = []
