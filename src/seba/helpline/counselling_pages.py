@@ -88,7 +88,7 @@ async def _show(
         moving=next((b for b in bookings if str(b.id) == move), None),
         booked=query.get("booked") == "1",
         moved=query.get("moved") == "1",
-        crisis=query.get("crisis") == "1",
+        crisis=context.pop("crisis", False) or query.get("crisis") == "1",
         **context,
     )
 
