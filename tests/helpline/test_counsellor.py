@@ -194,3 +194,19 @@ async def test_notes_only_their_counsellor_reads_and_every_read_is_audited(rt, c
     assert await counsellor_work.read_note(rt, actor=mita, booking_id=session_id) == secret
     # Refused reads are not reads: only the counsellor's three.
     assert await count(rt, AuditEntry, reads) == 3
+
+
+async def test_seba_user_add_makes_a_counsellors_login(rt, client, db_url):
+    from tests.accounts.test_auth import _seba_user_add
+
+    async with transactional(rt.db) as session:
+        row = Counsellor(name="Arif Hossain", name_bn="আরিফ হোসেন", languages="bn")
+        session.add(row)
+    loose = _seba_user_add(db_url, "cli-arif", "--role", "counsellor")
+    assert loose.returncode != 0 and "--counsellor" in loose.stdout + loose.stderr
+    ok = _seba_user_add(db_url, "cli-arif", "--role", "counsellor", "--counsellor", str(row.id))
+    assert ok.returncode == 0, ok.stderr
+    assert (await counsellor_of(rt, "cli-arif")).id == row.id
+    again = _seba_user_add(db_url, "cli-arif2", "--role", "counsellor", "--counsellor", str(row.id))
+    assert again.returncode != 0 and "counsellor_has_login" in again.stdout + again.stderr
+    assert (await login(client, "cli-arif", "cli-password-1")).status_code == 303

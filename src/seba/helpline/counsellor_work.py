@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seba.accounts import service as account_service
@@ -203,6 +204,11 @@ async def write_note(rt: Runtime, *, actor: Principal, booking_id: int, body: st
         note = await session.get(CounsellingNote, booking_id, with_for_update=True)
         if note is None:
             session.add(CounsellingNote(booking_id=booking_id, body=body, updated_at=utcnow()))
+            try:
+                await session.flush()
+            except IntegrityError as exc:
+                # The same counsellor saving the first note twice at once (two tabs).
+                raise Conflict("The note was saved meanwhile.", code="note_changed") from exc
         else:
             note.body, note.updated_at = body, utcnow()
         audit.record(
