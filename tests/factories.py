@@ -67,8 +67,31 @@ async def census(
 
 async def user(rt: Runtime, role: str, scope: str = "state", username: str | None = None):
     username = username or f"{role.replace('_', '-')}-{next(_seq)}"
+    if role == "counsellor":
+        return await counsellor(rt, username=username)
     return await account_service.create_user(
         rt, actor=SYSTEM, username=username, password=PASSWORD, role=role, scope=scope
+    )
+
+
+async def counsellor(rt: Runtime, *, username: str, languages: str = "bn en"):
+    """A counsellor (09:00–21:00) with a login linked to them; returns the login."""
+    from seba.core.db import transactional
+    from seba.helpline import counsellor_work
+    from seba.helpline.models import Counsellor
+
+    async with transactional(rt.db) as session:
+        row = Counsellor(
+            name=f"Counsellor {username}",
+            name_bn="কাউন্সেলর",
+            languages=languages,
+            day_start=9 * 60,
+            day_end=21 * 60,
+            active=True,
+        )
+        session.add(row)
+    return await counsellor_work.add_login(
+        rt, actor=SYSTEM, counsellor_id=row.id, username=username, password=PASSWORD
     )
 
 

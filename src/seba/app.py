@@ -32,6 +32,13 @@ from seba.core.headers import SecurityHeaders, api_headers, page_headers
 from seba.core.limits import KB, BodyLimit, RouteClass
 from seba.core.openapi import document_errors
 from seba.core.runtime import Runtime, build_runtime
+from seba.helpline import api as helpline_api
+from seba.helpline import callback_pages as helpline_callback_pages
+from seba.helpline import counselling_pages as helpline_counselling_pages
+from seba.helpline import counsellor_pages as helpline_counsellor_pages
+from seba.helpline import pages as helpline_pages
+from seba.helpline import queries as helpline_queries
+from seba.helpline import staff_pages as helpline_staff_pages
 from seba.notifications import api as notifications_api
 from seba.patients import api as patients_api
 from seba.places import api as places_api
@@ -89,6 +96,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         gc.collect()
         gc.freeze()
         availability_keeper(rt).start()
+        # The footer's helpline numbers: this process's copy, re-read once a minute.
+        footer = asyncio.create_task(helpline_queries.keep_footer(rt))
         worker = None
         if settings.worker_in_process:
             from seba.notifications.worker import run_worker
@@ -98,6 +107,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         try:
             yield
         finally:
+            footer.cancel()
             if worker is not None:
                 stop.set()
                 await worker
@@ -161,6 +171,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(calls_api.router)
     app.include_router(ambulances_api.router)
     app.include_router(calls_api.sockets)
+    app.include_router(helpline_api.router)
     app.include_router(beds_pages.router)
     app.include_router(hospital_pages.router)
     app.include_router(accounts_pages.router)
@@ -171,6 +182,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(ambulance_pages.router)
     app.include_router(ambulance_board.router)
     app.include_router(ambulance_fleet.router)
+    app.include_router(helpline_pages.router)
+    app.include_router(helpline_callback_pages.router)
+    app.include_router(helpline_counselling_pages.router)
+    app.include_router(helpline_staff_pages.router)
+    app.include_router(helpline_counsellor_pages.router)
     api_docs.install(app)
     app.mount("/static", ASSETS, name="static")
     # Every error each route can answer, in the one error shape (``core/openapi.py``).

@@ -180,7 +180,8 @@ def user_add(
     role: Annotated[
         str,
         typer.Option(
-            help="state_admin, district_admin, control_room, hospital_staff, viewer, cho, doctor"
+            help="state_admin, district_admin, control_room, hospital_staff, viewer, cho, "
+            "doctor, counsellor"
         ),
     ],
     scope: Annotated[
@@ -191,15 +192,37 @@ def user_add(
         str,
         typer.Option(help="Indian mobile for the SMS alerts of the user's facility (staff)"),
     ] = "",
+    counsellor: Annotated[
+        int | None,
+        typer.Option(help="role counsellor: the id of the counsellor row this login is theirs"),
+    ] = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="read the password from standard input")
     ] = False,
 ) -> None:
-    """Create a staff account."""
+    """Create a staff account (a counsellor's linked to their counsellor row: --counsellor)."""
     from seba.accounts import service as account_service
     from seba.core.access import SYSTEM
 
     password = _password_from_stdin(password_stdin)
+    if role == "counsellor":
+        from seba.helpline import counsellor_work
+
+        if counsellor is None:
+            console.print("[red]error[/red] a counsellor's login needs --counsellor ID")
+            raise typer.Exit(1)
+        user = _with_runtime(
+            lambda rt: counsellor_work.add_login(
+                rt,
+                actor=SYSTEM,
+                counsellor_id=counsellor,
+                username=username,
+                password=password,
+                full_name=full_name,
+            )
+        )
+        console.print(f"[green]created[/green] {user.username} (counsellor {counsellor})")
+        return
     user = _with_runtime(
         lambda rt: account_service.create_user(
             rt,

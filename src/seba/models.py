@@ -9,6 +9,14 @@ from seba.core.idempotency import IdempotencyRecord
 from seba.core.outbox import OutboxMessage
 from seba.core.ratelimit import RateLimit
 from seba.core.versions import DataVersion
+from seba.helpline.models import (
+    Answer,
+    AnswerRevision,
+    CallbackRequest,
+    CounsellingBooking,
+    Counsellor,
+    HelplineNumber,
+)
 from seba.patients.models import Patient
 from seba.places.models import District, Facility, Hub, Pool, PoolDistrict, Spoke, SpokeLink
 from seba.referrals.models import AdmissionRequest, OtpChallenge, PhoneSession, Referral
@@ -30,15 +38,20 @@ __all__ = [
     "Ambulance",
     "AmbulanceRequest",
     "AmbulanceTrip",
+    "Answer",
+    "AnswerRevision",
     "ApiToken",
     "AuditEntry",
     "BedEvent",
     "BedPool",
     "CallMessage",
     "CallSegment",
+    "CallbackRequest",
     "ConsultAttachment",
     "ConsultCall",
     "Consultation",
+    "CounsellingBooking",
+    "Counsellor",
     "DataVersion",
     "Dispensing",
     "District",
@@ -47,6 +60,7 @@ __all__ = [
     "DoctorPresence",
     "DoctorSkill",
     "Facility",
+    "HelplineNumber",
     "Hub",
     "IdempotencyRecord",
     "OtpChallenge",

@@ -141,6 +141,38 @@ CONSULT_STATUS_FOR_DOCTOR_LABELS = _table(
     }
 )
 
+# --- the helpline ----------------------------------------------------------------------------
+# What an answer, and a callback request, is about (``helpline.models.ANSWER_TOPICS``).
+ANSWER_TOPIC_LABELS = _table(
+    {
+        "home_care": "Care at home",
+        "warning_signs": "Warning signs",
+        "testing": "Testing",
+        "vaccination": "Vaccination",
+        "beds": "Hospital beds",
+        "ambulance": "Ambulance",
+        "telemedicine": "Doctor on the phone",
+        "counselling": "Counselling",
+    }
+)
+CALLBACK_TOPIC_LABELS = _table({**ANSWER_TOPIC_LABELS, "other": "Something else"})
+CALLBACK_STATUS_LABELS = _table(
+    {
+        "waiting": "Waiting for a call",
+        "taken": "An agent is calling",
+        "answered": "Called back",
+        "closed": "Closed",
+    }
+)
+CALLBACK_OUTCOME_LABELS = _table(
+    {
+        "answered": "Answered",
+        "no_answer": "No answer",
+        "busy": "Line busy",
+        "wrong_number": "Wrong number",
+    }
+)
+
 # --- staff -----------------------------------------------------------------------------------
 ROLE_LABELS = _table(
     {
@@ -151,6 +183,7 @@ ROLE_LABELS = _table(
         "viewer": "Viewer",
         "cho": "Community health officer (CHO)",
         "doctor": "Hub doctor",
+        "counsellor": "Counsellor",
     }
 )
 # The kind of place a scope names, shown before the place's own name ("Spoke: …"); a scope is

@@ -28,6 +28,7 @@ SCOPES = {
     "control_room": "district:kolkata",
     "hospital_staff": "facility:alpha",
     "viewer": "state",
+    "counsellor": "state",
 }
 
 

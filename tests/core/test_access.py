@@ -63,6 +63,7 @@ WALK_SCOPE = {
     "control_room": "district:kolkata",
     "hospital_staff": "facility:alpha",
     "viewer": "facility:alpha",
+    "counsellor": "state",
 }
 
 

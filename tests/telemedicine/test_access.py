@@ -87,6 +87,7 @@ async def world(rt, client) -> World:
         "district_admin": (await factories.user(rt, "district_admin", "district:kolkata")).username,
         "control_room": (await factories.user(rt, "control_room", "district:kolkata")).username,
         "viewer": (await factories.user(rt, "viewer", "district:kolkata")).username,
+        "counsellor": (await factories.user(rt, "counsellor")).username,
     }
     facility = await factories.facility(rt, district_code="kolkata")
     names["hospital_staff"] = (

@@ -41,6 +41,7 @@ router = APIRouter(include_in_schema=False, route_class=StaffRoute)
 WORKPLACE_PAGES = {
     "consult.practice": "/staff/tele/doctor",
     "consult.create": "/staff/tele",
+    "counselling.work": "/staff/counselling",
 }
 
 ACTION_LABELS = {
@@ -223,8 +224,9 @@ async def _users_page(
         districts={d.code: d for d in choices.districts},
         facilities={f.code: f for f in choices.facilities},
         # CHOs (spoke scopes, thousands of them) are added through the API or `seba user add`;
-        # doctors with their registration through `seba doctor add`.
-        roles=[r for r in ROLES if r in grantable and r not in ("cho", "doctor")],
+        # doctors with their registration through `seba doctor add`, counsellors linked to
+        # their counsellor row through `seba user add --role counsellor --counsellor ID`.
+        roles=[r for r in ROLES if r in grantable and r not in ("cho", "doctor", "counsellor")],
         role_labels=ROLE_LABELS,
         role_scopes={r: [k for k in SCOPE_KIND_LABELS if k in ROLE_SCOPES[r]] for r in ROLES},
         scope_kind_labels=SCOPE_KIND_LABELS,

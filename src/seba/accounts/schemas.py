@@ -9,8 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from seba.core.access import ROLES, SCOPE_KINDS
 from seba.core.formats import CODE_PATTERN, IndianMobile
 
-# Doctors are added with their registration (``seba doctor add``), never through this route.
-GrantableRole = Literal[tuple(r for r in ROLES if r != "doctor")]  # type: ignore[valid-type]
+# Doctors are added with their registration (``seba doctor add``), counsellors linked to their
+# counsellor row (``seba user add --role counsellor --counsellor ID``), never through this route.
+GrantableRole = Literal[tuple(r for r in ROLES if r not in ("doctor", "counsellor"))]  # type: ignore[valid-type]
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{2,59}$"
 SCOPE_PATTERN = rf"^(?:state|(?:{'|'.join(SCOPE_KINDS[1:])}):{CODE_PATTERN[1:-1]})$"
 MIN_PASSWORD = 8

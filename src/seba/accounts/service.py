@@ -92,6 +92,11 @@ async def create_user(
     if role == "doctor":
         # A doctor's login comes with their registration number (TPG 2020): `seba doctor add`.
         problems["role"] = "Add doctors with their registration: seba doctor add."
+    if role == "counsellor":
+        # A counsellor's login is linked to their counsellor row in one transaction.
+        problems["role"] = (
+            "Add counsellors' logins with: seba user add --role counsellor --counsellor ID."
+        )
     if role not in ROLES:
         problems["role"] = f"One of: {', '.join(ROLES)}."
     scope_kind, scope_code = parse_scope(scope)

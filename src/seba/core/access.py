@@ -32,6 +32,7 @@ ROLES = (
     "viewer",
     "cho",
     "doctor",
+    "counsellor",
 )
 SCOPE_KINDS = ("state", "district", "facility", "spoke", "hub")
 
@@ -45,6 +46,8 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     # A community health officer works at one spoke; a doctor's scope is their home hub.
     "cho": frozenset({"spoke"}),
     "doctor": frozenset({"hub"}),
+    # A helpline counsellor takes phone sessions from anywhere in the state.
+    "counsellor": frozenset({"state"}),
 }
 
 
@@ -67,7 +70,8 @@ class Reach(StrEnum):
     # their pools and then the wider pools that the consult's waiting time opens
     # (``consults.routing.may_take``), never one they let lapse.
     POOL = "pool"
-    # The actor's own record (a doctor's roster).
+    # The actor's own record (a doctor's roster) and what hangs on it (a counsellor's own
+    # sessions and their notes).
     SELF = "self"
 
 
@@ -177,15 +181,31 @@ POLICY: Mapping[str, Mapping[str, Reach]] = MappingProxyType(
             "ambulance.incoming": _rule(SCOPE, *ADMINS, "hospital_staff"),
             # Counts and times per district and day, no patient data.
             "ambulance.figures": _rule(SCOPE, *ADMINS, "control_room", "viewer"),
+            # --- the helpline --------------------------------------------------------------
+            # Its numbers and the answers to common questions are the state's word: state
+            # admins keep them (every edit kept as a revision).
+            "helpline.manage": _rule(SCOPE, "state_admin"),
+            # Working the callback queue: the control rooms answer the helpline's phones. A
+            # callback names no district (a phone, a topic, a language), so any control room
+            # may take any one.
+            "callback.work": _rule(ANY, "state_admin", "control_room"),
+            # A counsellor's day: their own sessions (the time, the phone to ring) and marking
+            # each done or missed. Nobody else's.
+            "counselling.work": _rule(SELF, "counsellor"),
+            # Private notes of a session: only the counsellor whose session it is reads or
+            # writes them (every read audited). No admin: they are the counsellor's working
+            # notes of a conversation, not a record for oversight.
+            "counselling.note": _rule(SELF, "counsellor"),
         }.items()
     }
 )
 
 # The console a role works in all day, named by the action it is for, in order: after login a
 # staff member lands on the console of the first of these actions their role may take (a CHO
-# on the teleconsultation desk, a hub doctor on the doctor's console), everyone else on the
+# on the teleconsultation desk, a hub doctor on the doctor's console, a counsellor on their
+# day), everyone else on the
 # staff home. The pages map an action to its address; the decision stays in this table.
-WORKPLACE_ACTIONS = ("consult.practice", "consult.create")
+WORKPLACE_ACTIONS = ("consult.practice", "consult.create", "counselling.work")
 
 # A district admin may create these roles inside their district; only a state admin creates
 # state admins and district admins.

@@ -81,9 +81,11 @@ def enqueue(
     body: str,
     topic: dict[str, Any] | None = None,
     redact_after_send: bool = False,
+    not_before: datetime | None = None,
 ) -> OutboxMessage:
     """Add a message in the caller's transaction (it leaves only if that commits).
-    ``redact_after_send`` blanks the stored text once delivered (one-time codes)."""
+    ``redact_after_send`` blanks the stored text once delivered (one-time codes);
+    ``not_before`` schedules it (a reminder): the worker claims it from then on."""
     if channel not in CHANNELS:
         raise ValueError(f"unknown outbox channel {channel!r}")
     message = OutboxMessage(
@@ -95,7 +97,7 @@ def enqueue(
         status="pending",
         attempts=0,
         created_at=utcnow(),
-        next_attempt_at=utcnow(),
+        next_attempt_at=max(not_before, utcnow()) if not_before else utcnow(),
     )
     session.add(message)
     return message

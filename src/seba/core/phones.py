@@ -6,7 +6,9 @@ is the STD code (without its 0) followed by the subscriber number. People write 
 spaces, dashes or brackets, with ``+91``, ``91`` or ``0`` in front, sometimes in Bengali
 digits; all of those are accepted. A landline without its STD code (``2204 1101``) cannot be
 dialled from a mobile outside the city, and a toll-free number (``1800 …``) is no hospital's
-own: both are refused.
+own: both are refused for hospitals. A helpline's number (``helpline_phone``) may also be
+toll-free (``1800``/``1860`` and 6–9 more digits, such as the state's 1800-313-444-222) or a
+national short code (``108``, ``112``, ``1075``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,14 @@ _MOBILE = re.compile(r"[6-9][0-9]{9}")
 _NATIONAL = re.compile(r"(?:11|[2-9][0-9])[0-9]{8}")
 _GROUPED = re.compile(r"[0-9]+(?:[ \-][0-9]+)*")
 
+_TOLL_FREE = re.compile(r"18[06]0[0-9]{6,9}")
+# National short codes: 100–199 style (108 ambulance, 112 emergency), four-digit 10xx/11xx
+# (1075 Covid helpline, 1098 children) and five-digit 14xxx (14567 elders).
+_SHORT_CODE = re.compile(r"1[01][0-9]{1,2}|14[0-9]{3}")
+HELPLINE_HINT = (
+    "must be a toll-free number (1800 …), a short code such as 108, an Indian mobile number "
+    "or a landline with its STD code"
+)
 HOSPITAL_HINT = (
     "must be an Indian mobile number or a landline with its STD code, e.g. 033 2204 1101"
 )
@@ -73,6 +83,21 @@ def hospital_phone(raw: str) -> str:
     if _GROUPED.fullmatch(grouped) and grouped.replace(" ", "").replace("-", "") == digits:
         return "0" + grouped
     return "0" + digits
+
+
+def helpline_phone(raw: str) -> str:
+    """A helpline's number as people read it: a toll-free number or short code with the
+    grouping it was typed with (``1800-313-444-222``), otherwise as ``hospital_phone``.
+    Raises ValueError."""
+    text = re.sub(r"\s+", " ", (raw or "").translate(_BENGALI_DIGITS)).strip(" -")
+    digits = _SEPARATORS.sub("", text)
+    if _TOLL_FREE.fullmatch(digits) or _SHORT_CODE.fullmatch(digits):
+        grouped = re.sub(r"[().]", "", text)
+        return grouped if _GROUPED.fullmatch(grouped) else digits
+    try:
+        return hospital_phone(raw)
+    except ValueError:
+        raise ValueError(HELPLINE_HINT) from None
 
 
 def tel_uri(phone: str) -> str:

@@ -133,3 +133,5 @@ class DoubleSubmit:
 
 LOGIN = DoubleSubmit(cookie="seba_login_csrf", path="/staff/login", purpose="login")
 CITIZEN = DoubleSubmit(cookie="seba_admission_csrf", path="/admission", purpose="admission")
+# The helpline's "call me back" form (no session either).
+CALLBACK = DoubleSubmit(cookie="seba_callback_csrf", path="/callback", purpose="callback")

@@ -57,11 +57,14 @@ OTP_COOKIE = "seba_otp"
 # Every cookie of the family's pages (CSRF, code, phone session) is scoped to this path.
 CITIZEN_PATH = csrf.CITIZEN.path
 # Where a verified code leads: only these two places (no open redirect).
+# The ambulance request and the helpline's counselling booking live under the same path, so
+# they share the phone session.
 THEN = {
     "request": CITIZEN_PATH,
     "status": CITIZEN_PATH + "/status",
     # A family asking for an ambulance (``ambulances/pages.py``), behind the same code.
     "ambulance": CITIZEN_PATH + "/ambulance",
+    "counselling": CITIZEN_PATH + "/counselling",
 }
 _OTP_VALUE = re.compile(r"^(\d{1,10})\.(\d{4})$")
 

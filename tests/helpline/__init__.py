@@ -1,0 +1,1 @@
+"""Helpline tests: directory, answers and search, callbacks."""
