@@ -614,8 +614,8 @@ async def drive(
                     finished(cid).set()
                     if load.inside(t1):
                         load.lifecycles += 1
-                if listener is not None:
-                    nudged.set()  # another offer may be standing: look once more
+                # Push mode: completing makes the server offer this doctor the next consult
+                # that waits for them, and that offer arrives on the stream like any other.
         finally:
             conn.close()
             if listener is not None:
