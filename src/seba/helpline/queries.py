@@ -30,6 +30,7 @@ FOOTER_REFRESH_S = 60.0
 
 @dataclass(frozen=True)
 class FooterLine:
+    code: str  # which line ("integrated", "ambulance"…): a page may show one of them larger
     name_en: str
     name_bn: str
     hours_en: str
@@ -48,6 +49,7 @@ class Footer:
         bn = lang == "bn"
         return [
             {
+                "code": line.code,
                 "name": line.name_bn if bn else line.name_en,
                 "hours": line.hours_bn if bn else line.hours_en,
                 "number": line.number,
@@ -72,6 +74,7 @@ async def numbers(rt: Runtime) -> Sequence[HelplineNumber]:
 async def refresh_footer(rt: Runtime) -> None:
     FOOTER.lines = tuple(
         FooterLine(
+            code=row.code,
             name_en=row.name_en,
             name_bn=row.name_bn,
             hours_en=row.hours_en,
