@@ -16,7 +16,7 @@ from seba.core.audit import AuditEntry
 from seba.core.errors import PermissionDenied, ValidationFailed
 from seba.core.types import utcnow
 from seba.data import DATA_DIR, read_csv
-from seba.demo import DEMO_DOCTOR, DEMO_USERS, TARGET_HOSPITALS, load_demo
+from seba.demo import DEMO_COUNSELLORS, DEMO_DOCTOR, DEMO_USERS, TARGET_HOSPITALS, load_demo
 from seba.places import service as place_service
 from seba.places.models import District, Facility
 from tests import factories
@@ -398,11 +398,13 @@ async def test_demo_loader_is_idempotent(rt):
     assert first == {
         "facilities_created": TARGET_HOSPITALS,
         "censuses": 264,
-        "users": 7,
+        # The staff logins, the demo doctor and the helpline's counsellors.
+        "users": len(DEMO_USERS) + 1 + len(DEMO_COUNSELLORS),
         # The teleconsultation network at the real scale (DOMAIN §1.2).
         "hubs": 63,
         "spokes": 11_000,
         "doctors": 9_000,
+        "ambulances_created": 131,
     }
     state = await _demo_state(rt)
     assert len(state["facilities"]) == TARGET_HOSPITALS == 264
@@ -416,7 +418,13 @@ async def test_demo_loader_is_idempotent(rt):
     # "A few": the public pages must have stale hospitals to show, but most are fresh.
     assert 3 <= stale <= 60, stale
     named = [u for u in state["users"] if not u.startswith("dr-")]
-    assert named == sorted([*(u for u, _role, _scope, _mobile in DEMO_USERS), DEMO_DOCTOR[0]])
+    assert named == sorted(
+        [
+            *(u for u, _role, _scope, _mobile in DEMO_USERS),
+            *(login for *_person, login in DEMO_COUNSELLORS),
+            DEMO_DOCTOR[0],
+        ]
+    )
     assert len(state["users"]) == len(named) + 9_000
 
     second = await load_demo(rt)
@@ -427,6 +435,7 @@ async def test_demo_loader_is_idempotent(rt):
         "hubs": 0,
         "spokes": 0,
         "doctors": 0,
+        "ambulances_created": 0,
     }
     assert await _demo_state(rt) == state
 
