@@ -4,10 +4,13 @@ input, the footer following an edit, an answer's history and the stale-edit conf
 
 from __future__ import annotations
 
+import asyncio
 import html
 
+import httpx
 from sqlalchemy import select
 
+from seba.app import create_app
 from seba.core.access import SYSTEM
 from seba.helpline import queries
 from seba.helpline import service as helpline_service
@@ -196,7 +199,7 @@ async def test_an_answer_edit_is_a_revision_shown_in_its_history(rt, client):
     versions = history.text[history.text.index("Saved versions") :]
     assert "Version 2" in versions and admin.username in versions
     assert "Changed: Answer in English." in versions and "Added." in versions
-    bengali = await client.get(f"{ANSWERS}/{row.id}/edit")
+    bengali = await client.get(f"{ANSWERS}/{row.id}/edit?lang=bn")
     assert f"{bn('Changed:')} {bn('Answer in English')}" in bengali.text
 
 
@@ -232,6 +235,31 @@ async def test_a_stale_edit_shows_their_version_and_keeps_yours(rt, client):
     assert after.version == 2 and after.body_en == "Their newer answer."
     english = await client.post(f"{ANSWERS}/{row.id}/edit?lang=en", data=mine)
     assert "Someone else changed this answer; here is their version." in english.text
+
+
+async def test_two_admins_saving_one_answer_at_once_one_wins_the_other_sees_the_conflict(
+    rt, client, settings
+):
+    await seed(rt)
+    row = await _row(rt, Answer, slug="oxygen-level-low")
+    transport = httpx.ASGITransport(app=create_app(settings, runtime=rt))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as other:
+        forms = []
+        for i, c in enumerate((client, other)):
+            await staff_session(c, rt, "state_admin")
+            edit = await c.get(f"{ANSWERS}/{row.id}/edit?lang=en")
+            forms.append(_answer_form(row, csrf_of(edit.text), body_en=f"Edit number {i}."))
+        results = await asyncio.gather(
+            client.post(f"{ANSWERS}/{row.id}/edit", data=forms[0]),
+            other.post(f"{ANSWERS}/{row.id}/edit", data=forms[1]),
+        )
+    codes = sorted(r.status_code for r in results)
+    assert codes[0] == 303 and codes[1] in (409, 503), codes
+    lost = next(r for r in results if r.status_code != 303)
+    if lost.status_code == 409:
+        assert "Someone else changed this answer" in lost.text
+    assert (await _row(rt, Answer, id=row.id)).version == 2
+    assert await count(rt, AnswerRevision, AnswerRevision.answer_id == row.id) == 2
 
 
 async def test_a_state_admin_adds_an_answer_that_the_search_finds(rt, client):
