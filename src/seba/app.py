@@ -32,10 +32,12 @@ from seba.core.headers import SecurityHeaders, api_headers, page_headers
 from seba.core.limits import KB, BodyLimit, RouteClass
 from seba.core.openapi import document_errors
 from seba.core.runtime import Runtime, build_runtime
+from seba.helpline import answer_admin_pages as helpline_answer_admin_pages
 from seba.helpline import api as helpline_api
 from seba.helpline import callback_pages as helpline_callback_pages
 from seba.helpline import counselling_pages as helpline_counselling_pages
 from seba.helpline import counsellor_pages as helpline_counsellor_pages
+from seba.helpline import number_admin_pages as helpline_number_admin_pages
 from seba.helpline import pages as helpline_pages
 from seba.helpline import queries as helpline_queries
 from seba.helpline import staff_pages as helpline_staff_pages
@@ -187,6 +189,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(helpline_counselling_pages.router)
     app.include_router(helpline_staff_pages.router)
     app.include_router(helpline_counsellor_pages.router)
+    app.include_router(helpline_number_admin_pages.router)
+    app.include_router(helpline_answer_admin_pages.router)
     api_docs.install(app)
     app.mount("/static", ASSETS, name="static")
     # Every error each route can answer, in the one error shape (``core/openapi.py``).

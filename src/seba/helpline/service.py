@@ -8,12 +8,13 @@ version is refused (409 ``version_conflict``) rather than silently overwriting a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from seba.core import audit
 from seba.core.access import Principal, require
@@ -65,6 +66,41 @@ async def update_number(
             entity_id=row.id,
             before=before,
             after=_number_fields(data),
+        )
+        after_commit(session, lambda: queries.refresh_footer(rt))
+    return row
+
+
+def _code_of(name_en: str, taken: set[str]) -> str:
+    """A new number's code (its identity for the data file and the footer's styling): its
+    English name in ASCII words, then -2, -3… when that is taken."""
+    base = re.sub(r"[^a-z0-9]+", "-", name_en.lower()).strip("-")[:34] or "number"
+    code, n = base, 1
+    while code in taken:
+        n += 1
+        code = f"{base}-{n}"
+    return code
+
+
+async def create_number(rt: Runtime, *, actor: Principal, data: NumberIn) -> HelplineNumber:
+    """Add a number to the directory (last in order unless the admin gave one)."""
+    require(actor, "helpline.manage")
+    async with transactional(rt.db) as session:
+        taken = set(await session.scalars(select(HelplineNumber.code)))
+        fields = _number_fields(data)
+        if not fields["position"]:
+            last = await session.scalar(select(func.max(HelplineNumber.position)))
+            fields["position"] = (last or 0) + 1
+        row = HelplineNumber(code=_code_of(data.name_en, taken), updated_at=utcnow(), **fields)
+        session.add(row)
+        await session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            action="helpline.number.create",
+            entity_type="helpline_number",
+            entity_id=row.id,
+            after={"code": row.code, **fields},
         )
         after_commit(session, lambda: queries.refresh_footer(rt))
     return row
