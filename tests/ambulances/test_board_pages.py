@@ -4,6 +4,7 @@ click; a district dispatcher's board holds only their district; the stream carri
 from __future__ import annotations
 
 import asyncio
+import json
 
 from sqlalchemy import select
 
@@ -177,3 +178,66 @@ async def test_the_hospital_page_shows_the_ambulances_coming(rt, client):
     other = await w.base(rt)
     refused = await client.get(f"/staff/facilities/{other.id}/ambulances/live")
     assert refused.status_code == 403
+
+
+async def test_a_district_dispatchers_stream_skips_other_districts_events(rt):
+    """The staff stream filters on the server: a Kolkata dispatcher's stream never carries a
+    Howrah call's assignment (their board does not refetch for it), Howrah's does — and also
+    a Kolkata call served by a Howrah vehicle (the vehicle's district); the state sees all."""
+    from starlette.requests import Request
+
+    from seba.ambulances import dispatch
+    from seba.core.access import SYSTEM, Principal
+    from seba.referrals.pages.events import LIVE_KEYS, LIVE_TOPICS, for_listener
+    from seba.web.live import event_stream
+
+    made = await w.world(rt)
+    howrah = await w.base(rt, "howrah")
+    howrah_amb = await w.ambulance(rt, howrah.code)
+    lent = await w.ambulance(rt, howrah.code)
+    theirs = await w.request(rt, "howrah", lat=22.59, lon=88.31)
+    ours = await w.request(rt)
+    served_by_neighbour = await w.request(rt)
+
+    def listener(scope_kind: str, code: str | None) -> Principal:
+        return Principal(
+            user_id=1, username="d", role="control_room", scope_kind=scope_kind, scope_code=code
+        )
+
+    def stream(principal: Principal):
+        request = Request({"type": "http", "method": "GET", "path": "/", "headers": []})
+        only = for_listener(principal)
+        return event_stream(
+            request, rt, topics=LIVE_TOPICS, keep=LIVE_KEYS, only=only
+        ).body_iterator
+
+    async def events(chunks, n: int) -> list[dict]:
+        got = []
+        async with asyncio.timeout(10):
+            while len(got) < n:
+                chunk = await anext(chunks)
+                text = chunk.decode() if isinstance(chunk, bytes) else chunk
+                if text.startswith("event: ambulances"):
+                    got.append(json.loads(text.split("data: ", 1)[1]))
+        return got
+
+    assert for_listener(listener("state", None)) is None
+    streams = {
+        "kolkata": stream(listener("district", "kolkata")),
+        "howrah": stream(listener("district", "howrah")),
+    }
+    for chunks in streams.values():
+        await anext(chunks)  # the preamble: subscribed
+    for req, amb in (
+        (theirs, howrah_amb),
+        (ours, made["ambulance"]),
+        (served_by_neighbour, lent),
+    ):
+        await dispatch.assign(rt, actor=SYSTEM, request_id=req["id"], ambulance_id=amb["id"])
+    kolkata = await events(streams["kolkata"], 2)
+    assert [e["request_id"] for e in kolkata] == [ours["id"], served_by_neighbour["id"]]
+    assert all("districts" not in e for e in kolkata)  # used to filter, never passed on
+    howrah_events = await events(streams["howrah"], 2)
+    assert [e["request_id"] for e in howrah_events] == [theirs["id"], served_by_neighbour["id"]]
+    for chunks in streams.values():
+        await chunks.aclose()

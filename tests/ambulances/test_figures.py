@@ -65,3 +65,50 @@ async def test_the_figures_page(rt, client):
     await staff_session(client, rt, "control_room", "district:kolkata")
     board = await client.get("/staff/ambulances")
     assert 'href="/staff/ambulances/figures"' in board.text
+
+
+async def test_the_figures_page_for_another_day(rt, client):
+    """A plain GET form (``?day=``): an earlier day's figures; a bad, too early or future day
+    is today's page with the sentence by the field (422), never a 500."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from seba.ambulances.models import AmbulanceRequest
+    from seba.core.db import transactional
+    from seba.core.i18n import IST
+    from seba.core.types import utcnow
+    from tests.pages import bn, staff_session
+
+    await w.world(rt)
+    old = await w.request(rt)
+    await w.request(rt)  # today's
+    three_days_ago = utcnow() - timedelta(days=3)
+    async with transactional(rt.db) as s:
+        await s.execute(
+            update(AmbulanceRequest)
+            .where(AmbulanceRequest.id == old["id"])
+            .values(created_at=three_days_ago)
+        )
+    await staff_session(client, rt, "viewer", "district:kolkata")
+    today = await client.get("/staff/ambulances/figures")
+    assert today.status_code == 200 and 'name="day"' in today.text
+    assert "<td>১</td>" in today.text  # today's one request
+    day = three_days_ago.astimezone(IST).date()
+    earlier = await client.get(f"/staff/ambulances/figures?day={day.isoformat()}&lang=en")
+    assert earlier.status_code == 200
+    assert f'value="{day.isoformat()}"' in earlier.text
+    assert day.strftime("%B") in earlier.text and "Free and on a trip: now." in earlier.text
+    assert "<td>1</td>" in earlier.text
+    tomorrow = (utcnow().astimezone(IST).date() + timedelta(days=1)).isoformat()
+    for bad, message in (
+        ("2026-13-45", "Give a date like 2026-12-02."),
+        ("yesterday", "Give a date like 2026-12-02."),
+        ("1999-12-31", "Give a date like 2026-12-02."),
+        (tomorrow, "That day has not come yet."),
+    ):
+        page = await client.get("/staff/ambulances/figures", params={"day": bad, "lang": "bn"})
+        assert page.status_code == 422, bad
+        assert bn(message) in page.text and bn("Ambulance figures") in page.text
+    too_long = await client.get("/staff/ambulances/figures", params={"day": "2" * 40})
+    assert too_long.status_code < 500

@@ -172,3 +172,22 @@ async def test_a_logout_ends_a_staff_stream(rt):
     await account_service.revoke_token(rt, actor=principal, token=token)
     async with asyncio.timeout(5):
         assert [chunk async for chunk in chunks] == []
+
+
+async def test_only_the_events_a_listener_takes_are_passed_on():
+    # ``only`` judges the full data (before ``keep``): here a district's listener.
+    rt = await _runtime()
+    chunks = _stream(
+        rt,
+        topics=("ambulances", "beds"),
+        keep=("request_id",),
+        only=lambda topic, data: topic != "ambulances" or "kolkata" in data.get("districts", []),
+    )
+    await _next(chunks)
+    await rt.bus.publish("ambulances", {"request_id": 1, "districts": ["howrah"]})
+    await rt.bus.publish("ambulances", {"request_id": 2, "districts": ["howrah", "kolkata"]})
+    first = _parse(await _next(chunks))
+    assert (first["event"], json.loads(first["data"])) == ("ambulances", {"request_id": 2})
+    await rt.bus.publish("beds", {"request_id": 3})
+    assert json.loads(_parse(await _next(chunks))["data"]) == {"request_id": 3}
+    await chunks.aclose()

@@ -5,9 +5,11 @@ script, which fetches ``/staff/ambulances/live`` on an event."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from babel.dates import format_date
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
@@ -18,11 +20,13 @@ from seba.core.access import Principal
 from seba.core.errors import DomainError
 from seba.core.formats import PathId
 from seba.core.http import get_runtime, request_language
+from seba.core.i18n import IST, bn_digits
 from seba.core.phones import tel_uri
 from seba.core.runtime import Runtime
+from seba.core.types import utcnow
 from seba.places import queries as place_queries
 from seba.referrals.labels import CONDITION_LABELS
-from seba.referrals.pages.forms import district_options
+from seba.referrals.pages.forms import LATIN_DIGITS, district_options
 from seba.vocabulary import (
     AMBULANCE_KIND_LABELS,
     AMBULANCE_REQUEST_STATUS_LABELS,
@@ -191,20 +195,50 @@ async def from_referral(
     )
 
 
+FIRST_DAY = date(2020, 1, 1)  # the figures API's first day
+
+
+def _figures_day(raw: str, today: date) -> tuple[date, str | None]:
+    """The day asked for (``?day=YYYY-MM-DD``, Bengali digits too) and what is wrong with it:
+    a bad, too early or future day shows today with the sentence (never a 500)."""
+    if not raw.strip():
+        return today, None
+    try:
+        day = date.fromisoformat(raw.strip().translate(LATIN_DIGITS))
+    except ValueError:
+        return today, "Give a date like 2026-12-02."
+    if day > today:
+        return today, "That day has not come yet."
+    if day < FIRST_DAY:
+        return today, "Give a date like 2026-12-02."
+    return day, None
+
+
 @router.get(BOARD_PATH + "/figures")
 async def figures_page(
     request: Request,
+    day: Annotated[str, Query(max_length=20)] = "",
     principal: Principal = Depends(permitted("ambulance.figures")),
     rt: Runtime = Depends(get_runtime),
 ):
-    """Today's figures per district (counts and times only)."""
+    """One day's figures per district (counts and times only): today, or the day picked."""
+    today = utcnow().astimezone(IST).date()
+    shown, error = _figures_day(day, today)
     scope = await place_queries.scope_choices(rt, actor=principal)
     names = dict(district_options(request, scope.districts))
+    lang = request_language(request)
+    label = format_date(shown, "d MMMM y", locale="bn_IN" if lang == "bn" else "en_IN")
     return render_staff(
         request,
         "ambulances/figures.html",
-        found=await figures.figures(rt, actor=principal),
+        status_code=422 if error else 200,
+        found=await figures.figures(rt, actor=principal, day=shown),
         names=names,
+        today=today,
+        is_today=shown == today,
+        day_label=bn_digits(label) if lang == "bn" else label,
+        day_text=day if error else shown.isoformat(),
+        day_error=say(request, error) if error else None,
     )
 
 

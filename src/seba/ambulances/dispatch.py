@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from seba.ambulances import notices
 from seba.ambulances.models import Ambulance, AmbulanceRequest, AmbulanceTrip
 from seba.ambulances.schemas import CitizenRequestIn, StaffRequestIn
-from seba.ambulances.service import announce, may_reach, require_district
+from seba.ambulances.service import announce, event_districts, may_reach, require_district
 from seba.beds.queries import haversine_km
 from seba.core import audit
 from seba.core.access import Principal, require
@@ -192,7 +192,7 @@ async def create_request(
             entity_id=req.id,
             after={"reference": req.reference, "source": req.source},
         )
-        announce(rt, session, request_id=req.id, status="open", district=req.district_code)
+        announce(rt, session, request_id=req.id, status="open", districts=[req.district_code])
     return out
 
 
@@ -223,7 +223,7 @@ async def submit_citizen_request(
             after={"reference": req.reference},
         )
         notices.request_received(session, req)
-        announce(rt, session, request_id=req.id, status="open", district=req.district_code)
+        announce(rt, session, request_id=req.id, status="open", districts=[req.district_code])
     return out
 
 
@@ -412,7 +412,7 @@ async def assign(
             ambulance_id=amb.id,
             facility_id=req.destination_facility_id,
             status="assigned",
-            district=req.district_code,
+            districts=await event_districts(session, request_id=req.id, ambulance_id=amb.id),
         )
     return {
         "trip_id": trip.id,

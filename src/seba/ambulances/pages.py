@@ -22,7 +22,7 @@ from seba.core.phones import tel_uri
 from seba.core.runtime import Runtime
 from seba.core.types import utcnow
 from seba.referrals.labels import CONDITION_LABELS
-from seba.referrals.pages.citizen import verified_phone
+from seba.referrals.pages.citizen import then_query, then_target, verified_phone
 from seba.referrals.pages.forms import district_options, districts
 from seba.vocabulary import (
     AMBULANCE_KIND_LABELS,
@@ -222,6 +222,13 @@ async def ask(
 Reference = Annotated[str, Path(max_length=20, pattern=r"^[A-Za-z0-9-]+$")]
 
 
+def _to_code(reference: str) -> RedirectResponse:
+    """The phone code first, then back to this request's cancel page (``then_query`` keeps
+    the reference only when it has the ``AM-…`` format; else the code leads to the ask form)."""
+    then, ref = then_target("ambulance_cancel", reference)
+    return RedirectResponse("/admission/phone" + then_query(then, ref), status_code=303)
+
+
 async def _cancel_page(
     request: Request,
     phone: str,
@@ -251,7 +258,7 @@ async def cancel_page(request: Request, reference: Reference, rt: Runtime = Depe
     cookies live under ``/admission``, so the page does too)."""
     phone = await verified_phone(request, rt)
     if phone is None:
-        return RedirectResponse("/admission/phone?then=ambulance", status_code=303)
+        return _to_code(reference)
     return await _cancel_page(request, phone, reference)
 
 
@@ -264,7 +271,7 @@ async def cancel(
 ):
     phone = await verified_phone(request, rt)
     if phone is None:
-        return RedirectResponse("/admission/phone?then=ambulance", status_code=303)
+        return _to_code(reference)
     try:
         await trips.family_cancel(rt, phone=phone, reference=reference)
     except DomainError as exc:

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from seba.ambulances.models import Ambulance
+from seba.ambulances.models import Ambulance, AmbulanceRequest
 from seba.ambulances.schemas import AmbulanceIn, AmbulanceUpdate
 from seba.core import audit
 from seba.core.access import Principal, Reach, covers_district, reach, require
@@ -63,12 +63,36 @@ def ambulance_dict(a: Ambulance, facility_code: str | None = None) -> dict[str, 
 
 
 def announce(rt: Runtime, session: AsyncSession, **data: Any) -> None:
-    """After commit: the dispatchers' board hears of it (ids and statuses only)."""
+    """After commit: the dispatchers' board hears of it (ids and statuses only; ``districts``
+    names who it concerns, for the staff stream's filter, and is not passed on)."""
 
     async def _after() -> None:
         await rt.bus.publish("ambulances", data)
 
     after_commit(session, _after)
+
+
+async def event_districts(
+    session: AsyncSession, *, request_id: int | None = None, ambulance_id: int | None = None
+) -> list[str]:
+    """The districts an event concerns: the request's, its destination hospital's (whose page
+    shows the ambulance coming) and the vehicle's (a neighbour's may be sent)."""
+    codes: set[str] = set()
+    if request_id is not None:
+        row = (
+            await session.execute(
+                select(AmbulanceRequest.district_code, Facility.district_code)
+                .outerjoin(Facility, Facility.id == AmbulanceRequest.destination_facility_id)
+                .where(AmbulanceRequest.id == request_id)
+            )
+        ).one_or_none()
+        codes.update(c for c in row or () if c)
+    if ambulance_id is not None:
+        code = await session.scalar(
+            select(Ambulance.district_code).where(Ambulance.id == ambulance_id)
+        )
+        codes.update([code] if code else [])
+    return sorted(codes)
 
 
 async def _facility(session: AsyncSession, code: str) -> Facility:
@@ -150,7 +174,7 @@ async def create_ambulance(rt: Runtime, *, actor: Principal, data: AmbulanceIn) 
             entity_id=row.id,
             after=out,
         )
-        announce(rt, session, ambulance_id=row.id, status=row.status, district=row.district_code)
+        announce(rt, session, ambulance_id=row.id, status=row.status, districts=[row.district_code])
     return out
 
 
@@ -199,7 +223,7 @@ async def update_ambulance(
             before=before,
             after=out,
         )
-        announce(rt, session, ambulance_id=row.id, status=row.status, district=row.district_code)
+        announce(rt, session, ambulance_id=row.id, status=row.status, districts=[row.district_code])
     return out
 
 

@@ -16,7 +16,7 @@ from seba.ambulances import notices
 from seba.ambulances.dispatch import area_kind, load_request, pickup_point, rank, token_hash
 from seba.ambulances.models import LIVE_TRIP, Ambulance, AmbulanceRequest, AmbulanceTrip
 from seba.ambulances.schemas import Location, TripStep
-from seba.ambulances.service import announce
+from seba.ambulances.service import announce, event_districts
 from seba.core import audit
 from seba.core.access import Principal, require, require_on_facility
 from seba.core.db import transactional
@@ -141,6 +141,9 @@ async def _move(
         ambulance_id=trip.ambulance_id,
         facility_id=destination,
         status=data.to,
+        districts=await event_districts(
+            session, request_id=trip.request_id, ambulance_id=trip.ambulance_id
+        ),
     )
     return trip_dict(trip)
 
@@ -200,7 +203,16 @@ async def driver_location(rt: Runtime, *, token: str, data: Location) -> dict[st
             .values(lat=data.lat, lon=data.lon, located_at=now)
             .execution_options(synchronize_session=False)
         )
-        announce(rt, session, trip_id=trip.id, ambulance_id=trip.ambulance_id, status=trip.status)
+        announce(
+            rt,
+            session,
+            trip_id=trip.id,
+            ambulance_id=trip.ambulance_id,
+            status=trip.status,
+            districts=await event_districts(
+                session, request_id=trip.request_id, ambulance_id=trip.ambulance_id
+            ),
+        )
     return {"lat": data.lat, "lon": data.lon, "located_at": now.isoformat()}
 
 
@@ -326,7 +338,7 @@ async def _end_request(
         entity_id=req.id,
         after={"status": "cancelled", "reason": reason},
     )
-    announce(rt, session, request_id=req.id, status="cancelled", district=req.district_code)
+    announce(rt, session, request_id=req.id, status="cancelled", districts=[req.district_code])
 
 
 async def family_status(rt: Runtime, *, reference: str) -> dict[str, Any]:

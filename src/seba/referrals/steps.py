@@ -8,6 +8,7 @@ on, runs the step, audits it, announces it and bumps the bed version last.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -45,6 +46,11 @@ def citizen_actor(phone: str) -> Principal:
 def new_reference(prefix: str = "WB") -> str:
     """A reference read out on the phone: ``WB-7K3M9QX`` (an ambulance request: ``AM-…``)."""
     return f"{prefix}-" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(7))
+
+
+def reference_pattern(prefix: str = "WB") -> re.Pattern[str]:
+    """Exactly the references ``new_reference(prefix)`` makes (to check one from a query)."""
+    return re.compile(rf"{re.escape(prefix)}-[{_REF_ALPHABET}]{{7}}")
 
 
 # ---------------------------------------------------------------- after commit

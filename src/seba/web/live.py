@@ -11,6 +11,8 @@ itself carries no history and no patient data, only "this changed". The helper:
   and at each heartbeat asks ``still_allowed`` (e.g. "is the session still open?"): a logout
   ends the stream within one heartbeat;
 - passes on only the ``keep`` keys of each event's data, when given;
+- with ``only``, passes on only the events ``only(topic, data)`` accepts (e.g. a district
+  user's stream skips other districts' events), judged on the full data before ``keep``;
 - with an ``event_key``, names each event by that key of its data (a topic may carry events of
   several kinds, e.g. a doctor's ``offer`` and ``consult``), else by its topic.
 """
@@ -46,13 +48,15 @@ def event_stream(
     keep: Sequence[str] | None = None,
     still_allowed: Callable[[], Awaitable[bool]] | None = None,
     event_key: str | None = None,
+    only: Callable[[str, dict[str, Any]], bool] | None = None,
 ) -> StreamingResponse:
     """An SSE response forwarding ``topics`` from ``rt.bus`` (see the module docstring).
 
     ``version`` names the data version used for event ids and the ``Last-Event-ID`` catch-up
     (sent as an event of that name with ``{"resync": true}``); ``keep`` lists the data keys
     passed on (all when None); ``still_allowed`` is checked at every heartbeat; ``event_key``
-    names the data key that names the event (never passed on).
+    names the data key that names the event (never passed on); ``only`` says which events this
+    listener gets (all when None).
     """
     last_id = request.headers.get("last-event-id", "")
     heartbeat = rt.settings.sse_heartbeat_s
@@ -88,6 +92,8 @@ def event_stream(
                         continue
                     for topic in [t for t, f in pending.items() if f in done]:
                         data = pending.pop(topic).result()
+                        if only is not None and not only(topic, data):
+                            continue
                         name = str(data.get(event_key, topic)) if event_key else topic
                         if keep is not None:
                             data = {k: data[k] for k in keep if k in data}

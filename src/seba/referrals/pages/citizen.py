@@ -48,6 +48,7 @@ from seba.referrals.pages.forms import (
     said,
 )
 from seba.referrals.schemas import CitizenRequest, normalise_phone
+from seba.referrals.steps import reference_pattern
 from seba.web import csrf
 from seba.web.render import render
 from seba.web.session import form_text, say
@@ -65,6 +66,17 @@ THEN = {
     # A family asking for an ambulance (``ambulances/pages.py``), behind the same code.
     "ambulance": CITIZEN_PATH + "/ambulance",
     "counselling": CITIZEN_PATH + "/counselling",
+}
+# Places that belong to one of the family's own requests: the code step leads there only with a
+# ``ref`` of that request's reference format (a path built from the fixed pattern, never a URL
+# taken from the query: no open redirect). Without a good ``ref`` the place falls back.
+# (then: (reference format, path with ``{ref}``, fallback ``then``))
+THEN_WITH_REF = {
+    "ambulance_cancel": (
+        reference_pattern("AM"),
+        CITIZEN_PATH + "/ambulance/{ref}/cancel",
+        "ambulance",
+    ),
 }
 _OTP_VALUE = re.compile(r"^(\d{1,10})\.(\d{4})$")
 
@@ -135,8 +147,25 @@ async def verified_phone(request: Request, rt: Runtime) -> str | None:
         return None
 
 
-def _then(value: object) -> str:
-    return value if isinstance(value, str) and value in THEN else "request"
+def then_target(value: object, ref: object = None) -> tuple[str, str]:
+    """Where a verified code leads, as ``(then, ref)``: a known place, and for a place of one
+    request a reference of its format (else its fallback); anything else is the bed form."""
+    if isinstance(value, str) and value in THEN_WITH_REF:
+        pattern, _path, fallback = THEN_WITH_REF[value]
+        ref = ref.strip().upper() if isinstance(ref, str) else ""
+        return (value, ref) if pattern.fullmatch(ref) else (fallback, "")
+    return (value if isinstance(value, str) and value in THEN else "request"), ""
+
+
+def then_query(then: str, ref: str = "") -> str:
+    """The query that carries ``then`` (and its ``ref``) through the phone and code steps."""
+    if then == "request":
+        return ""
+    return f"?then={then}" + (f"&ref={ref}" if ref else "")
+
+
+def _then_path(then: str, ref: str) -> str:
+    return THEN_WITH_REF[then][1].format(ref=ref) if then in THEN_WITH_REF else THEN[then]
 
 
 def _phone_page(
@@ -144,11 +173,19 @@ def _phone_page(
     *,
     status_code: int = 200,
     then: str = "request",
+    ref: str = "",
     phone: str = "",
     error: str | None = None,
 ) -> Response:
     return _citizen_render(
-        request, "referrals/phone.html", status_code, then=then, phone=phone, error=error
+        request,
+        "referrals/phone.html",
+        status_code,
+        then=then,
+        ref=ref,
+        then_query=then_query(then, ref),
+        phone=phone,
+        error=error,
     )
 
 
@@ -164,7 +201,8 @@ async def admission(request: Request, rt: Runtime = Depends(get_runtime)):
 @router.get("/admission/phone")
 async def phone_step(request: Request):
     """Step 1 again: another number, or a new code."""
-    return _phone_page(request, then=_then(request.query_params.get("then")))
+    then, ref = then_target(request.query_params.get("then"), request.query_params.get("ref"))
+    return _phone_page(request, then=then, ref=ref)
 
 
 @router.post("/admission/phone")
@@ -173,7 +211,7 @@ async def send_code(
     form: FormData = Depends(csrf.CITIZEN.form),
     rt: Runtime = Depends(get_runtime),
 ):
-    then = _then(form.get("then"))
+    then, ref = then_target(form.get("then"), form.get("ref"))
     raw = form_text(form, "phone").strip()
     try:
         phone = normalise_phone(raw.translate(LATIN_DIGITS))
@@ -182,6 +220,7 @@ async def send_code(
             request,
             status_code=422,
             then=then,
+            ref=ref,
             phone=raw,
             error=say(request, FIELD_MESSAGES["phone"]),
         )
@@ -194,12 +233,12 @@ async def send_code(
         message = say(request, exc.message)
         if exc.code == "otp_resend_too_soon":
             message += " " + say(request, "Try again in {seconds} seconds.", seconds=wait)
-        response = _phone_page(request, status_code=429, then=then, phone=raw, error=message)
+        response = _phone_page(
+            request, status_code=429, then=then, ref=ref, phone=raw, error=message
+        )
         response.headers["Retry-After"] = str(wait)
         return response
-    response = RedirectResponse(
-        CITIZEN_PATH + "/code" + ("" if then == "request" else f"?then={then}"), status_code=303
-    )
+    response = RedirectResponse(CITIZEN_PATH + "/code" + then_query(then, ref), status_code=303)
     # Which code this browser is answering (and the number's last digits, to show): the code
     # itself is the secret, so a cookie that names the challenge reveals nothing.
     _set_cookie(
@@ -219,6 +258,7 @@ def _code_page(
     *,
     status_code: int = 200,
     then: str = "request",
+    ref: str = "",
     error: str | None = None,
     dead: bool = False,
 ) -> Response:
@@ -229,6 +269,8 @@ def _code_page(
         minutes=max(1, runtime_of(request).settings.otp_ttl_s // 60),
         last4=last4,
         then=then,
+        ref=ref,
+        then_query=then_query(then, ref),
         error=error,
         dead=dead,
     )
@@ -236,14 +278,11 @@ def _code_page(
 
 @router.get("/admission/code")
 async def code_step(request: Request):
-    then = _then(request.query_params.get("then"))
+    then, ref = then_target(request.query_params.get("then"), request.query_params.get("ref"))
     challenge = _challenge(request)
     if challenge is None:
-        return RedirectResponse(
-            CITIZEN_PATH + "/phone" + ("" if then == "request" else f"?then={then}"),
-            status_code=303,
-        )
-    return _code_page(request, challenge[1], then=then)
+        return RedirectResponse(CITIZEN_PATH + "/phone" + then_query(then, ref), status_code=303)
+    return _code_page(request, challenge[1], then=then, ref=ref)
 
 
 @router.post("/admission/code")
@@ -252,13 +291,15 @@ async def check_code(
     form: FormData = Depends(csrf.CITIZEN.form),
     rt: Runtime = Depends(get_runtime),
 ):
-    then = _then(form.get("then"))
+    then, ref = then_target(form.get("then"), form.get("ref"))
     challenge = _challenge(request)
     if challenge is None:
         expired = NotAuthenticated(
             "This code has expired or was used up. Ask for a new code.", code="otp_expired"
         )
-        return _phone_page(request, status_code=401, then=then, error=say(request, expired.message))
+        return _phone_page(
+            request, status_code=401, then=then, ref=ref, error=say(request, expired.message)
+        )
     challenge_id, last4 = challenge
     code = re.sub(r"\s", "", form_text(form, "code")).translate(LATIN_DIGITS)
     if not re.fullmatch(r"\d{6}", code):
@@ -267,6 +308,7 @@ async def check_code(
             last4,
             status_code=422,
             then=then,
+            ref=ref,
             error=say(request, "Enter the 6-digit code from the SMS."),
         )
     try:
@@ -279,7 +321,13 @@ async def check_code(
             else say(request, "This code has expired or was used up. Ask for a new code.")
         )
         return _code_page(
-            request, last4, status_code=exc.status_code, then=then, error=message, dead=left <= 0
+            request,
+            last4,
+            status_code=exc.status_code,
+            then=then,
+            ref=ref,
+            error=message,
+            dead=left <= 0,
         )
     except NotAuthenticated as exc:
         return _code_page(
@@ -287,10 +335,11 @@ async def check_code(
             last4,
             status_code=exc.status_code,
             then=then,
+            ref=ref,
             error=say(request, exc.message),
             dead=True,
         )
-    response = RedirectResponse(THEN[then], status_code=303)
+    response = RedirectResponse(_then_path(then, ref), status_code=303)
     _set_cookie(request, response, PHONE_COOKIE, token, PHONE_SESSION_S)
     response.delete_cookie(OTP_COOKIE, path=CITIZEN_PATH)
     return response
