@@ -23,7 +23,12 @@ from seba.core.errors import Conflict, NotFound, PermissionDenied, ValidationFai
 from seba.core.runtime import Runtime
 from seba.core.types import utcnow
 from seba.places.models import Facility
-from seba.places.service import MAX_IMPORT_BYTES, ImportReport, pydantic_reasons
+from seba.places.service import (
+    ImportReport,
+    check_import_size,
+    pydantic_reasons,
+    refuse_bad_lines,
+)
 
 IMPORT_COLUMNS = ("registration", "kind", "base_facility", "driver_name", "driver_phone")
 OPTIONAL_COLUMNS = ("status",)
@@ -285,8 +290,7 @@ async def import_ambulances(rt: Runtime, *, actor: Principal, text: str) -> Impo
     ``details.lines``) and then nothing is written. A vehicle on a trip keeps its status.
     """
     require(actor, "ambulance.import")
-    if len(text.encode()) > MAX_IMPORT_BYTES:
-        raise ValidationFailed("The file is too large.", code="file_too_large")
+    check_import_size(text)
     rows, errors = parse_ambulance_csv(text)
     report = ImportReport()
     async with transactional(rt.db) as session:
@@ -301,13 +305,7 @@ async def import_ambulances(rt: Runtime, *, actor: Principal, text: str) -> Impo
                 reasons.append(f"base_facility: {data.base_facility} is outside your scope")
             if reasons:
                 errors.append({"line": line, "errors": reasons})
-        if errors:
-            errors.sort(key=lambda e: e["line"])
-            raise ValidationFailed(
-                "The file has bad lines; nothing was imported.",
-                code="import_failed",
-                details={"lines": errors},
-            )
+        refuse_bad_lines(errors)
         now = utcnow()
         for _line, data in rows:
             facility = facilities[data.base_facility]

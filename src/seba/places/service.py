@@ -158,6 +158,23 @@ def _parse_bool(value: str) -> bool:
     raise ValueError(f"covid must be yes/no or true/false, not {value!r}")
 
 
+def check_import_size(text: str) -> None:
+    if len(text.encode()) > MAX_IMPORT_BYTES:
+        raise ValidationFailed("The file is too large.", code="file_too_large")
+
+
+def refuse_bad_lines(errors: list[dict[str, Any]]) -> None:
+    """All or nothing: a file with any bad line is refused whole, every bad line named in order
+    (``details.lines``), before anything is written. Shared by every CSV import."""
+    if errors:
+        errors.sort(key=lambda e: e["line"])
+        raise ValidationFailed(
+            "The file has bad lines; nothing was imported.",
+            code="import_failed",
+            details={"lines": errors},
+        )
+
+
 def pydantic_reasons(exc: ValidationError) -> list[str]:
     return [
         "{}: {}".format(
@@ -296,8 +313,7 @@ async def import_facilities(rt: Runtime, *, actor: Principal, text: str) -> Impo
     the file has.
     """
     require(actor, "facility.import")
-    if len(text.encode()) > MAX_IMPORT_BYTES:
-        raise ValidationFailed("The file is too large.", code="file_too_large")
+    check_import_size(text)
     parsed = parse_facility_csv(text)
     errors = parsed.errors
     good: list[tuple[int, FacilityIn]] = []
@@ -323,13 +339,7 @@ async def import_facilities(rt: Runtime, *, actor: Principal, text: str) -> Impo
             if reasons:
                 errors.append({"line": line, "errors": reasons})
             good.append((line, data))
-        if errors:
-            errors.sort(key=lambda e: e["line"])
-            raise ValidationFailed(
-                "The file has bad lines; nothing was imported.",
-                code="import_failed",
-                details={"lines": errors},
-            )
+        refuse_bad_lines(errors)
         now = utcnow()
         for _line, data in good:
             facility = existing.get(data.code)
