@@ -203,8 +203,8 @@ POLICY: Mapping[str, Mapping[str, Reach]] = MappingProxyType(
 # The console a role works in all day, named by the action it is for, in order: after login a
 # staff member lands on the console of the first of these actions their role may take (a CHO
 # on the teleconsultation desk, a hub doctor on the doctor's console, a counsellor on their
-# day), everyone else on the
-# staff home. The pages map an action to its address; the decision stays in this table.
+# day), everyone else on the staff home. The pages map an action to its address; the decision
+# stays in this table.
 WORKPLACE_ACTIONS = ("consult.practice", "consult.create", "counselling.work")
 
 # A district admin may create these roles inside their district; only a state admin creates
