@@ -31,6 +31,8 @@ from seba.beds.models import BED_TYPES, SEXES
 from seba.beds.queries import AvailabilityFilter
 
 EARTH_KM = 6371.0088
+# How far past the ``end``-th nearest (in dot product of unit vectors) a row is still weighed.
+NEAREST_SLACK = 1e-12
 BED_FILTERS: tuple[str | None, ...] = (None, *BED_TYPES)
 SEX_FILTERS: tuple[str | None, ...] = (None, *SEXES)
 VARIANTS = tuple((b, s) for b in BED_FILTERS for s in SEX_FILTERS)
@@ -204,7 +206,18 @@ class Availability:
     def _grow(self, capacity: int) -> None:
         old = len(getattr(self, "ids", ()))
 
-        def grown(array: np.ndarray | None, dtype: Any, fill: Any, variants: bool = False):
+        def grown(
+            array: np.ndarray | None,
+            dtype: Any,
+            fill: Any,
+            variants: bool = False,
+            points: bool = False,
+        ):
+            if points:
+                new = np.full((capacity, 3), fill, dtype=dtype)
+                if array is not None:
+                    new[:old] = array[:old]
+                return new
             shape = (len(VARIANTS), capacity) if variants else (capacity,)
             new = np.full(shape, fill, dtype=dtype)
             if array is not None:
@@ -220,6 +233,9 @@ class Availability:
         self.lat_rad = grown(get("lat_rad"), np.float64, np.nan)
         self.lon_rad = grown(get("lon_rad"), np.float64, np.nan)
         self.cos_lat = grown(get("cos_lat"), np.float64, np.nan)
+        # Each facility as a point on the unit sphere: nearness to a place is one dot product
+        # (see ``_nearest``); NaN without coordinates.
+        self.unit = grown(get("unit"), np.float64, np.nan, points=True)
         self.updated_ts = grown(get("updated_ts"), np.float64, np.nan)
         self.has = grown(get("has"), np.bool_, False, True)
         self.total = grown(get("total"), np.int64, 0, True)
@@ -260,6 +276,7 @@ class Availability:
         lon = np.array([np.nan if r.lat is None or r.lon is None else r.lon for r in rows])
         self.lat_rad[:n], self.lon_rad[:n] = np.radians(lat), np.radians(lon)
         self.cos_lat[:n] = np.cos(self.lat_rad[:n])
+        self.unit[:n] = unit_vectors(self.lat_rad[:n], self.lon_rad[:n])
         self.updated_ts[:n] = [r.updated_at.timestamp() if r.updated_at else np.nan for r in rows]
         self.listed[:n] = True
         yield
@@ -306,6 +323,7 @@ class Availability:
         self.lat_rad[index] = math.radians(row.lat) if located else np.nan  # type: ignore[arg-type]
         self.lon_rad[index] = math.radians(row.lon) if located else np.nan  # type: ignore[arg-type]
         self.cos_lat[index] = math.cos(self.lat_rad[index]) if located else np.nan
+        self.unit[index] = unit_vectors(self.lat_rad[index], self.lon_rad[index])
         self.updated_ts[index] = row.updated_at.timestamp() if row.updated_at else np.nan
         has, total, free = _sums(row.pools)
         self.has[:, index] = has
@@ -404,19 +422,41 @@ class Availability:
         if offset >= count:
             return Selection(count, [], [] if f.near else None, variant, offset)
         if f.near is not None:
-            distance = self.distances_km(found, f.near)
-            order = _first(distance, self.ids[found], end)
-            page = found[order][offset:end]
-            shown = distance[order][offset:end]
-            return Selection(
-                count,
-                page.tolist(),
-                [None if math.isinf(d) else round(d, 2) for d in shown.tolist()],
-                variant,
-                offset,
-            )
+            page, shown = self._nearest(found, f.near, offset, end)
+            return Selection(count, page, shown, variant, offset)
         order = _first(-self.free[variant, found], self.name_rank[found], end)
         return Selection(count, found[order][offset:end].tolist(), None, variant, offset)
+
+    def _nearest(
+        self, found: np.ndarray, near: tuple[float, float], offset: int, end: int
+    ) -> tuple[list[int], list[float | None]]:
+        """Rows ``offset:end`` of ``found`` nearest first (ties by id), with their distances.
+
+        Distance is haversine, but computing it for every row costs more than the rest of an
+        answer: the nearer of two points is the one whose unit vector has the larger dot
+        product with the place's, so one matrix product picks the candidates (every row within
+        float error of the ``end``-th nearest comes too) and only they get the haversine.
+        """
+        lat0, lon0 = math.radians(near[0]), math.radians(near[1])
+        place = np.array(
+            (math.cos(lat0) * math.cos(lon0), math.cos(lat0) * math.sin(lon0), math.sin(lat0))
+        )
+        closeness = self.unit[found] @ place
+        farness = np.where(np.isnan(closeness), np.inf, -closeness)
+        if end < len(found):
+            kth = farness[np.argpartition(farness, end - 1)[end - 1]]
+            # 1e-12 in the dot product is a few metres near the place and far above its float
+            # error (~1e-16), so no row outside the candidates can be nearer than one inside.
+            candidates = found[farness <= kth + NEAREST_SLACK]
+        else:
+            candidates = found
+        distance = self.distances_km(candidates, near)
+        order = np.lexsort((self.ids[candidates], distance))[offset:end]
+        shown = np.round(distance[order], 2)
+        distances: list[float | None] = shown.tolist()
+        if np.isinf(shown[-1:]).any():  # unlocated rows come last
+            distances = [None if math.isinf(d) else d for d in distances]  # type: ignore[arg-type]
+        return candidates[order].tolist(), distances
 
     def distances_km(self, rows: np.ndarray, near: tuple[float, float]) -> np.ndarray:
         """Great-circle (haversine) distance from ``near`` to each row; inf without coordinates."""
@@ -470,6 +510,14 @@ class Availability:
             }
             for i, d in enumerate(self.districts.values())
         ]
+
+
+def unit_vectors(lat_rad: Any, lon_rad: Any) -> np.ndarray:
+    """Points on the unit sphere (x, y, z) for latitudes and longitudes in radians."""
+    cos_lat = np.cos(lat_rad)
+    return np.stack(
+        (cos_lat * np.cos(lon_rad), cos_lat * np.sin(lon_rad), np.sin(lat_rad)), axis=-1
+    )
 
 
 def _first(primary: np.ndarray, secondary: np.ndarray, k: int) -> np.ndarray:
