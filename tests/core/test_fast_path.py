@@ -265,6 +265,33 @@ def test_gzip_copy_is_the_same_json():
     assert gzip.decompress(one_off.gzip_body) == body
 
 
+async def test_a_kept_answers_gzip_copy_is_made_off_the_event_loop():
+    from seba.core.response_cache import compressed, make_cached
+
+    # A few MB of JSON: zlib level 6 takes tens of milliseconds over it.
+    body = b"[" + b",".join(b'{"id":%d,"free":%d}' % (i, i * 7919 % 97) for i in range(200_000))
+    entry = make_cached(body + b"]", 10.0, source="beds", version=1)
+    ticks = 0
+    done = asyncio.Event()
+
+    async def ticking() -> None:
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(ticking())
+    await asyncio.sleep(0)
+    kept = await compressed(entry)
+    done.set()
+    await ticker
+    assert kept is entry and gzip.decompress(entry.__dict__["gzip_body"]) == entry.body
+    assert ticks > 10  # the loop went on turning while zlib worked
+    # A one-off answer is left to its fast copy on first use.
+    one_off = make_cached(b'{"a":1}', 10.0, one_off=True)
+    assert "gzip_body" not in (await compressed(one_off)).__dict__
+
+
 class _RemoteVersions:
     """A version store across the network: a read sees the value as it was when it was sent."""
 

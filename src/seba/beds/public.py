@@ -20,7 +20,7 @@ from seba.beds.queries import AvailabilityFilter
 from seba.beds.refresh import keeper
 from seba.beds.snapshot import Availability
 from seba.core.errors import NotFound
-from seba.core.response_cache import CachedBody, make_cached
+from seba.core.response_cache import CachedBody, compressed, make_cached
 from seba.core.runtime import Runtime
 from seba.core.types import utcnow
 
@@ -219,7 +219,8 @@ async def availability(rt: Runtime, f: AvailabilityFilter) -> CachedBody:
     key = filter_key(f)
     found = views(rt).get(key, snap.version)
     if found is None:
-        found = views(rt).put(key, availability_from(snap, f, rt.settings.stale_after_s))
+        built = availability_from(snap, f, rt.settings.stale_after_s)
+        found = views(rt).put(key, await compressed(built))
     return found
 
 
@@ -241,7 +242,8 @@ async def facility(rt: Runtime, facility_id: int) -> CachedBody:
     )
     item["version"] = row.census_version
     ttl = ttl_s(now.timestamp(), snap.stale_at([index], now.timestamp(), stale_after_s))
-    return views(rt).put(key, make_cached(dumps(item), ttl, source=VERSION, version=snap.version))
+    entry = make_cached(dumps(item), ttl, source=VERSION, version=snap.version)
+    return views(rt).put(key, await compressed(entry))
 
 
 async def districts(rt: Runtime) -> CachedBody:
@@ -251,4 +253,4 @@ async def districts(rt: Runtime) -> CachedBody:
         return found
     body = dumps(districts_data(snap, rt.settings.stale_after_s))
     entry = make_cached(body, DISTRICTS_TTL_S, source=VERSION, version=snap.version)
-    return views(rt).put("districts", entry)
+    return views(rt).put("districts", await compressed(entry))
