@@ -60,7 +60,9 @@ GOAL_RATIO = 0.3
 GOAL_P99_MS = 20.0
 GOAL_NEAR_MS = {264: 1.0, 30000: 5.0}
 DEMO_USER, DEMO_PASSWORD = "admin", "seba-demo-2021"
-KINDS = ("mix", "full", "district", "near", "page")
+# page-near: the page's "Near me" (the HTML list near a point); not part of the mix.
+KINDS = ("mix", "full", "district", "near", "page", "page-near")
+DEFAULT_KINDS = KINDS[:5]
 INSTALL_HINT = "apt-get install nginx-light wrk"
 
 
@@ -434,7 +436,9 @@ local function one(k)
   if k == "full" then return "/api/v1/beds/availability" end
   if k == "district" then return "/api/v1/beds/availability?district=" .. d[1] end
   if k == "page" then return "/?district=" .. d[1] end
-  return string.format("/api/v1/beds/availability?near=%%.3f,%%.3f",
+  local path = "/api/v1/beds/availability"
+  if k == "page-near" then path = "/" end
+  return string.format(path .. "?near=%%.3f,%%.3f",
     d[2] + (math.random() - 0.5) * 0.8, d[3] + (math.random() - 0.5) * 0.8)
 end
 request = function()
@@ -809,7 +813,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--facilities", default="264,30000", help="registry sizes (default 264,30000)")
     p.add_argument("--workers", default="1,2", help="seba worker counts to try (default 1,2)")
-    p.add_argument("--kinds", default=",".join(KINDS), help="mix,full,district,near,page")
+    p.add_argument(
+        "--kinds",
+        default=",".join(DEFAULT_KINDS),
+        help="mix,full,district,near,page (default), page-near (the page's 'Near me')",
+    )
     p.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     p.add_argument("--warmup", type=int, default=3, help="seconds of warm-up before each")
     p.add_argument("--latency-duration", type=int, default=5, help="seconds per one-at-a-time run")
