@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 from html import unescape
 
+import jinja2
 import pytest
 
 from seba.beds import pages
@@ -241,6 +242,61 @@ async def test_results_fragment_is_only_the_results_and_follows_changes(rt, clie
     await factories.census(rt, kol, [("icu", "male", 10, 10)])
     r = await client.get("/beds/list?district=kolkata")
     assert '<span class="n">২৫</span>' in r.text
+
+
+async def test_a_census_renders_again_only_the_card_it_changed(rt, client, monkeypatch):
+    """Cards are kept with their snapshot rows: after a census, the next page renders the
+    changed hospital's card and reuses every other one, and shows the new numbers."""
+    kol, dar = await _two_districts(rt)
+    other = await factories.facility(rt, code="kol-c", name_bn="কলকাতা গামা হাসপাতাল")
+    await factories.census(rt, other, [("general", "male", 5, 1)])
+    rendered: list[int] = []
+    render = jinja2.Template.render
+
+    def counted(self, *args, **kwargs):
+        if self.name == pages.CARD_TEMPLATE:
+            rendered.append(args[0]["h"]["id"])
+        return render(self, *args, **kwargs)
+
+    monkeypatch.setattr(jinja2.Template, "render", counted)
+    before = cards((await client.get("/")).text)
+    assert sorted(rendered) == sorted([kol.id, dar.id, other.id])
+    assert '<span class="n">৩১</span>' in before[kol.id][1]
+    # A bed type filter counts other beds: its own cards, once.
+    rendered.clear()
+    await client.get("/?bed_type=icu")
+    assert rendered == [kol.id]
+
+    rendered.clear()
+    await factories.census(rt, kol, [("icu", "male", 10, 10), ("oxygen", "female", 30, 5)])
+    after = cards((await client.get("/")).text)
+    assert rendered == [kol.id]
+    assert '<span class="n">২৫</span>' in after[kol.id][1]
+    assert after[dar.id] == before[dar.id] and after[other.id] == before[other.id]
+    assert list(after) == [kol.id, other.id, dar.id]  # most free beds first, as before
+    rendered.clear()
+    icu = cards((await client.get("/?bed_type=icu")).text)
+    assert rendered == [kol.id]
+    assert '<span class="n">০</span>' in icu[kol.id][1]
+    # The live part answers with the same cards; the other language renders its own, once.
+    rendered.clear()
+    assert cards((await client.get("/beds/list")).text) == after
+    assert rendered == []
+    await client.get("/?lang=en")
+    await client.get("/beds/list?district=kolkata&lang=en")
+    assert sorted(rendered) == sorted([kol.id, dar.id, other.id])
+
+
+async def test_cards_with_a_distance_are_not_kept(rt, client):
+    kol, dar = await _two_districts(rt)
+    await client.get("/")
+    r = await client.get("/?near=27.0,88.3")
+    found = cards(r.text)
+    assert list(found) == [dar.id, kol.id]
+    assert (
+        "কিমি দূরে" in found[dar.id][1]
+        and "কিমি দূরে" not in cards((await client.get("/")).text)[dar.id][1]
+    )
 
 
 async def test_answered_from_stored_bytes_gzip_etag_and_304(rt, client):

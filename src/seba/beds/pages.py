@@ -31,13 +31,14 @@ from seba.beds.filter_query import FILTER_NAMES, query_items, read_filter
 from seba.beds.live import VERSION
 from seba.beds.models import SEXES
 from seba.beds.queries import AvailabilityFilter
-from seba.beds.snapshot import Availability
+from seba.beds.snapshot import Availability, Selection
 from seba.core.errors import ValidationFailed
 from seba.core.fast_path import Reply
 from seba.core.http import LANG_COOKIE, cached_response, get_runtime, request_language
 from seba.core.i18n import LANGUAGES
 from seba.core.response_cache import CachedBody, make_cached
 from seba.core.runtime import Runtime
+from seba.core.types import utcnow
 from seba.places.contacts import call_numbers
 from seba.vocabulary import (
     BED_SEX_LABELS,
@@ -80,6 +81,9 @@ DIRECTIONS_URL = "https://www.google.com/maps/dir/?api=1&"
 # Hospitals per page when the query names no limit: twenty cards keep the first view of the
 # page small on a phone over 3G (the JSON API's default is larger).
 PAGE_LIMIT = 20
+CARD_TEMPLATE = "beds/_card.html"
+# Times on the list, per language: Bengali readers say "সকাল ৯:৩৫", not "9:35 AM".
+TIME_FORMATS = {"bn": "d MMMM, B h:mm", "en": "d MMM, h:mm a"}
 
 
 def band(available: int) -> str:
@@ -148,7 +152,10 @@ def form_values(f: AvailabilityFilter) -> dict[str, str | None]:
 
 
 def results_context(
-    f: AvailabilityFilter, data: dict[str, Any], districts: list[dict[str, Any]], stale_after_s: int
+    f: AvailabilityFilter,
+    data: dict[str, Any],
+    cards: list[Markup],
+    districts: list[dict[str, Any]],
 ) -> dict[str, Any]:
     values = form_values(f)
     # District totals for the chosen bed type when the page is filtered by one.
@@ -163,13 +170,13 @@ def results_context(
     offset = data["offset"]
     return {
         "data": data,
+        "cards": cards,
         "filter": f,
         "offset": offset,
         "districts": districts,
         "prev_url": at(max(0, offset - f.limit)) if offset > 0 else None,
         "next_url": at(offset + f.limit) if offset + f.limit < data["count"] else None,
         "district_url": lambda code: query_url("/", values | {"district": code}),
-        "stale_hours": stale_after_s // 3600,
     }
 
 
@@ -197,15 +204,66 @@ async def _checked_filter(request: Request, snap: Availability) -> AvailabilityF
     return f
 
 
+def _card_context(request: Request, stale_after_s: int) -> dict[str, Any]:
+    """What a hospital card reads besides its facility: all of it follows from the language
+    and the stale threshold (part of each card's memo key)."""
+    lang = request_language(request)
+    return page_context(
+        request,
+        **TEMPLATE_HELPERS,
+        time_format=TIME_FORMATS[lang],
+        stale_hours=stale_after_s // 3600,
+    )
+
+
+def _cards(
+    snap: Availability, chosen: Selection, stale: list[bool], context: dict[str, Any]
+) -> list[Markup]:
+    """The page's hospital cards, each rendered once per row state and kept with its row.
+
+    A census bumps the data version, and every page (each district × language × filter) is
+    rebuilt on its next request; the cards were most of that rebuild (each with its bed table
+    and a few dozen Babel number and date formats). The snapshot empties a row's memo when the
+    row changes, so after a census only the changed hospital's card is rendered again. A card
+    with a distance (``near=``) is for one request: rendered, not kept.
+    """
+    template = env.get_template(CARD_TEMPLATE)
+    variant = chosen.variant
+    distances = chosen.distances
+    cards = []
+    for n, (index, is_stale) in enumerate(zip(chosen.rows, stale, strict=True)):
+        key = ("card", context["lang"], variant, is_stale, context["stale_hours"])
+        card = None if distances is not None else snap.memo(index).get(key)
+        if card is None:
+            row = snap.rows[index]
+            assert row is not None
+            item = row.public(snap.districts[row.district], variant, stale=is_stale)
+            if distances is not None:
+                item["distance_km"] = distances[n]
+            card = Markup(template.render(context | {"h": item}))
+            if distances is None:
+                snap.remember(index, key, card)
+        cards.append(card)
+    return cards
+
+
 def _results(
     request: Request, rt: Runtime, snap: Availability, f: AvailabilityFilter
 ) -> tuple[str, float]:
     """The results part for ``f``: HTML and how long it stays true by itself (seconds)."""
     stale_after_s = rt.settings.stale_after_s
-    data, ttl = public.list_data(snap, f, stale_after_s)
+    now = utcnow()
+    now_ts = now.timestamp()
+    chosen = snap.select(f)
+    stale, changes_at = snap.staleness(chosen.rows, now_ts, stale_after_s)
+    context = _card_context(request, stale_after_s)
+    cards = _cards(snap, chosen, stale, context)
+    data = {"as_of": now, "count": chosen.count, "offset": chosen.offset}
     districts = public.districts_data(snap, stale_after_s)["districts"]
-    context = results_context(f, data, districts, stale_after_s)
-    return _render(request, "beds/_results.html", **context), min(ttl, public.DISTRICTS_TTL_S)
+    html = env.get_template("beds/_results.html").render(
+        context | results_context(f, data, cards, districts)
+    )
+    return html, min(public.ttl_s(now_ts, changes_at), public.DISTRICTS_TTL_S)
 
 
 def _kept(rt: Runtime, key: str, f: AvailabilityFilter, snap: Availability, build) -> CachedBody:
