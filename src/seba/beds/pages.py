@@ -168,6 +168,10 @@ def results_context(
 
     # The page shown: past the end, the snapshot answered with the last page.
     offset = data["offset"]
+    # A district's link is the filter with that district (the first field): the rest is
+    # encoded once, not once per row of the totals (``query_url`` for each cost ~0.1 ms a page).
+    rest = urlencode({k: v for k, v in values.items() if k != "district" and v not in (None, "")})
+    others = "&" + rest if rest else ""
     return {
         "data": data,
         "cards": cards,
@@ -176,7 +180,7 @@ def results_context(
         "districts": districts,
         "prev_url": at(max(0, offset - f.limit)) if offset > 0 else None,
         "next_url": at(offset + f.limit) if offset + f.limit < data["count"] else None,
-        "district_url": lambda code: query_url("/", values | {"district": code}),
+        "district_url": lambda code: "/?" + urlencode({"district": code}) + others,
     }
 
 
@@ -290,7 +294,8 @@ def _page_entry(
 ) -> CachedBody:
     def build() -> tuple[str, float]:
         results = _results_entry(request, rt, f, snap)
-        districts = public.districts_data(snap, rt.settings.stale_after_s)["districts"]
+        # The form lists the districts by name: no totals needed (the results have them).
+        districts = list(snap.districts.values())
         values = form_values(f)
         other = "en" if request_language(request) == "bn" else "bn"
         html = _render(
