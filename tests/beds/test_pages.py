@@ -8,6 +8,7 @@ from html import unescape
 
 import jinja2
 import pytest
+from starlette.requests import Request
 
 from seba.beds import pages
 from seba.beds import service as bed_service
@@ -15,6 +16,7 @@ from seba.beds.models import BED_TYPES, SEXES
 from seba.beds.queries import MAX_LIMIT
 from seba.beds.schemas import CensusUpdate, PoolCensus
 from seba.core.access import SYSTEM
+from seba.core.http import request_language
 from seba.core.i18n import gettext
 from seba.core.types import utcnow
 from seba.places.models import FACILITY_KINDS, OWNERSHIPS
@@ -398,3 +400,31 @@ def test_every_code_has_a_label_translated_to_bengali():
     assert untranslated == []
     assert set(pages.FIELD_ERRORS) == set(pages.FILTER_PARAMS)
     assert str(MAX_LIMIT) in pages.FIELD_ERRORS["limit"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [],
+        [(b"cookie", b"seba_lang=en")],
+        [(b"cookie", b"a=1; seba_lang=en; b=2")],
+        [(b"cookie", b'seba_lang="en"')],
+        [(b"cookie", b"seba_lang=fr")],
+        [(b"cookie", b"seba_lang=")],
+        [(b"cookie", b"x=seba_lang")],
+        [(b"cookie", b"seba_lang=en"), (b"cookie", b"seba_lang=bn")],
+        [(b"cookie", b"seba_lang=bn"), (b"cookie", b"other=1"), (b"cookie", b"seba_lang=en")],
+        [(b"cookie", b"seba_lang=en"), (b"cookie", b"seba_lang=xx")],
+        [(b"accept-language", b"en-US,en;q=0.9")],
+        [(b"accept-language", b"en"), (b"cookie", b"theme=dark")],
+        [(b"cookie", b"seba_lang=en;seba_lang=bn")],
+        [(b"x-cookie", b"seba_lang=en")],
+    ],
+)
+def test_the_fast_paths_language_is_the_routes(headers):
+    """The fast path reads the language from the raw headers: the same as ``request_language``
+    for any page request it answers (no ``lang`` parameter)."""
+    for path in ("/", "/beds/list"):
+        scope = {"type": "http", "method": "GET", "path": path, "query_string": b"district=x"}
+        scope["headers"] = headers
+        assert pages.page_language(scope) == request_language(Request(scope))
