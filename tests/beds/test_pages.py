@@ -10,7 +10,7 @@ import jinja2
 import pytest
 from starlette.requests import Request
 
-from seba.beds import pages
+from seba.beds import pages, public
 from seba.beds import service as bed_service
 from seba.beds.models import BED_TYPES, SEXES
 from seba.beds.queries import MAX_LIMIT
@@ -287,6 +287,30 @@ async def test_a_census_renders_again_only_the_card_it_changed(rt, client, monke
     await client.get("/?lang=en")
     await client.get("/beds/list?district=kolkata&lang=en")
     assert sorted(rendered) == sorted([kol.id, dar.id, other.id])
+
+
+async def test_district_totals_are_kept_per_version_until_the_clock_moves_them(rt, client):
+    kol, _ = await _two_districts(rt)
+    snap = await public.snapshot(rt)
+    stale_after = rt.settings.stale_after_s
+    now = utcnow().timestamp()
+    first = pages._district_totals(rt, snap, now, stale_after)
+    assert pages._district_totals(rt, snap, now + 60, stale_after) is first
+    # Past the threshold both facilities are stale: the totals are counted again.
+    later = {
+        d["code"]: d for d in pages._district_totals(rt, snap, now + stale_after + 1, stale_after)
+    }
+    assert later["kolkata"]["stale_facilities"] == later["darjeeling"]["stale_facilities"] == 1
+    await factories.census(rt, kol, [("icu", "male", 10, 10)])
+    snap = await public.snapshot(rt)
+    new = {d["code"]: d for d in pages._district_totals(rt, snap, now, stale_after)}
+    assert (new["kolkata"]["available"], new["kolkata"]["stale_facilities"]) == (25, 0)
+    r = await client.get("/?lang=en&district=darjeeling")
+    totals = r.text[r.text.index('id="district-totals"') :]
+    row = re.search(r">Kolkata</a></th>(.*?)</tr>", totals, re.S).group(1)
+    assert re.findall(r">(\d+)<", row) == ["1", "25", "40", "0"]
+    foot = re.search(r"<tfoot>(.*?)</tfoot>", totals, re.S).group(1)
+    assert re.findall(r">(\d+)<", foot) == ["2", "25", "48", "0"]
 
 
 async def test_cards_with_a_distance_are_not_kept(rt, client):

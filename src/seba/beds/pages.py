@@ -8,12 +8,15 @@ asks for it after every census change.
 Both are rendered once per (language, filter, bed data version) and kept in the beds response
 cache like the JSON views: a request is answered from stored bytes (gzip copy, ETag, 304).
 Nothing in them depends on the request beyond its language and its filter; the language
-cookie is set per request.
+cookie is set per request. A census moves the version, so every page is rebuilt on its next
+request: the parts a census leaves alone are kept apart (each hospital's card with its snapshot
+row, each district's totals row by what it shows), and a rebuild renders only what changed.
 """
 
 from __future__ import annotations
 
 import inspect
+import math
 import re
 import time
 from collections.abc import Callable
@@ -90,6 +93,7 @@ TOTALS_ROW_TEMPLATE = "beds/_totals_row.html"
 # Rendered rows of the district totals, by all they show (``_totals_rows``); emptied when full.
 _TOTALS_ROWS: dict[tuple[Any, ...], Markup] = {}
 MAX_TOTALS_ROWS = 4096
+TOTALS_CACHE = "beds.page_totals"
 
 
 def band(available: int) -> str:
@@ -164,10 +168,12 @@ def results_context(
     districts: list[dict[str, Any]],
 ) -> dict[str, Any]:
     values = form_values(f)
-    # District totals for the chosen bed type when the page is filtered by one.
+    # District totals for the chosen bed type when the page is filtered by one (on copies: the
+    # totals are shared by every page of this version, ``_district_totals``).
+    shown = []
     for d in districts:
         counts = d["by_bed_type"][f.bed_type] if f.bed_type else d
-        d["shown_total"], d["shown_available"] = counts["total"], counts["available"]
+        shown.append(d | {"shown_total": counts["total"], "shown_available": counts["available"]})
 
     def at(offset: int) -> str:
         return query_url("/", values | {"offset": offset or None})
@@ -183,7 +189,7 @@ def results_context(
         "cards": cards,
         "filter": f,
         "offset": offset,
-        "districts": districts,
+        "districts": shown,
         "prev_url": at(max(0, offset - f.limit)) if offset > 0 else None,
         "next_url": at(offset + f.limit) if offset + f.limit < data["count"] else None,
         "district_url": lambda code: "/?" + urlencode({"district": code}) + others,
@@ -284,6 +290,32 @@ def _totals_rows(context: dict[str, Any], current: str | None) -> Callable[[dict
     return row
 
 
+def _district_totals(
+    rt: Runtime, snap: Availability, now_ts: float, stale_after_s: int
+) -> list[dict[str, Any]]:
+    """The districts' totals now, computed once per data version for all the pages rebuilt
+    after a census (each asked for them: ~0.15 ms a page with 264 facilities, more with more).
+
+    They stay true until the version moves or the clock turns a fresh facility stale (the
+    stale counts move with the clock): then they are computed again.
+    """
+    kept = rt.caches.get(TOTALS_CACHE)
+    if kept is not None:
+        kept_snap, version, kept_stale_after_s, until, totals = kept
+        if (
+            kept_snap is snap
+            and version == snap.version
+            and kept_stale_after_s == stale_after_s
+            and now_ts <= until
+        ):
+            return totals
+    totals = snap.district_totals(now_ts, stale_after_s)
+    _, changes_at = snap.staleness(list(range(snap.size)), now_ts, stale_after_s)
+    until = math.inf if changes_at is None else changes_at
+    rt.caches[TOTALS_CACHE] = (snap, snap.version, stale_after_s, until, totals)
+    return totals
+
+
 def _results(
     request: Request, rt: Runtime, snap: Availability, f: AvailabilityFilter
 ) -> tuple[str, float]:
@@ -296,7 +328,7 @@ def _results(
     context = _card_context(request, stale_after_s)
     cards = _cards(snap, chosen, stale, context)
     data = {"as_of": now, "count": chosen.count, "offset": chosen.offset}
-    districts = public.districts_data(snap, stale_after_s)["districts"]
+    districts = _district_totals(rt, snap, now_ts, stale_after_s)
     context |= results_context(f, data, cards, districts)
     context["totals_row"] = _totals_rows(context, f.district)
     html = env.get_template("beds/_results.html").render(context)
