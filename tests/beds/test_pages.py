@@ -19,10 +19,13 @@ from seba.core.access import SYSTEM
 from seba.core.http import request_language
 from seba.core.i18n import gettext
 from seba.core.types import utcnow
+from seba.helpline import queries as helpline_queries
+from seba.helpline.queries import FooterLine
 from seba.places.models import FACILITY_KINDS, OWNERSHIPS
 from tests import factories
 from tests.pages import bn
 
+AS_OF = re.compile(r'<span class="muted">[^<]*</span>')
 CARD = re.compile(r'<li class="hosp ([^"]*)" id="f-(\d+)">(.*?)</li>', re.S)
 
 
@@ -311,6 +314,41 @@ async def test_district_totals_are_kept_per_version_until_the_clock_moves_them(r
     assert re.findall(r">(\d+)<", row) == ["1", "25", "40", "0"]
     foot = re.search(r"<tfoot>(.*?)</tfoot>", totals, re.S).group(1)
     assert re.findall(r">(\d+)<", foot) == ["2", "25", "48", "0"]
+
+
+async def test_the_frame_is_kept_across_censuses_and_follows_the_footer(rt, client, monkeypatch):
+    """The page around the results is rendered once per language and filter: a census renders
+    only the results again; the page is what a whole render gives; a new footer is shown."""
+    kol, _ = await _two_districts(rt)
+    rendered: list[str] = []
+    render = jinja2.Template.render
+
+    def counted(self, *args, **kwargs):
+        rendered.append(self.name)
+        return render(self, *args, **kwargs)
+
+    monkeypatch.setattr(jinja2.Template, "render", counted)
+    await client.get("/?district=kolkata")
+    await factories.census(rt, kol, [("icu", "male", 10, 10)])
+    rendered.clear()
+    page = await client.get("/?district=kolkata")
+    assert "beds/availability.html" not in rendered and "beds/_results.html" in rendered
+    assert cards(page.text)[kol.id][1].count('<span class="n">২৫</span>') == 1
+    listed = await client.get("/beds/list?district=kolkata")
+    assert f'data-etag="{unescape(listed.headers["etag"])}"' in unescape(page.text)
+    assert f"\n{listed.text}\n</div>" in page.text
+
+    def whole() -> None:  # nothing kept: the page rendered in one piece
+        rt.caches.pop("beds.views")
+        rt.caches.pop(pages.FRAMES_CACHE)
+
+    whole()
+    again = await client.get("/?district=kolkata")
+    assert AS_OF.sub("", again.text) == AS_OF.sub("", page.text)
+    line = FooterLine("test", "Test line", "পরীক্ষার লাইন", "24x7", "২৪x৭", "1800 000", "tel:1800000")
+    monkeypatch.setattr(helpline_queries.FOOTER, "lines", (line,))
+    rt.caches.pop("beds.views")  # the same version: only a new page entry shows it
+    assert "পরীক্ষার লাইন" in (await client.get("/?district=kolkata")).text
 
 
 async def test_cards_with_a_distance_are_not_kept(rt, client):
