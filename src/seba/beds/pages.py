@@ -10,7 +10,8 @@ cache like the JSON views: a request is answered from stored bytes (gzip copy, E
 Nothing in them depends on the request beyond its language and its filter; the language
 cookie is set per request. A census moves the version, so every page is rebuilt on its next
 request: the parts a census leaves alone are kept apart (each hospital's card with its snapshot
-row, each district's totals row by what it shows), and a rebuild renders only what changed.
+row, each district's totals row by what it shows, the page around the results per language and
+filter), and a rebuild renders only what changed: ~0.6 ms a page instead of ~7 (2026-12-04).
 """
 
 from __future__ import annotations
