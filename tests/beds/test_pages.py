@@ -6,20 +6,26 @@ import re
 from datetime import timedelta
 from html import unescape
 
+import jinja2
 import pytest
+from starlette.requests import Request
 
-from seba.beds import pages
+from seba.beds import pages, public
 from seba.beds import service as bed_service
 from seba.beds.models import BED_TYPES, SEXES
 from seba.beds.queries import MAX_LIMIT
 from seba.beds.schemas import CensusUpdate, PoolCensus
 from seba.core.access import SYSTEM
+from seba.core.http import request_language
 from seba.core.i18n import gettext
 from seba.core.types import utcnow
+from seba.helpline import queries as helpline_queries
+from seba.helpline.queries import FooterLine
 from seba.places.models import FACILITY_KINDS, OWNERSHIPS
 from tests import factories
 from tests.pages import bn
 
+AS_OF = re.compile(r'<span class="muted">[^<]*</span>')
 CARD = re.compile(r'<li class="hosp ([^"]*)" id="f-(\d+)">(.*?)</li>', re.S)
 
 
@@ -243,6 +249,120 @@ async def test_results_fragment_is_only_the_results_and_follows_changes(rt, clie
     assert '<span class="n">২৫</span>' in r.text
 
 
+async def test_a_census_renders_again_only_the_card_it_changed(rt, client, monkeypatch):
+    """Cards are kept with their snapshot rows: after a census, the next page renders the
+    changed hospital's card and reuses every other one, and shows the new numbers."""
+    kol, dar = await _two_districts(rt)
+    other = await factories.facility(rt, code="kol-c", name_bn="কলকাতা গামা হাসপাতাল")
+    await factories.census(rt, other, [("general", "male", 5, 1)])
+    rendered: list[int] = []
+    render = jinja2.Template.render
+
+    def counted(self, *args, **kwargs):
+        if self.name == pages.CARD_TEMPLATE:
+            rendered.append(args[0]["h"]["id"])
+        return render(self, *args, **kwargs)
+
+    monkeypatch.setattr(jinja2.Template, "render", counted)
+    before = cards((await client.get("/")).text)
+    assert sorted(rendered) == sorted([kol.id, dar.id, other.id])
+    assert '<span class="n">৩১</span>' in before[kol.id][1]
+    # A bed type filter counts other beds: its own cards, once.
+    rendered.clear()
+    await client.get("/?bed_type=icu")
+    assert rendered == [kol.id]
+
+    rendered.clear()
+    await factories.census(rt, kol, [("icu", "male", 10, 10), ("oxygen", "female", 30, 5)])
+    after = cards((await client.get("/")).text)
+    assert rendered == [kol.id]
+    assert '<span class="n">২৫</span>' in after[kol.id][1]
+    assert after[dar.id] == before[dar.id] and after[other.id] == before[other.id]
+    assert list(after) == [kol.id, other.id, dar.id]  # most free beds first, as before
+    rendered.clear()
+    icu = cards((await client.get("/?bed_type=icu")).text)
+    assert rendered == [kol.id]
+    assert '<span class="n">০</span>' in icu[kol.id][1]
+    # The live part answers with the same cards; the other language renders its own, once.
+    rendered.clear()
+    assert cards((await client.get("/beds/list")).text) == after
+    assert rendered == []
+    await client.get("/?lang=en")
+    await client.get("/beds/list?district=kolkata&lang=en")
+    assert sorted(rendered) == sorted([kol.id, dar.id, other.id])
+
+
+async def test_district_totals_are_kept_per_version_until_the_clock_moves_them(rt, client):
+    kol, _ = await _two_districts(rt)
+    snap = await public.snapshot(rt)
+    stale_after = rt.settings.stale_after_s
+    now = utcnow().timestamp()
+    first = pages._district_totals(rt, snap, now, stale_after)
+    assert pages._district_totals(rt, snap, now + 60, stale_after) is first
+    # Past the threshold both facilities are stale: the totals are counted again.
+    later = {
+        d["code"]: d for d in pages._district_totals(rt, snap, now + stale_after + 1, stale_after)
+    }
+    assert later["kolkata"]["stale_facilities"] == later["darjeeling"]["stale_facilities"] == 1
+    await factories.census(rt, kol, [("icu", "male", 10, 10)])
+    snap = await public.snapshot(rt)
+    new = {d["code"]: d for d in pages._district_totals(rt, snap, now, stale_after)}
+    assert (new["kolkata"]["available"], new["kolkata"]["stale_facilities"]) == (25, 0)
+    r = await client.get("/?lang=en&district=darjeeling")
+    totals = r.text[r.text.index('id="district-totals"') :]
+    row = re.search(r">Kolkata</a></th>(.*?)</tr>", totals, re.S).group(1)
+    assert re.findall(r">(\d+)<", row) == ["1", "25", "40", "0"]
+    foot = re.search(r"<tfoot>(.*?)</tfoot>", totals, re.S).group(1)
+    assert re.findall(r">(\d+)<", foot) == ["2", "25", "48", "0"]
+
+
+async def test_the_frame_is_kept_across_censuses_and_follows_the_footer(rt, client, monkeypatch):
+    """The page around the results is rendered once per language and filter: a census renders
+    only the results again; the page is what a whole render gives; a new footer is shown."""
+    kol, _ = await _two_districts(rt)
+    rendered: list[str] = []
+    render = jinja2.Template.render
+
+    def counted(self, *args, **kwargs):
+        rendered.append(self.name)
+        return render(self, *args, **kwargs)
+
+    monkeypatch.setattr(jinja2.Template, "render", counted)
+    await client.get("/?district=kolkata")
+    await factories.census(rt, kol, [("icu", "male", 10, 10)])
+    rendered.clear()
+    page = await client.get("/?district=kolkata")
+    assert "beds/availability.html" not in rendered and "beds/_results.html" in rendered
+    assert cards(page.text)[kol.id][1].count('<span class="n">২৫</span>') == 1
+    listed = await client.get("/beds/list?district=kolkata")
+    assert f'data-etag="{unescape(listed.headers["etag"])}"' in unescape(page.text)
+    assert f"\n{listed.text}\n</div>" in page.text
+
+    def whole() -> None:  # nothing kept: the page rendered in one piece
+        rt.caches.pop("beds.views")
+        rt.caches.pop(pages.FRAMES_CACHE)
+
+    whole()
+    again = await client.get("/?district=kolkata")
+    assert AS_OF.sub("", again.text) == AS_OF.sub("", page.text)
+    line = FooterLine("test", "Test line", "পরীক্ষার লাইন", "24x7", "২৪x৭", "1800 000", "tel:1800000")
+    monkeypatch.setattr(helpline_queries.FOOTER, "lines", (line,))
+    rt.caches.pop("beds.views")  # the same version: only a new page entry shows it
+    assert "পরীক্ষার লাইন" in (await client.get("/?district=kolkata")).text
+
+
+async def test_cards_with_a_distance_are_not_kept(rt, client):
+    kol, dar = await _two_districts(rt)
+    await client.get("/")
+    r = await client.get("/?near=27.0,88.3")
+    found = cards(r.text)
+    assert list(found) == [dar.id, kol.id]
+    assert (
+        "কিমি দূরে" in found[dar.id][1]
+        and "কিমি দূরে" not in cards((await client.get("/")).text)[dar.id][1]
+    )
+
+
 async def test_answered_from_stored_bytes_gzip_etag_and_304(rt, client):
     kol, _ = await _two_districts(rt)
     for path in ("/?district=kolkata", "/beds/list?district=kolkata"):
@@ -342,3 +462,31 @@ def test_every_code_has_a_label_translated_to_bengali():
     assert untranslated == []
     assert set(pages.FIELD_ERRORS) == set(pages.FILTER_PARAMS)
     assert str(MAX_LIMIT) in pages.FIELD_ERRORS["limit"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [],
+        [(b"cookie", b"seba_lang=en")],
+        [(b"cookie", b"a=1; seba_lang=en; b=2")],
+        [(b"cookie", b'seba_lang="en"')],
+        [(b"cookie", b"seba_lang=fr")],
+        [(b"cookie", b"seba_lang=")],
+        [(b"cookie", b"x=seba_lang")],
+        [(b"cookie", b"seba_lang=en"), (b"cookie", b"seba_lang=bn")],
+        [(b"cookie", b"seba_lang=bn"), (b"cookie", b"other=1"), (b"cookie", b"seba_lang=en")],
+        [(b"cookie", b"seba_lang=en"), (b"cookie", b"seba_lang=xx")],
+        [(b"accept-language", b"en-US,en;q=0.9")],
+        [(b"accept-language", b"en"), (b"cookie", b"theme=dark")],
+        [(b"cookie", b"seba_lang=en;seba_lang=bn")],
+        [(b"x-cookie", b"seba_lang=en")],
+    ],
+)
+def test_the_fast_paths_language_is_the_routes(headers):
+    """The fast path reads the language from the raw headers: the same as ``request_language``
+    for any page request it answers (no ``lang`` parameter)."""
+    for path in ("/", "/beds/list"):
+        scope = {"type": "http", "method": "GET", "path": path, "query_string": b"district=x"}
+        scope["headers"] = headers
+        assert pages.page_language(scope) == request_language(Request(scope))
