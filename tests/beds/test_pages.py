@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 from html import unescape
@@ -10,14 +11,14 @@ import jinja2
 import pytest
 from starlette.requests import Request
 
-from seba.beds import pages, public
+from seba.beds import page_parts, pages, public
 from seba.beds import service as bed_service
 from seba.beds.models import BED_TYPES, SEXES
 from seba.beds.queries import MAX_LIMIT
 from seba.beds.schemas import CensusUpdate, PoolCensus
 from seba.core.access import SYSTEM
 from seba.core.http import request_language
-from seba.core.i18n import gettext
+from seba.core.i18n import bn_digits, gettext
 from seba.core.types import utcnow
 from seba.helpline import queries as helpline_queries
 from seba.helpline.queries import FooterLine
@@ -259,7 +260,7 @@ async def test_a_census_renders_again_only_the_card_it_changed(rt, client, monke
     render = jinja2.Template.render
 
     def counted(self, *args, **kwargs):
-        if self.name == pages.CARD_TEMPLATE:
+        if self.name == page_parts.CARD_TEMPLATE:
             rendered.append(args[0]["h"]["id"])
         return render(self, *args, **kwargs)
 
@@ -297,16 +298,17 @@ async def test_district_totals_are_kept_per_version_until_the_clock_moves_them(r
     snap = await public.snapshot(rt)
     stale_after = rt.settings.stale_after_s
     now = utcnow().timestamp()
-    first = pages._district_totals(rt, snap, now, stale_after)
-    assert pages._district_totals(rt, snap, now + 60, stale_after) is first
+    first = page_parts.district_totals(rt, snap, now, stale_after)
+    assert page_parts.district_totals(rt, snap, now + 60, stale_after) is first
     # Past the threshold both facilities are stale: the totals are counted again.
     later = {
-        d["code"]: d for d in pages._district_totals(rt, snap, now + stale_after + 1, stale_after)
+        d["code"]: d
+        for d in page_parts.district_totals(rt, snap, now + stale_after + 1, stale_after)
     }
     assert later["kolkata"]["stale_facilities"] == later["darjeeling"]["stale_facilities"] == 1
     await factories.census(rt, kol, [("icu", "male", 10, 10)])
     snap = await public.snapshot(rt)
-    new = {d["code"]: d for d in pages._district_totals(rt, snap, now, stale_after)}
+    new = {d["code"]: d for d in page_parts.district_totals(rt, snap, now, stale_after)}
     assert (new["kolkata"]["available"], new["kolkata"]["stale_facilities"]) == (25, 0)
     r = await client.get("/?lang=en&district=darjeeling")
     totals = r.text[r.text.index('id="district-totals"') :]
@@ -351,16 +353,45 @@ async def test_the_frame_is_kept_across_censuses_and_follows_the_footer(rt, clie
     assert "পরীক্ষার লাইন" in (await client.get("/?district=kolkata")).text
 
 
-async def test_cards_with_a_distance_are_not_kept(rt, client):
+async def test_cards_near_a_place_are_kept_and_carry_each_requests_distance(
+    rt, client, monkeypatch
+):
     kol, dar = await _two_districts(rt)
+    rendered: list[int] = []
+    render = jinja2.Template.render
+
+    def counted(self, *args, **kwargs):
+        if self.name == page_parts.CARD_TEMPLATE:
+            rendered.append(args[0]["h"]["id"])
+        return render(self, *args, **kwargs)
+
+    monkeypatch.setattr(jinja2.Template, "render", counted)
     await client.get("/")
-    r = await client.get("/?near=27.0,88.3")
-    found = cards(r.text)
-    assert list(found) == [dar.id, kol.id]
-    assert (
-        "কিমি দূরে" in found[dar.id][1]
-        and "কিমি দূরে" not in cards((await client.get("/")).text)[dar.id][1]
-    )
+    rendered.clear()
+    first = cards((await client.get("/?near=27.0,88.3")).text)
+    assert list(first) == [dar.id, kol.id] and sorted(rendered) == sorted([kol.id, dar.id])
+    # Another phone, another place: the same kept cards, its own distances.
+    rendered.clear()
+    other = cards((await client.get("/?near=22.6,88.4")).text)
+    assert rendered == [] and list(other) == [kol.id, dar.id]
+    for found, place in ((first, (27.0, 88.3)), (other, (22.6, 88.4))):
+        for facility in (kol, dar):
+            km = _haversine_km(place, (facility.lat, facility.lon))
+            assert f"{bn_digits(f'{round(km, 2):.1f}')} কিমি দূরে" in found[facility.id][1]
+    # The list without a place keeps its own cards, without a distance.
+    assert "কিমি দূরে" not in cards((await client.get("/")).text)[dar.id][1]
+    # A census on one hospital renders its card near a place again, and only its.
+    await factories.census(rt, kol, [("icu", "male", 10, 10)])
+    rendered.clear()
+    await client.get("/?near=22.7,88.2")
+    assert rendered == [kol.id]
+
+
+def _haversine_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2
+    h += math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0088 * math.asin(math.sqrt(h))
 
 
 async def test_answered_from_stored_bytes_gzip_etag_and_304(rt, client):
@@ -455,8 +486,8 @@ def test_every_code_has_a_label_translated_to_bengali():
     expected = {"bed_type": BED_TYPES, "sex": SEXES, "ownership": OWNERSHIPS}
     expected["kind"] = FACILITY_KINDS
     for group, codes in expected.items():
-        assert set(pages.LABELS[group]) == set(codes), group
-    messages = [m for group in pages.LABELS.values() for m in group.values()]
+        assert set(page_parts.LABELS[group]) == set(codes), group
+    messages = [m for group in page_parts.LABELS.values() for m in group.values()]
     messages += pages.FIELD_ERRORS.values()
     untranslated = [m for m in messages if gettext("bn", m) == m]
     assert untranslated == []

@@ -17,12 +17,9 @@ filter), and a rebuild renders only what changed: ~0.6 ms a page instead of ~7 (
 from __future__ import annotations
 
 import inspect
-import math
-import re
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote_plus, urlencode
 
@@ -33,38 +30,23 @@ from pydantic import ValidationError, validate_call
 from starlette.requests import cookie_parser
 from starlette.types import Scope
 
+from seba.beds import page_parts as parts
 from seba.beds import public
 from seba.beds.api import availability_filter
 from seba.beds.filter_query import FILTER_NAMES, query_items, read_filter
 from seba.beds.live import VERSION
-from seba.beds.models import SEXES
 from seba.beds.queries import AvailabilityFilter
-from seba.beds.snapshot import Availability, Selection
+from seba.beds.snapshot import Availability
 from seba.core.errors import ValidationFailed
 from seba.core.fast_path import Reply
 from seba.core.http import LANG_COOKIE, cached_response, get_runtime, request_language
 from seba.core.i18n import LANGUAGES, negotiate
-from seba.core.response_cache import CachedBody, make_cached
+from seba.core.response_cache import CachedBody, compressed, make_cached
 from seba.core.runtime import Runtime
 from seba.core.types import utcnow
-from seba.places.contacts import call_numbers
-from seba.vocabulary import (
-    BED_SEX_LABELS,
-    BED_TYPE_LABELS,
-    FACILITY_KIND_LABELS,
-    OWNERSHIP_LABELS,
-)
 from seba.web.render import LANG_COOKIE_AGE, env, page_context, render
 
 router = APIRouter(include_in_schema=False)
-
-# The templates' words for the codes they show, all from the one vocabulary.
-LABELS = {
-    "bed_type": BED_TYPE_LABELS,
-    "sex": BED_SEX_LABELS,
-    "ownership": OWNERSHIP_LABELS,
-    "kind": FACILITY_KIND_LABELS,
-}
 
 FILTER_PARAMS = tuple(inspect.signature(availability_filter).parameters)
 # The API's own dependency, validated by pydantic against the same Query() constraints that
@@ -85,50 +67,13 @@ FIELD_ERRORS = {
     "offset": "The page number is not valid.",
 }
 
-DIRECTIONS_URL = "https://www.google.com/maps/dir/?api=1&"
 # Hospitals per page when the query names no limit: twenty cards keep the first view of the
 # page small on a phone over 3G (the JSON API's default is larger).
 PAGE_LIMIT = 20
-CARD_TEMPLATE = "beds/_card.html"
-# Times on the list, per language: Bengali readers say "সকাল ৯:৩৫", not "9:35 AM".
-TIME_FORMATS = {"bn": "d MMMM, B h:mm", "en": "d MMM, h:mm a"}
-TOTALS_ROW_TEMPLATE = "beds/_totals_row.html"
-# Rendered rows of the district totals, by all they show (``_totals_rows``); emptied when full.
-_TOTALS_ROWS: dict[tuple[Any, ...], Markup] = {}
-MAX_TOTALS_ROWS = 4096
-TOTALS_CACHE = "beds.page_totals"
 FRAMES_CACHE = "beds.page_frames"
 # Where a kept frame (``_frame``) takes its page's results and their ETag: text no one can type.
 _ETAG_AT = f"\x00{secrets.token_hex(8)}\x00"
 _RESULTS_AT = f"\x00{secrets.token_hex(8)}\x00"
-
-
-def band(available: int) -> str:
-    """The state's colour bands on a hospital's free beds: >20 green, 1–20 light blue, 0 pink."""
-    if available > 20:
-        return "green"
-    return "blue" if available > 0 else "pink"
-
-
-def tel_href(phone: str) -> str:
-    return "tel:" + re.sub(r"[^0-9+]", "", phone)
-
-
-def directions_href(item: dict[str, Any]) -> str:
-    if item["lat"] is not None and item["lon"] is not None:
-        destination = f"{item['lat']},{item['lon']}"
-    else:
-        destination = item["address"] or item["name"]
-    return DIRECTIONS_URL + urlencode({"destination": destination})
-
-
-def bed_rows(beds: list[dict[str, Any]]) -> tuple[list[str], list[tuple[str, dict[str, Any]]]]:
-    """The sexes this hospital has pools for, and one row per bed type with a pool per sex."""
-    sexes = [s for s in SEXES if any(b["sex"] == s for b in beds)]
-    rows: dict[str, dict[str, Any]] = {}
-    for b in beds:
-        rows.setdefault(b["bed_type"], {})[b["sex"]] = b
-    return sexes, list(rows.items())
 
 
 def page_filter(request: Request) -> AvailabilityFilter:
@@ -176,7 +121,7 @@ def results_context(
 ) -> dict[str, Any]:
     values = form_values(f)
     # District totals for the chosen bed type when the page is filtered by one (on copies: the
-    # totals are shared by every page of this version, ``_district_totals``).
+    # totals are shared by every page of this version, ``page_parts.district_totals``).
     shown = []
     for d in districts:
         counts = d["by_bed_type"][f.bed_type] if f.bed_type else d
@@ -203,18 +148,10 @@ def results_context(
     }
 
 
-TEMPLATE_HELPERS = {
-    "labels": LABELS,
-    "band": band,
-    "bed_rows": bed_rows,
-    "tel_href": tel_href,
-    "directions_href": directions_href,
-    "call_numbers": call_numbers,
-}
-
-
 def _render(request: Request, template: str, **context: Any) -> str:
-    return env.get_template(template).render(page_context(request, **TEMPLATE_HELPERS, **context))
+    return env.get_template(template).render(
+        page_context(request, **parts.TEMPLATE_HELPERS, **context)
+    )
 
 
 async def _checked_filter(request: Request, snap: Availability) -> AvailabilityFilter:
@@ -227,95 +164,6 @@ async def _checked_filter(request: Request, snap: Availability) -> AvailabilityF
     return f
 
 
-def _card_context(request: Request, stale_after_s: int) -> dict[str, Any]:
-    """What a hospital card reads besides its facility: all of it follows from the language
-    and the stale threshold (part of each card's memo key)."""
-    lang = request_language(request)
-    return page_context(
-        request,
-        **TEMPLATE_HELPERS,
-        time_format=TIME_FORMATS[lang],
-        stale_hours=stale_after_s // 3600,
-    )
-
-
-def _cards(
-    snap: Availability, chosen: Selection, stale: list[bool], context: dict[str, Any]
-) -> list[Markup]:
-    """The page's hospital cards, each rendered once per row state and kept with its row.
-
-    A census bumps the data version, and every page (each district × language × filter) is
-    rebuilt on its next request; the cards were most of that rebuild (each with its bed table
-    and a few dozen Babel number and date formats). The snapshot empties a row's memo when the
-    row changes, so after a census only the changed hospital's card is rendered again. A card
-    with a distance (``near=``) is for one request: rendered, not kept.
-    """
-    template = env.get_template(CARD_TEMPLATE)
-    variant = chosen.variant
-    distances = chosen.distances
-    cards = []
-    for n, (index, is_stale) in enumerate(zip(chosen.rows, stale, strict=True)):
-        key = ("card", context["lang"], variant, is_stale, context["stale_hours"])
-        card = None if distances is not None else snap.memo(index).get(key)
-        if card is None:
-            row = snap.rows[index]
-            assert row is not None
-            item = row.public(snap.districts[row.district], variant, stale=is_stale)
-            if distances is not None:
-                item["distance_km"] = distances[n]
-            card = Markup(template.render(context | {"h": item}))
-            if distances is None:
-                snap.remember(index, key, card)
-        cards.append(card)
-    return cards
-
-
-def _totals_rows(context: dict[str, Any], current: str | None) -> Callable[[dict], Markup]:
-    """A district's row of the totals, rendered once per everything it shows (its name, its
-    numbers, its link, whether it is the page's district) and kept by that, for any page.
-
-    Every page carries the totals of all 23 districts and every census changes them, so every
-    page rebuilt after a census rendered the whole table again (~0.4 ms, as much as the rest of
-    the results together); a census changes one district's row, and the pages of one language
-    and bed type share the other rows.
-    """
-    template = env.get_template(TOTALS_ROW_TEMPLATE)
-    lang, url_of = context["lang"], context["district_url"]
-
-    def row(d: dict[str, Any]) -> Markup:
-        url, is_current = url_of(d["code"]), d["code"] == current
-        key = (lang, url, is_current, d["name"], d["name_bn"], d["facilities"])
-        key += (d["shown_available"], d["shown_total"], d["stale_facilities"])
-        found = _TOTALS_ROWS.get(key)
-        if found is None:
-            if len(_TOTALS_ROWS) >= MAX_TOTALS_ROWS:
-                _TOTALS_ROWS.clear()
-            found = Markup(template.render(context | {"d": d, "current": is_current, "url": url}))
-            _TOTALS_ROWS[key] = found
-        return found
-
-    return row
-
-
-def _district_totals(
-    rt: Runtime, snap: Availability, now_ts: float, stale_after_s: int
-) -> list[dict[str, Any]]:
-    """The districts' totals now, computed once per data version for all the pages rebuilt
-    after a census (each asked for them: ~0.15 ms a page with 264 facilities, more with more).
-
-    They stay true until the version moves or the clock turns a fresh facility stale (the
-    stale counts move with the clock): then they are computed again.
-    """
-    kept = rt.caches.get(TOTALS_CACHE)  # (snapshot, (version, stale_after_s), until, totals)
-    if kept and kept[0] is snap and kept[1] == (snap.version, stale_after_s) and now_ts <= kept[2]:
-        return kept[3]
-    totals = snap.district_totals(now_ts, stale_after_s)
-    _, changes_at = snap.staleness(list(range(snap.size)), now_ts, stale_after_s)
-    until = math.inf if changes_at is None else changes_at
-    rt.caches[TOTALS_CACHE] = (snap, (snap.version, stale_after_s), until, totals)
-    return totals
-
-
 def _results(
     request: Request, rt: Runtime, snap: Availability, f: AvailabilityFilter
 ) -> tuple[str, float]:
@@ -325,12 +173,12 @@ def _results(
     now_ts = now.timestamp()
     chosen = snap.select(f)
     stale, changes_at = snap.staleness(chosen.rows, now_ts, stale_after_s)
-    context = _card_context(request, stale_after_s)
-    cards = _cards(snap, chosen, stale, context)
+    context = parts.card_context(request, stale_after_s)
+    cards = parts.cards(snap, chosen, stale, context)
     data = {"as_of": now, "count": chosen.count, "offset": chosen.offset}
-    districts = _district_totals(rt, snap, now_ts, stale_after_s)
+    districts = parts.district_totals(rt, snap, now_ts, stale_after_s)
     context |= results_context(f, data, cards, districts)
-    context["totals_row"] = _totals_rows(context, f.district)
+    context["totals_row"] = parts.totals_rows(context, f.district)
     html = env.get_template("beds/_results.html").render(context)
     return html, min(public.ttl_s(now_ts, changes_at), public.DISTRICTS_TTL_S)
 
@@ -341,8 +189,19 @@ def _kept(rt: Runtime, key: str, f: AvailabilityFilter, snap: Availability, buil
     found = views.get(key, snap.version)
     if found is None:
         html, ttl = build()
-        found = make_cached(html.encode(), ttl, source=VERSION, version=snap.version)
-        if f.near is None:
+        # A page near a place is for one request: compressed fast, on the loop, if asked.
+        one_off = f.near is not None
+        # Its ETag need only be its own (hashing 60 KB of page for it cost ~70 µs).
+        identity = f"{key}|{snap.version}|{time.time_ns()}".encode() if one_off else None
+        found = make_cached(
+            html.encode(),
+            ttl,
+            source=VERSION,
+            version=snap.version,
+            one_off=one_off,
+            identity=identity,
+        )
+        if not one_off:
             views.put(key, found)
     return found
 
@@ -452,7 +311,8 @@ async def fast_answer(rt: Runtime, scope: Scope) -> Reply | None:
         entry = _results_entry(request, rt, f, snap, lang)
     else:
         entry = _page_entry(request, rt, f, snap, lang)
-    return Reply(entry, "text/html", VARY.encode())
+    # Built (and kept) without an await, from one state of the snapshot; then its gzip copy.
+    return Reply(await compressed(entry), "text/html", VARY.encode())
 
 
 def _answer(request: Request, entry: CachedBody) -> Response:
@@ -465,7 +325,7 @@ def _answer(request: Request, entry: CachedBody) -> Response:
 
 
 def _bad_filter(request: Request, template: str, **context: Any) -> Response:
-    response = render(request, template, status_code=422, **TEMPLATE_HELPERS, **context)
+    response = render(request, template, status_code=422, **parts.TEMPLATE_HELPERS, **context)
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Vary"] = "Cookie, Accept-Language"
     return response
@@ -483,7 +343,8 @@ async def availability_page(request: Request, rt: Runtime = Depends(get_runtime)
         return _bad_filter(
             request, "beds/availability.html", error=exc, values=raw, districts=districts
         )
-    return _answer(request, _page_entry(request, rt, f, snap, request_language(request)))
+    entry = _page_entry(request, rt, f, snap, request_language(request))
+    return _answer(request, await compressed(entry))
 
 
 @router.get("/beds/list", response_class=HTMLResponse)
@@ -494,4 +355,5 @@ async def availability_results(request: Request, rt: Runtime = Depends(get_runti
         f = await _checked_filter(request, snap)
     except ValidationFailed as exc:
         return _bad_filter(request, "beds/_error.html", error=exc)
-    return _answer(request, _results_entry(request, rt, f, snap, request_language(request)))
+    entry = _results_entry(request, rt, f, snap, request_language(request))
+    return _answer(request, await compressed(entry))

@@ -179,31 +179,6 @@ def availability_from(snap: Availability, f: AvailabilityFilter, stale_after_s: 
     )
 
 
-def list_data(
-    snap: Availability, f: AvailabilityFilter, stale_after_s: int
-) -> tuple[dict[str, Any], float]:
-    """The list for ``f`` as a document (for pages) and how long it stays true (seconds)."""
-    now = utcnow()
-    now_ts = now.timestamp()
-    chosen = snap.select(f)
-    items = []
-    for n, index in enumerate(chosen.rows):
-        row = snap.rows[index]
-        assert row is not None
-        stale = snap.is_stale(index, now_ts, stale_after_s)
-        item = row.public(snap.districts[row.district], chosen.variant, stale=stale)
-        if chosen.distances is not None:
-            item["distance_km"] = chosen.distances[n]
-        items.append(item)
-    data = {
-        "as_of": now.isoformat(),
-        "count": chosen.count,
-        "offset": chosen.offset,
-        "facilities": items,
-    }
-    return data, ttl_s(now_ts, snap.stale_at(chosen.rows, now_ts, stale_after_s))
-
-
 def districts_data(snap: Availability, stale_after_s: int) -> dict[str, Any]:
     now = utcnow()
     return {
