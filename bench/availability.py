@@ -438,7 +438,7 @@ local function one(k)
   if k == "page" then return "/?district=" .. d[1] end
   local path = "/api/v1/beds/availability"
   if k == "page-near" then path = "/" end
-  return string.format(path .. "?near=%%.3f,%%.3f",
+  return string.format(path .. "?near=%%.3f,%%.3f%(near_extra)s",
     d[2] + (math.random() - 0.5) * 0.8, d[3] + (math.random() - 0.5) * 0.8)
 end
 request = function()
@@ -453,10 +453,15 @@ end
 """
 
 
-def lua_script(tmp: Path, kind: str, districts: list[dict], seed: int) -> Path:
+def lua_script(
+    tmp: Path, kind: str, districts: list[dict], seed: int, near_limit: int | None = None
+) -> Path:
     listed = ", ".join(f'{{"{d["code"]}", {d["lat"]}, {d["lon"]}}}' for d in districts)
     path = tmp / f"{kind}-{seed}.lua"
-    path.write_text(LUA % {"districts": listed, "kind": kind, "seed": seed})
+    near_extra = f"&limit={near_limit}" if near_limit else ""
+    path.write_text(
+        LUA % {"districts": listed, "kind": kind, "seed": seed, "near_extra": near_extra}
+    )
     return path
 
 
@@ -659,7 +664,7 @@ def bench_cell(
         measured = []
         for n, kind in enumerate(args.kinds):
             print(f"[{facilities}] {workers} worker(s), {kind} …", flush=True)
-            script = lua_script(tmp, kind, districts, seed=n + 1)
+            script = lua_script(tmp, kind, districts, seed=n + 1, near_limit=args.near_limit)
             if args.warmup:
                 wrk_script(wrk, base + "/", script, duration=args.warmup, pid=seba.pid, **common)
             offset, writes = log.stat().st_size, writer.done
@@ -670,7 +675,7 @@ def bench_cell(
         for kind in args.kinds:
             if kind == "mix":
                 continue
-            script = lua_script(tmp, kind, districts, seed=99)
+            script = lua_script(tmp, kind, districts, seed=99, near_limit=args.near_limit)
             offset = log.stat().st_size
             run = wrk_script(
                 wrk,
@@ -747,7 +752,8 @@ def report(rows: list[KindRow], latencies: list[LatencyRow], args, command: str,
         "mix = 30 % full list, 30 % one district (JSON), 20 % `near=` a random point within "
         "±0.4° of a district headquarters, 20 % the HTML page of a district. A census is "
         f"submitted through the API every {args.write_every:g} s during every run (state admin, "
-        "a random facility with free beds).",
+        "a random facility with free beds)."
+        + (f" `near=` lists ask for `limit={args.near_limit}`." if args.near_limit else ""),
         "- nginx: Debian nginx-light, `worker_processes` = seba's workers, the full list's gzip "
         "bytes (`gzip_static`), measured before and after seba's runs (median).",
         "- Registry: the demo's 264 hospitals; larger ones add generated facilities "
@@ -835,6 +841,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=None,
         help="Redis for data versions when workers > 1 (e.g. redis://127.0.0.1:6379/5); "
         "without it several workers read the version from the database",
+    )
+    p.add_argument(
+        "--near-limit",
+        type=int,
+        default=None,
+        help="ask near= lists for this many facilities (default: the API's default page)",
     )
     p.add_argument("--record", type=Path, default=RECORD, help="append the results here")
     p.add_argument("--no-record", action="store_true", help="print only")
