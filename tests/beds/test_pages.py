@@ -250,12 +250,9 @@ async def test_results_fragment_is_only_the_results_and_follows_changes(rt, clie
     assert '<span class="n">২৫</span>' in r.text
 
 
-async def test_a_census_renders_again_only_the_card_it_changed(rt, client, monkeypatch):
-    """Cards are kept with their snapshot rows: after a census, the next page renders the
-    changed hospital's card and reuses every other one, and shows the new numbers."""
-    kol, dar = await _two_districts(rt)
-    other = await factories.facility(rt, code="kol-c", name_bn="কলকাতা গামা হাসপাতাল")
-    await factories.census(rt, other, [("general", "male", 5, 1)])
+@pytest.fixture
+def card_renders(monkeypatch) -> list[int]:
+    """The ids of the hospitals whose card is rendered from here on, in order."""
     rendered: list[int] = []
     render = jinja2.Template.render
 
@@ -265,6 +262,17 @@ async def test_a_census_renders_again_only_the_card_it_changed(rt, client, monke
         return render(self, *args, **kwargs)
 
     monkeypatch.setattr(jinja2.Template, "render", counted)
+    return rendered
+
+
+async def test_a_census_renders_again_only_the_card_it_changed(rt, client, card_renders):
+    """Cards are kept with their snapshot rows: after a census, the next page renders the
+    changed hospital's card and reuses every other one, and shows the new numbers."""
+    kol, dar = await _two_districts(rt)
+    other = await factories.facility(rt, code="kol-c", name_bn="কলকাতা গামা হাসপাতাল")
+    await factories.census(rt, other, [("general", "male", 5, 1)])
+    rendered = card_renders
+    rendered.clear()
     before = cards((await client.get("/")).text)
     assert sorted(rendered) == sorted([kol.id, dar.id, other.id])
     assert '<span class="n">৩১</span>' in before[kol.id][1]
@@ -354,18 +362,11 @@ async def test_the_frame_is_kept_across_censuses_and_follows_the_footer(rt, clie
 
 
 async def test_cards_near_a_place_are_kept_and_carry_each_requests_distance(
-    rt, client, monkeypatch
+    rt, client, card_renders
 ):
     kol, dar = await _two_districts(rt)
-    rendered: list[int] = []
-    render = jinja2.Template.render
-
-    def counted(self, *args, **kwargs):
-        if self.name == page_parts.CARD_TEMPLATE:
-            rendered.append(args[0]["h"]["id"])
-        return render(self, *args, **kwargs)
-
-    monkeypatch.setattr(jinja2.Template, "render", counted)
+    rendered = card_renders
+    rendered.clear()
     await client.get("/")
     rendered.clear()
     first = cards((await client.get("/?near=27.0,88.3")).text)
