@@ -11,7 +11,7 @@ import jinja2
 import pytest
 from starlette.requests import Request
 
-from seba.beds import page_parts, pages, public
+from seba.beds import pages, public, results_pages
 from seba.beds import service as bed_service
 from seba.beds.models import BED_TYPES, SEXES
 from seba.beds.queries import MAX_LIMIT
@@ -257,7 +257,7 @@ def card_renders(monkeypatch) -> list[int]:
     render = jinja2.Template.render
 
     def counted(self, *args, **kwargs):
-        if self.name == page_parts.CARD_TEMPLATE:
+        if self.name == results_pages.CARD_TEMPLATE:
             rendered.append(args[0]["h"]["id"])
         return render(self, *args, **kwargs)
 
@@ -306,17 +306,17 @@ async def test_district_totals_are_kept_per_version_until_the_clock_moves_them(r
     snap = await public.snapshot(rt)
     stale_after = rt.settings.stale_after_s
     now = utcnow().timestamp()
-    first = page_parts.district_totals(rt, snap, now, stale_after)
-    assert page_parts.district_totals(rt, snap, now + 60, stale_after) is first
+    first = results_pages.district_totals(rt, snap, now, stale_after)
+    assert results_pages.district_totals(rt, snap, now + 60, stale_after) is first
     # Past the threshold both facilities are stale: the totals are counted again.
     later = {
         d["code"]: d
-        for d in page_parts.district_totals(rt, snap, now + stale_after + 1, stale_after)
+        for d in results_pages.district_totals(rt, snap, now + stale_after + 1, stale_after)
     }
     assert later["kolkata"]["stale_facilities"] == later["darjeeling"]["stale_facilities"] == 1
     await factories.census(rt, kol, [("icu", "male", 10, 10)])
     snap = await public.snapshot(rt)
-    new = {d["code"]: d for d in page_parts.district_totals(rt, snap, now, stale_after)}
+    new = {d["code"]: d for d in results_pages.district_totals(rt, snap, now, stale_after)}
     assert (new["kolkata"]["available"], new["kolkata"]["stale_facilities"]) == (25, 0)
     r = await client.get("/?lang=en&district=darjeeling")
     totals = r.text[r.text.index('id="district-totals"') :]
@@ -487,8 +487,8 @@ def test_every_code_has_a_label_translated_to_bengali():
     expected = {"bed_type": BED_TYPES, "sex": SEXES, "ownership": OWNERSHIPS}
     expected["kind"] = FACILITY_KINDS
     for group, codes in expected.items():
-        assert set(page_parts.LABELS[group]) == set(codes), group
-    messages = [m for group in page_parts.LABELS.values() for m in group.values()]
+        assert set(results_pages.LABELS[group]) == set(codes), group
+    messages = [m for group in results_pages.LABELS.values() for m in group.values()]
     messages += pages.FIELD_ERRORS.values()
     untranslated = [m for m in messages if gettext("bn", m) == m]
     assert untranslated == []

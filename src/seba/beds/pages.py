@@ -30,8 +30,8 @@ from pydantic import ValidationError, validate_call
 from starlette.requests import cookie_parser
 from starlette.types import Scope
 
-from seba.beds import page_parts as parts
 from seba.beds import public
+from seba.beds import results_pages as parts
 from seba.beds.api import availability_filter
 from seba.beds.filter_query import FILTER_NAMES, query_items, read_filter
 from seba.beds.live import VERSION
@@ -121,7 +121,7 @@ def results_context(
 ) -> dict[str, Any]:
     values = form_values(f)
     # District totals for the chosen bed type when the page is filtered by one (on copies: the
-    # totals are shared by every page of this version, ``page_parts.district_totals``).
+    # totals are shared by every page of this version, ``results_pages.district_totals``).
     shown = []
     for d in districts:
         counts = d["by_bed_type"][f.bed_type] if f.bed_type else d

@@ -3,9 +3,9 @@
 Every public read (the list with any filter, sort, page or ``near=``, a facility, the district
 totals, the Bengali page) is answered from this one object; ``beds/refresh.py`` keeps it at the
 current data version. It holds plain rows (one ``FacilityRow`` per facility, its pools as
-tuples) and, for filtering and ordering, numpy arrays with one slot per row: distance to every
-facility is one vectorised expression (tens of microseconds for 264 facilities, about a
-millisecond for 30,000), so a phone's location costs no query and no cache entry.
+tuples) and, for filtering and ordering, numpy arrays with one slot per row: the nearest to a
+place are one vectorised pass (``nearest.py``: tens of microseconds for 264 facilities, about
+a millisecond for 30,000), so a phone's location costs no query and no cache entry.
 
 Bed type and sex filters count only the matching pools, so free and total beds are kept per
 *variant* (bed type or none × sex or none: 28 of them) in ``(28, rows)`` arrays. A change to a
@@ -28,11 +28,9 @@ from typing import Any
 import numpy as np
 
 from seba.beds.models import BED_TYPES, SEXES
+from seba.beds.nearest import nearest, unit_vectors
 from seba.beds.queries import AvailabilityFilter
 
-EARTH_KM = 6371.0088
-# How far past the ``end``-th nearest (in dot product of unit vectors) a row is still weighed.
-NEAREST_SLACK = 1e-12
 BED_FILTERS: tuple[str | None, ...] = (None, *BED_TYPES)
 SEX_FILTERS: tuple[str | None, ...] = (None, *SEXES)
 VARIANTS = tuple((b, s) for b in BED_FILTERS for s in SEX_FILTERS)
@@ -430,43 +428,8 @@ class Availability:
     def _nearest(
         self, found: np.ndarray, near: tuple[float, float], offset: int, end: int
     ) -> tuple[list[int], list[float | None]]:
-        """Rows ``offset:end`` of ``found`` nearest first (ties by id), with their distances.
-
-        Distance is haversine, but computing it for every row costs more than the rest of an
-        answer: the nearer of two points is the one whose unit vector has the larger dot
-        product with the place's, so one matrix product picks the candidates (every row within
-        float error of the ``end``-th nearest comes too) and only they get the haversine.
-        """
-        lat0, lon0 = math.radians(near[0]), math.radians(near[1])
-        place = np.array(
-            (math.cos(lat0) * math.cos(lon0), math.cos(lat0) * math.sin(lon0), math.sin(lat0))
-        )
-        closeness = self.unit[found] @ place
-        farness = np.where(np.isnan(closeness), np.inf, -closeness)
-        if end < len(found):
-            kth = farness[np.argpartition(farness, end - 1)[end - 1]]
-            # 1e-12 in the dot product is a few metres near the place and far above its float
-            # error (~1e-16), so no row outside the candidates can be nearer than one inside.
-            candidates = found[farness <= kth + NEAREST_SLACK]
-        else:
-            candidates = found
-        distance = self.distances_km(candidates, near)
-        order = np.lexsort((self.ids[candidates], distance))[offset:end]
-        shown = np.round(distance[order], 2)
-        distances: list[float | None] = shown.tolist()
-        if np.isinf(shown[-1:]).any():  # unlocated rows come last
-            distances = [None if math.isinf(d) else d for d in distances]  # type: ignore[arg-type]
-        return candidates[order].tolist(), distances
-
-    def distances_km(self, rows: np.ndarray, near: tuple[float, float]) -> np.ndarray:
-        """Great-circle (haversine) distance from ``near`` to each row; inf without coordinates."""
-        lat0, lon0 = math.radians(near[0]), math.radians(near[1])
-        lat, lon = self.lat_rad[rows], self.lon_rad[rows]
-        h = np.sin((lat - lat0) * 0.5) ** 2 + math.cos(lat0) * self.cos_lat[rows] * (
-            np.sin((lon - lon0) * 0.5) ** 2
-        )
-        distance = (2 * EARTH_KM) * np.arcsin(np.sqrt(np.minimum(h, 1.0)))
-        return np.where(np.isnan(distance), np.inf, distance)
+        located = (self.unit, self.lat_rad, self.lon_rad, self.cos_lat, self.ids)
+        return nearest(*located, found, near, offset, end)
 
     def district_totals(self, now_ts: float, stale_after_s: int) -> list[dict[str, Any]]:
         """Per district (every district, by name): facilities, stale ones, total and free beds,
@@ -510,14 +473,6 @@ class Availability:
             }
             for i, d in enumerate(self.districts.values())
         ]
-
-
-def unit_vectors(lat_rad: Any, lon_rad: Any) -> np.ndarray:
-    """Points on the unit sphere (x, y, z) for latitudes and longitudes in radians."""
-    cos_lat = np.cos(lat_rad)
-    return np.stack(
-        (cos_lat * np.cos(lon_rad), cos_lat * np.sin(lon_rad), np.sin(lat_rad)), axis=-1
-    )
 
 
 def _first(primary: np.ndarray, secondary: np.ndarray, k: int) -> np.ndarray:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
 from seba.beds import public
-from seba.beds.page_parts import directions_href, tel_href
+from seba.beds.results_pages import directions_href, tel_href
 from seba.core.errors import DomainError, ValidationFailed
 from seba.core.http import request_language
 from seba.core.runtime import Runtime
