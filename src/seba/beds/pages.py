@@ -191,15 +191,8 @@ def _kept(rt: Runtime, key: str, f: AvailabilityFilter, snap: Availability, buil
         html, ttl = build()
         # A page near a place is for one request: compressed fast, on the loop, if asked.
         one_off = f.near is not None
-        # Its ETag need only be its own (hashing 60 KB of page for it cost ~70 µs).
-        identity = f"{key}|{snap.version}|{time.time_ns()}".encode() if one_off else None
         found = make_cached(
-            html.encode(),
-            ttl,
-            source=VERSION,
-            version=snap.version,
-            one_off=one_off,
-            identity=identity,
+            html.encode(), ttl, source=VERSION, version=snap.version, one_off=one_off
         )
         if not one_off:
             views.put(key, found)
